@@ -1,0 +1,136 @@
+"""HAM10000-format folders, the lesion-grouped split and the tf.data training pipeline.
+
+A folder holds a metadata CSV (``image_id, dx`` and optionally ``lesion_id, age, sex, localization``) and
+``images/<image_id>.<ext>`` in any common format and size.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from skin_core.classes import CLASS_CODES
+from skin_core.imaging import load_rgb, resize
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+SPLITS = ("train", "val", "test")
+
+
+def find_labels_csv(folder: Path) -> Path:
+    """The folder's metadata CSV: HAM10000_metadata.csv, labels.csv or the only CSV there."""
+    for name in ("HAM10000_metadata.csv", "labels.csv", "metadata.csv"):
+        if (folder / name).is_file():
+            return folder / name
+    candidates = sorted(folder.glob("*.csv"))
+    if len(candidates) != 1:
+        raise FileNotFoundError(f"No single metadata CSV in {folder}; pass the labels file explicitly.")
+    return candidates[0]
+
+
+def read_dataset(folder, labels_csv=None) -> pd.DataFrame:
+    """One row per labelled image: image_id, lesion_id, dx, age, sex, localization, path.
+
+    A missing lesion_id makes each image its own lesion; missing metadata columns mean unknown.
+    """
+    folder = Path(folder)
+    labels_csv = Path(labels_csv) if labels_csv else find_labels_csv(folder)
+    frame = pd.read_csv(labels_csv, dtype={"image_id": str, "lesion_id": str, "dx": str})
+    missing = {"image_id", "dx"} - set(frame.columns)
+    if missing:
+        raise ValueError(f"{labels_csv} lacks the column(s) {', '.join(sorted(missing))}.")
+    frame["dx"] = frame["dx"].str.strip().str.lower()
+    unknown_dx = sorted(set(frame["dx"]) - set(CLASS_CODES))
+    if unknown_dx:
+        raise ValueError(f"{labels_csv} has diagnoses outside {CLASS_CODES}: {unknown_dx}")
+    if "lesion_id" not in frame or frame["lesion_id"].isna().all():
+        frame["lesion_id"] = frame["image_id"]
+    frame["lesion_id"] = frame["lesion_id"].fillna(frame["image_id"])
+    for column in ("age", "sex", "localization"):
+        if column not in frame:
+            frame[column] = None
+    frame["path"] = [str(_image_path(folder / "images", image_id)) for image_id in frame["image_id"]]
+    return frame[["image_id", "lesion_id", "dx", "age", "sex", "localization", "path"]].reset_index(drop=True)
+
+
+def _image_path(images_dir: Path, image_id: str) -> Path:
+    for extension in IMAGE_EXTENSIONS:
+        for candidate in (images_dir / f"{image_id}{extension}", images_dir / f"{image_id}{extension.upper()}"):
+            if candidate.is_file():
+                return candidate
+    raise FileNotFoundError(f"No image file for {image_id} in {images_dir}.")
+
+
+def labels_of(frame: pd.DataFrame) -> np.ndarray:
+    return np.array([CLASS_CODES.index(dx) for dx in frame["dx"]], dtype=np.int64)
+
+
+def lesion_split(frame: pd.DataFrame, fractions=(0.70, 0.15, 0.15), seed=0) -> pd.Series:
+    """Assign every image to train / val / test, keeping each lesion on one side.
+
+    Lesions are shuffled (seeded) within each diagnosis and cut so that each side gets its fraction of that
+    diagnosis's images (stratification); classes with at least three lesions get one in each side.
+    """
+    rng = np.random.default_rng(seed)
+    test_fraction, val_fraction = fractions[2], fractions[1]
+    lesions = frame.groupby("lesion_id", sort=True).agg(dx=("dx", "first"), n=("image_id", "size"))
+    side = {}
+    for dx in sorted(lesions["dx"].unique()):
+        group = lesions[lesions["dx"] == dx]
+        order = group.index.to_numpy()[rng.permutation(len(group))]
+        sizes = group.loc[order, "n"].to_numpy()
+        images_before = (np.cumsum(sizes) - sizes) / sizes.sum()
+        sides = np.where(images_before < test_fraction, "test",
+                         np.where(images_before < test_fraction + val_fraction, "val", "train"))
+        if len(group) >= 3:
+            if "val" not in sides:
+                sides[1] = "val"
+            if "train" not in sides:
+                sides[-1] = "train"
+        side.update(zip(order, sides))
+    return frame["lesion_id"].map(side).rename("split")
+
+
+def load_images(paths, size: tuple[int, int], workers: int = 4) -> np.ndarray:
+    """Decode and resize every image once into an (N, height, width, 3) uint8 array."""
+    def one(path):
+        return resize(load_rgb(path), size)
+
+    with ThreadPoolExecutor(workers) as pool:
+        images = list(pool.map(one, paths))
+    return np.stack(images) if images else np.zeros((0, *size, 3), np.uint8)
+
+
+def augmenter(seed=None):
+    """The paper's on-the-fly augmentation: rotation, shifts, zoom, horizontal and vertical flips."""
+    import keras
+
+    return keras.Sequential([
+        keras.layers.RandomFlip("horizontal_and_vertical", seed=seed),
+        keras.layers.RandomRotation(0.5, fill_mode="reflect", seed=seed),
+        keras.layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed),
+        keras.layers.RandomZoom(0.1, fill_mode="reflect", seed=seed),
+    ], name="augmentation")
+
+
+def make_dataset(images: np.ndarray, metadata: np.ndarray | None, labels: np.ndarray, *, batch_size=32,
+                 training=False, seed=None):
+    """A tf.data pipeline over decoded images: shuffled and augmented per batch for training.
+
+    Images stay uint8 in memory (the decoded cache) and become float32 [0, 255] per batch.
+    """
+    import tensorflow as tf
+
+    one_hot = np.eye(len(CLASS_CODES), dtype=np.float32)[labels]
+    features = {"image": images} if metadata is None else {"image": images, "metadata": metadata}
+    dataset = tf.data.Dataset.from_tensor_slices((features, one_hot))
+    if training:
+        dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size)
+    to_float = lambda x, y: ({**x, "image": tf.cast(x["image"], tf.float32)}, y)  # noqa: E731
+    dataset = dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
+    if training:
+        augment = augmenter(seed)
+        dataset = dataset.map(lambda x, y: ({**x, "image": augment(x["image"], training=True)}, y),
+                              num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)

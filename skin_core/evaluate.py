@@ -1,0 +1,76 @@
+"""Evaluate a model bundle on any labelled folder in the HAM10000 format.
+
+    python -m skin_core.evaluate [--model <bundle>] --data <folder> [--labels <csv>] [--out report.json]
+
+Prints one JSON report on stdout (see skin_core.metrics.evaluation_report). Empty or missing metadata
+columns count as unknown, so a clinic can check a model on its own labelled photos before trusting it.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from skin_core import imaging
+from skin_core.data import labels_of, load_images, read_dataset
+from skin_core.metrics import attention_in_lesion, evaluation_report
+
+
+def evaluate(predictor, frame, images=None, ignore_metadata=False, masks_dir=None, tta=False) -> dict:
+    """The report for ``frame`` (read_dataset rows); ``images`` may hold them already decoded and resized."""
+    if images is None:
+        images = load_images(frame["path"], predictor.input_size)
+    if ignore_metadata:
+        metadata = np.repeat(predictor.encoder.encode()[None], len(frame), axis=0)
+    else:
+        metadata = predictor.encoder.encode_frame(frame)
+    probabilities, heads = predictor.predict_arrays(images, metadata, tta=tta)
+    report = evaluation_report(labels_of(frame), probabilities, predictor.threshold)
+    if heads is not None and masks_dir is not None:
+        report["attention_in_lesion"] = _attention_in_lesion(heads, frame, Path(masks_dir))
+    return report
+
+
+def _attention_in_lesion(heads, frame, masks_dir: Path) -> dict:
+    maps, masks = [], []
+    for head, image_id in zip(heads, frame["image_id"]):
+        mask_path = masks_dir / f"{image_id}_segmentation.png"
+        if not mask_path.is_file():
+            continue
+        mask = imaging.load_rgb(mask_path)[..., 0] > 127
+        maps.append(imaging.upscale_map(head.sum(axis=-1), mask.shape))
+        masks.append(mask)
+    return attention_in_lesion(maps, masks)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m skin_core.evaluate", description=__doc__.split("\n")[1])
+    parser.add_argument("--model", default=None, help="bundle name in weights/ or folder (default: the default)")
+    parser.add_argument("--data", required=True, help="folder with a metadata CSV and images/")
+    parser.add_argument("--labels", default=None, help="labels CSV (default: the folder's metadata CSV)")
+    parser.add_argument("--out", default=None, help="also write the report to this JSON file")
+    parser.add_argument("--tta", action="store_true", help="average predictions over image flips")
+    args = parser.parse_args(argv)
+
+    from skin_core.predictor import load_predictor
+
+    try:
+        predictor = load_predictor(args.model)
+        frame = read_dataset(args.data, args.labels)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    masks = Path(args.data) / "masks"
+    report = {"model": predictor.name, "data": str(args.data),
+              **evaluate(predictor, frame, masks_dir=masks if masks.is_dir() else None, tta=args.tta)}
+    text = json.dumps(report, indent=2)
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""The classifier of Nguyen et al. (Sensors 2022): backbone + Soft-Attention head + metadata branch.
+
+    image -> preprocessing -> backbone trunk -> t
+      t -> MaxPool2D(2) ----------------------------\
+      t -> SoftAttention -> MaxPool2D(2) -------------> concat -> ReLU -> Dropout(0.5) -> Flatten -\
+    metadata (age, sex, site) -> MetadataDropout -> Dense(4096, ReLU) --------------------------------> concat
+                                                                                   -> Dense(7, softmax)
+"""
+
+import keras
+
+from skin_core import metadata as meta
+from skin_core.attention import SoftAttention
+from skin_core.backbones import get_backbone
+from skin_core.classes import CLASS_CODES
+from skin_core.layers import ImagePreprocessing, MetadataDropout
+
+IMAGE_INPUT = "image"
+METADATA_INPUT = "metadata"
+ATTENTION_LAYER = "soft_attention"
+OUTPUT_LAYER = "probabilities"
+TRUNK_SUFFIX = "_trunk"
+
+
+def input_shape_of(input_size) -> tuple[int, int]:
+    """(height, width) from an int (square) or a pair."""
+    if isinstance(input_size, int):
+        return input_size, input_size
+    height, width = input_size
+    return int(height), int(width)
+
+
+def build_model(
+    backbone="MobileNetV3Small",
+    *,
+    input_size=None,
+    weights=None,
+    metadata=True,
+    soft_attention=True,
+    backbone_trainable=True,
+    attention_heads=16,
+    dropout=0.5,
+    metadata_units=4096,
+    metadata_dropout=0.1,
+    preprocessing=None,
+    seed=None,
+) -> keras.Model:
+    """Build the two-input (image, metadata) classifier.
+
+    Args:
+      backbone: a name in ``skin_core.backbones.BACKBONES``.
+      input_size: int or (height, width); defaults to the backbone's own size.
+      weights: None (random), "imagenet" (Keras download) or a path to an ImageNet ``.weights.h5`` file.
+      metadata: add the age / sex / site branch (the model then has a second input, ``metadata``).
+      soft_attention: add the Soft-Attention branch (False gives the paper's ablation).
+      backbone_trainable: True (all backbone layers), False (frozen) or the name of the first backbone
+        layer to train. Batch normalisation always stays frozen: fine-tuning on small batches would replace
+        the pretrained statistics (and collapse the folded MobileNetV3 weights).
+      preprocessing: overrides the preprocessing that goes with ``weights`` (used when reloading a bundle).
+
+    Returns:
+      A ``keras.Model`` with inputs ``image`` (RGB in [0, 255]) and, with metadata, ``metadata``; output
+      ``probabilities`` (B, 7) in float32.
+    """
+    spec = get_backbone(backbone)
+    height, width = input_shape_of(input_size or spec.input_size)
+    image = keras.Input((height, width, 3), name=IMAGE_INPUT)
+    inputs = [image]
+
+    trunk = spec.build((height, width, 3), weights=weights)
+    set_backbone_trainable(trunk, backbone_trainable)
+    mode = preprocessing or spec.weights_settings(weights).preprocessing
+    features = trunk(ImagePreprocessing(mode, name="preprocessing")(image))
+
+    branches = [keras.layers.MaxPooling2D(2, padding="same", name="feature_pool")(features)]
+    if soft_attention:
+        attended, _ = SoftAttention(heads=attention_heads, name=ATTENTION_LAYER)(features)
+        branches.append(keras.layers.MaxPooling2D(2, padding="same", name="attention_pool")(attended))
+    x = branches[0] if len(branches) == 1 else keras.layers.Concatenate(name="attention_concat")(branches)
+    x = keras.layers.ReLU(name="head_relu")(x)
+    x = keras.layers.Dropout(dropout, seed=seed, name="head_dropout")(x)
+    x = keras.layers.Flatten(name="head_flatten")(x)
+
+    if metadata:
+        metadata_in = keras.Input((meta.METADATA_DIM,), name=METADATA_INPUT)
+        inputs.append(metadata_in)
+        m = MetadataDropout(metadata_dropout, [(f.start, f.stop) for f in meta.FIELDS],
+                            meta.unknown_vector().tolist(), seed=seed, name="metadata_dropout")(metadata_in)
+        m = keras.layers.Dense(metadata_units, activation="relu", name="metadata_dense")(m)
+        x = keras.layers.Concatenate(name="image_metadata_concat")([x, m])
+
+    outputs = keras.layers.Dense(len(CLASS_CODES), activation="softmax", dtype="float32", name=OUTPUT_LAYER)(x)
+    suffix = ("_sa" if soft_attention else "") + ("_meta" if metadata else "")
+    return keras.Model(inputs, outputs, name=f"{spec.name.lower()}{suffix}")
+
+
+def backbone_of(model: keras.Model) -> keras.Model:
+    """The nested backbone trunk of a model built by ``build_model``."""
+    return next(layer for layer in model.layers if layer.name.endswith(TRUNK_SUFFIX))
+
+
+def set_backbone_trainable(trunk: keras.Model, backbone_trainable) -> None:
+    """True: every layer; False: none; a layer name: that layer and the ones after it. BN stays frozen."""
+    if isinstance(backbone_trainable, str):
+        names = [layer.name for layer in trunk.layers]
+        if backbone_trainable not in names:
+            raise ValueError(f"Layer {backbone_trainable!r} is not in the {trunk.name} backbone.")
+        first = names.index(backbone_trainable)
+    else:
+        first = 0 if backbone_trainable else len(trunk.layers)
+    for index, layer in enumerate(trunk.layers):
+        layer.trainable = index >= first and not isinstance(layer, keras.layers.BatchNormalization)
+
+
+def attention_model(model: keras.Model) -> keras.Model:
+    """Same inputs; outputs (probabilities, per-head attention maps (B, h, w, K))."""
+    heads = model.get_layer(ATTENTION_LAYER).output[1]
+    return keras.Model(model.inputs, [model.get_layer(OUTPUT_LAYER).output, heads], name=f"{model.name}_explain")
+
+
+def has_attention(model: keras.Model) -> bool:
+    return any(layer.name == ATTENTION_LAYER for layer in model.layers)

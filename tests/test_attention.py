@@ -1,0 +1,61 @@
+import keras
+import numpy as np
+import pytest
+
+from skin_core.attention import SoftAttention
+
+
+def numpy_soft_attention(t, kernel, gamma):
+    """f_sa = gamma · t · sum_k softmax_hw(W_k * t), with W_k a 3 x 3 x d kernel and zero padding."""
+    batch, height, width, channels = t.shape
+    heads = kernel.shape[-1]
+    padded = np.pad(t, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    logits = np.zeros((batch, height, width, heads))
+    for i in range(height):
+        for j in range(width):
+            window = padded[:, i:i + 3, j:j + 3, :]  # (B, 3, 3, d)
+            logits[:, i, j, :] = np.einsum("bxyc,xyck->bk", window, kernel[:, :, :, 0, :])
+    flat = logits.reshape(batch, height * width, heads)
+    flat = np.exp(flat - flat.max(axis=1, keepdims=True))
+    maps = (flat / flat.sum(axis=1, keepdims=True)).reshape(batch, height, width, heads)
+    return gamma * maps.sum(axis=-1, keepdims=True) * t, maps
+
+
+def test_soft_attention_matches_numpy_formula():
+    rng = np.random.default_rng(1)
+    t = rng.normal(size=(2, 5, 6, 8)).astype("float32")
+    layer = SoftAttention(heads=4)
+    layer.build(t.shape)
+    kernel = rng.normal(size=(3, 3, 8, 1, 4)).astype("float32")
+    layer.set_weights([kernel, np.float32(0.7)])
+    out, maps = layer(t)
+    expected_out, expected_maps = numpy_soft_attention(t.astype(np.float64), kernel.astype(np.float64), 0.7)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(maps), expected_maps, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(out), expected_out, rtol=1e-4, atol=1e-5)
+
+
+def test_each_head_is_a_spatial_distribution():
+    t = np.random.default_rng(0).normal(size=(3, 4, 4, 6)).astype("float32")
+    _, maps = SoftAttention(heads=5)(t)
+    sums = keras.ops.convert_to_numpy(maps).sum(axis=(1, 2))
+    np.testing.assert_allclose(sums, np.ones((3, 5)), rtol=1e-5)
+
+
+def test_config_round_trip_gives_same_layer():
+    layer = SoftAttention(heads=7, kernel_size=3, name="sa")
+    clone = SoftAttention.from_config(layer.get_config())
+    assert (clone.heads, clone.kernel_size, clone.name) == (7, 3, "sa")
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_keeps_maps_normalised(policy):
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        t = np.random.default_rng(2).normal(size=(2, 4, 4, 8)).astype("float32")
+        out, maps = SoftAttention(heads=3)(t)
+        assert out.dtype == maps.dtype == policy.split("_")[1]
+        sums = keras.ops.convert_to_numpy(keras.ops.cast(maps, "float32")).sum(axis=(1, 2))
+        np.testing.assert_allclose(sums, 1.0, atol=2e-2)
+    finally:
+        keras.config.set_dtype_policy(previous)

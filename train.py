@@ -1,0 +1,71 @@
+"""Train a Soft-Attention skin-lesion model and write a self-describing bundle.
+
+Example (the paper's recipe on the shared HAM10000 copy, CPU-friendly native resolution):
+    python train.py --backbone MobileNetV3Small --input-size 150 200 --out weights/mobilenetv3small
+"""
+
+import argparse
+import sys
+from dataclasses import fields
+
+from skin_core.backbones import BACKBONES
+
+
+def parse_args(argv=None):
+    from skin_core.training import TrainConfig
+
+    defaults = TrainConfig()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--backbone", default=defaults.backbone, choices=sorted(BACKBONES))
+    parser.add_argument("--data", default=defaults.data, help="HAM10000-format folder (default: ../shared copy)")
+    parser.add_argument("--out", default=None, help="bundle folder (default: weights/<backbone>)")
+    parser.add_argument("--input-size", type=int, nargs="+", default=None, metavar="PX",
+                        help="one size (square) or height width; default: the backbone's own")
+    parser.add_argument("--head-epochs", type=int, default=defaults.head_epochs,
+                        help="stage 1: epochs training the new head on the frozen backbone")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="stage 2: fine-tuning epochs")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--weights", default=defaults.weights,
+                        help='"shared" (../shared/pretrained), "imagenet" (download), "none" or a file path')
+    parser.add_argument("--no-metadata", dest="metadata", action="store_false", help="ablation: image only")
+    parser.add_argument("--no-soft-attention", dest="soft_attention", action="store_false",
+                        help="ablation: no Soft-Attention branch")
+    parser.add_argument("--unweighted-loss", dest="weighted_loss", action="store_false",
+                        help="ablation: plain cross-entropy")
+    parser.add_argument("--trainable-from", default=None,
+                        help="first backbone layer to fine-tune (default: all; 'none' freezes the backbone)")
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help="stage 1")
+    parser.add_argument("--fine-tune-learning-rate", type=float, default=defaults.fine_tune_learning_rate)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--split", default=None, help="reuse this split.csv (e.g. another bundle's)")
+    parser.add_argument("--early-stopping-patience", type=int, default=defaults.early_stopping_patience)
+    parser.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction, default=None,
+                        help="float16 compute (default: on when a GPU is present)")
+    parser.add_argument("--xla", action="store_true", help="compile the training step with XLA")
+    parser.add_argument("--devices", nargs="+", default=None, help="MirroredStrategy over these devices")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    parser.add_argument("--max-steps-per-epoch", type=int, default=None, help="cap steps (quick checks)")
+    args = parser.parse_args(argv)
+
+    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    values["out"] = args.out or f"weights/{args.backbone.lower()}"
+    values["weights"] = None if args.weights == "none" else args.weights
+    trainable = args.trainable_from
+    values["backbone_trainable"] = True if trainable is None else False if trainable == "none" else trainable
+    if args.input_size is not None and len(args.input_size) not in (1, 2):
+        parser.error("--input-size takes one value or two (height width)")
+    values["input_size"] = None if args.input_size is None else (args.input_size * 2)[:2]
+    return TrainConfig(**values)
+
+
+def main(argv=None) -> int:
+    config = parse_args(argv)
+    from skin_core.training import train
+
+    bundle = train(config)
+    print(f"Bundle written to {bundle}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
