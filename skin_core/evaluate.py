@@ -40,7 +40,7 @@ def _attention_in_lesion(heads, frame, masks_dir: Path) -> dict:
         if not mask_path.is_file():
             continue
         mask = imaging.load_rgb(mask_path)[..., 0] > 127
-        maps.append(imaging.upscale_map(head.sum(axis=-1), mask.shape))
+        maps.append(imaging.upscale_map(head.sum(axis=-1), mask.shape, normalise=False))
         masks.append(mask)
     return attention_in_lesion(maps, masks)
 

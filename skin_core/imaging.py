@@ -103,9 +103,12 @@ def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
-def upscale_map(attention: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize a low-resolution attention map to (height, width) and scale it to [0, 1]."""
-    resized = cv2.resize(attention.astype(np.float32), (size[1], size[0]), interpolation=cv2.INTER_CUBIC)
+def upscale_map(attention: np.ndarray, size: tuple[int, int], normalise: bool = True) -> np.ndarray:
+    """Resize a low-resolution attention map to (height, width); with ``normalise``, stretch it to [0, 1]
+    for display (without, the values keep their proportions, as needed to measure attention mass)."""
+    resized = cv2.resize(attention.astype(np.float32), (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+    if not normalise:
+        return np.maximum(resized, 0.0)
     resized -= resized.min()
     peak = resized.max()
     return (resized / peak if peak > 0 else resized).astype(np.float32)

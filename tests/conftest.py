@@ -62,3 +62,19 @@ def write_tiny_dataset(folder: Path, lesions_per_class=3, images_per_lesion=2, s
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory) -> Path:
     return write_tiny_dataset(tmp_path_factory.mktemp("tiny_ham"))
+
+
+def tiny_train_config(data, out, **overrides):
+    from skin_core.training import TrainConfig
+
+    settings = dict(backbone="MobileNetV3Small", data=str(data), out=str(out), input_size=[64, 64],
+                    weights=None, head_epochs=1, epochs=1, batch_size=8, seed=0)
+    return TrainConfig(**{**settings, **overrides})
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_dataset, tmp_path_factory) -> Path:
+    """A bundle trained for two short epochs on the tiny dataset (random backbone weights)."""
+    from skin_core.training import train
+
+    return train(tiny_train_config(tiny_dataset, tmp_path_factory.mktemp("bundles") / "tiny"))

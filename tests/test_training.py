@@ -1,0 +1,119 @@
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import pandas as pd
+import pytest
+
+from conftest import tiny_train_config
+from skin_core import bundle as bundles
+from skin_core import load_predictor
+from skin_core import training
+from skin_core.evaluate import main as evaluate_main
+from skin_core.metrics import REPORT_FIELDS
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_end_to_end_bundle_describes_itself(tiny_bundle, tiny_dataset):
+    started = time.time()
+    for name in (bundles.MODEL_FILE, bundles.CONFIG_FILE, bundles.METRICS_FILE, bundles.SPLIT_FILE,
+                 bundles.HISTORY_FILE):
+        assert (tiny_bundle / name).is_file(), name
+    assert not (tiny_bundle / training.CHECKPOINT_DIR).exists()
+    config = json.loads((tiny_bundle / bundles.CONFIG_FILE).read_text())
+    for key in ("backbone", "input_size", "preprocessing", "class_codes", "metadata_vocabulary",
+                "age_normalisation", "temperature", "malignancy_threshold", "training"):
+        assert key in config, key
+    assert config["training"]["wall_time_s"] > 0 and config["training"]["hardware"]["cpu_count"]
+    metrics = json.loads((tiny_bundle / bundles.METRICS_FILE).read_text())
+    assert set(REPORT_FIELDS) <= set(metrics) and metrics["split"] == "test"
+    assert "ece_before_calibration" in metrics and "image_only" in metrics
+    assert metrics["attention_in_lesion"]["n"] == metrics["n"]
+    split = pd.read_csv(tiny_bundle / bundles.SPLIT_FILE)
+    assert split.groupby("lesion_id")["split"].nunique().max() == 1
+    assert metrics["n"] == (split["split"] == "test").sum()
+    history = pd.read_csv(tiny_bundle / bundles.HISTORY_FILE)
+    assert history["epoch"].tolist() == [0, 1]
+
+    predictor = load_predictor(tiny_bundle)
+    image = next((tiny_dataset / "images").glob("*.jpg"))
+    result = predictor.predict(image, age=50, sex="female", site="back")
+    assert len(result.ranked) == 7 and sum(p for _, p in result.ranked) == pytest.approx(1.0, abs=1e-5)
+    assert time.time() - started < 60
+
+
+def test_evaluate_cli_prints_the_report(tiny_bundle, tiny_dataset, tmp_path, capsys):
+    labels = tmp_path / "labels.csv"
+    frame = pd.read_csv(tiny_dataset / "HAM10000_metadata.csv")
+    # a clinic's file: only three diagnoses, no lesion ids, empty metadata
+    frame = frame[frame["dx"].isin(["mel", "nv", "bkl"])][["image_id", "dx"]].assign(age="", sex="")
+    frame.to_csv(labels, index=False)
+    out = tmp_path / "report.json"
+    code = evaluate_main(["--model", str(tiny_bundle), "--data", str(tiny_dataset), "--labels", str(labels),
+                          "--out", str(out)])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report == json.loads(out.read_text())
+    assert set(REPORT_FIELDS) <= set(report) and report["n"] == len(frame)
+    assert report["per_class"]["df"]["absent"] and report["per_class"]["mel"]["support"] == 6
+    assert len(report["confusion_matrix"]) == 7
+
+
+def test_evaluate_cli_reports_a_missing_bundle_without_a_trace(tiny_dataset, tmp_path, capsys):
+    assert evaluate_main(["--model", str(tmp_path / "nothing"), "--data", str(tiny_dataset)]) == 2
+    assert "No model bundle" in capsys.readouterr().err
+
+
+def test_resume_continues_from_the_last_checkpoint(tiny_dataset, tmp_path, monkeypatch):
+    out = tmp_path / "resumable"
+    config = tiny_train_config(tiny_dataset, out, head_epochs=1, epochs=3)
+
+    class PowerCut(keras.callbacks.CSVLogger):
+        def on_epoch_end(self, epoch, logs=None):
+            super().on_epoch_end(epoch, logs)
+            if epoch == 2:
+                raise KeyboardInterrupt("power cut")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(training.keras.callbacks, "CSVLogger", PowerCut)
+        with pytest.raises(KeyboardInterrupt):
+            training.train(config)
+    assert (out / training.CHECKPOINT_DIR).is_dir()
+    assert pd.read_csv(out / bundles.HISTORY_FILE)["epoch"].tolist() == [0, 1, 2]
+    with pytest.raises(FileExistsError, match="--resume"):
+        training.train(config)
+
+    config.resume = True
+    training.train(config)
+    history = pd.read_csv(out / bundles.HISTORY_FILE)
+    assert history["epoch"].tolist() == [0, 1, 2, 3]  # only the missing epoch was trained
+    assert (out / bundles.MODEL_FILE).is_file()
+
+
+MIRRORED_SCRIPT = """
+import sys, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+sys.path.insert(0, sys.argv[3])
+from conftest import tiny_train_config
+from skin_core.training import distribution_strategy, train
+strategy = distribution_strategy(["/cpu:0", "/cpu:1"])
+print("replicas", strategy.num_replicas_in_sync)
+train(tiny_train_config(sys.argv[1], sys.argv[2], devices=["/cpu:0", "/cpu:1"], epochs=0,
+                        max_steps_per_epoch=2))
+"""
+
+
+def test_mirrored_strategy_over_two_cpu_devices_trains(tiny_dataset, tmp_path):
+    out = tmp_path / "mirrored"
+    result = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT, str(tiny_dataset), str(out),
+                             str(REPO / "tests")], cwd=REPO, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "replicas 2" in result.stdout
+    assert len(pd.read_csv(out / bundles.HISTORY_FILE)) == 1
