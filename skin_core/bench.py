@@ -1,0 +1,111 @@
+"""Benchmark model bundles on this machine and store the figures in each bundle's config.
+
+    python -m skin_core.bench [--model NAME ...] [--runs 50] [--no-write]
+
+Per bundle: parameters, size on disk, median and 90th-percentile latency of one ``Predictor.predict`` call
+(JPEG bytes in, ranked result and attention map out) after warm-up, the same for a plain
+``keras.Model.predict`` call on the already-decoded input, and batch throughput.
+"""
+
+import argparse
+import io
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+from PIL import Image
+
+from skin_core import bundle as bundles
+from skin_core import imaging
+from skin_core.model import IMAGE_INPUT, METADATA_INPUT
+from skin_core.predictor import Predictor
+
+
+def _sample_jpeg(seed=0) -> bytes:
+    """A 200 x 150 lesion-like JPEG (the HAM10000 copy's size), so the benchmark needs no dataset."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:150, :200]
+    lesion = ((yy - 75) / 50.0) ** 2 + ((xx - 100) / 65.0) ** 2 < 1
+    pixels = np.where(lesion[..., None], [120, 70, 50], [215, 170, 150]) + rng.normal(0, 8, (150, 200, 3))
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(buffer, format="JPEG", quality=92)
+    return buffer.getvalue()
+
+
+def _timed(call, runs: int) -> np.ndarray:
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        timings.append((time.perf_counter() - started) * 1000.0)
+    return np.array(timings)
+
+
+def benchmark(bundle: bundles.Bundle, runs: int = 50, warmup: int = 5, batch: int = 64) -> dict:
+    predictor = Predictor.from_bundle(bundle)
+    jpeg = _sample_jpeg()
+    predict = lambda: predictor.predict(jpeg, age=55, sex="male", site="back")  # noqa: E731
+    for _ in range(warmup):
+        predict()
+    latency = _timed(predict, runs)
+
+    resized = imaging.resize(imaging.load_rgb(jpeg), predictor.input_size)[None].astype(np.float32)
+    inputs = {IMAGE_INPUT: resized}
+    if predictor.uses_metadata:
+        inputs[METADATA_INPUT] = predictor.encoder.encode(55, "male", "back")[None]
+    for _ in range(warmup):
+        predictor.model.predict(inputs, verbose=0)
+    keras_latency = _timed(lambda: predictor.model.predict(inputs, verbose=0), max(10, runs // 2))
+
+    images = np.repeat(resized.astype(np.uint8), batch, axis=0)
+    metadata = np.repeat(predictor.encoder.encode()[None], batch, axis=0)
+    predictor.predict_arrays(images[:32], metadata[:32])
+    started = time.perf_counter()
+    predictor.predict_arrays(images, metadata)
+    throughput = batch / (time.perf_counter() - started)
+
+    size = sum(f.stat().st_size for f in bundle.path.iterdir() if f.is_file())
+    return {
+        "parameters": int(predictor.model.count_params()),
+        "bundle_mb": round(size / 2**20, 2),
+        "model_file_mb": round((bundle.path / bundles.MODEL_FILE).stat().st_size / 2**20, 2),
+        "latency_ms_median": round(float(np.median(latency)), 2),
+        "latency_ms_p90": round(float(np.percentile(latency, 90)), 2),
+        "keras_predict_ms_median": round(float(np.median(keras_latency)), 2),
+        "throughput_images_per_s": round(throughput, 1),
+        "runs": runs,
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m skin_core.bench", description=__doc__.split("\n")[1])
+    parser.add_argument("--model", nargs="*", default=None, help="bundle names or folders (default: all)")
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave the bundles unchanged")
+    args = parser.parse_args(argv)
+    names = args.model or bundles.list_bundles()
+    if not names:
+        print("error: no model bundles found", file=sys.stderr)
+        return 2
+    results = {}
+    for name in names:
+        try:
+            bundle = bundles.open_bundle(name)
+        except bundles.BundleNotFoundError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        results[bundle.name] = benchmark(bundle, runs=args.runs)
+        if not args.no_write:
+            bundles.update_config(bundle.path, benchmark=results[bundle.name])
+        print(json.dumps({bundle.name: results[bundle.name]}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from skin_core.imaging import InvalidImageError, load_rgb, overlay, upscale_map
+
+
+def encoded(image: Image.Image, format="PNG", **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=format, **options)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("format", ["JPEG", "PNG", "BMP", "TIFF", "WEBP"])
+def test_common_formats_decode_to_rgb(format):
+    array = load_rgb(encoded(Image.new("RGB", (90, 60), (200, 100, 50)), format))
+    assert array.shape == (60, 90, 3) and array.dtype == np.uint8
+    assert abs(int(array[30, 45, 0]) - 200) < 8
+
+
+def test_grayscale_rgba_and_16_bit_become_rgb():
+    assert load_rgb(encoded(Image.new("L", (40, 40), 77)))[0, 0].tolist() == [77, 77, 77]
+    rgba = Image.new("RGBA", (40, 40), (255, 0, 0, 0))  # fully transparent: shows the white background
+    assert load_rgb(encoded(rgba))[0, 0].tolist() == [255, 255, 255]
+    sixteen = Image.fromarray(np.full((40, 40), 65535, dtype=np.uint16))
+    assert load_rgb(encoded(sixteen))[0, 0].tolist() == [255, 255, 255]
+
+
+def test_exif_orientation_is_applied():
+    image = Image.new("RGB", (80, 40), (0, 0, 255))
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90° clockwise when displayed
+    assert load_rgb(encoded(image, "JPEG", exif=exif)).shape == (80, 40, 3)
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", "empty"),
+    (b"%PDF-1.4 not a photo", "not a photo"),
+    (encoded(Image.new("RGB", (1, 1))), "too small"),
+])
+def test_bad_inputs_raise_one_documented_error(data, message):
+    with pytest.raises(InvalidImageError, match=message):
+        load_rgb(data)
+
+
+def test_truncated_file_is_reported_as_damaged():
+    whole = encoded(Image.fromarray(np.random.default_rng(0).integers(0, 255, (200, 200, 3), np.uint8)), "JPEG")
+    with pytest.raises(InvalidImageError, match="damaged"):
+        load_rgb(whole[: len(whole) // 3])
+
+
+def test_enormous_image_is_refused_before_decoding():
+    huge = encoded(Image.new("1", (9000, 8000)))  # 72 megapixels, a few kB compressed
+    with pytest.raises(InvalidImageError, match="too many pixels"):
+        load_rgb(huge)
+
+
+def test_overlay_blends_and_keeps_size():
+    image = np.zeros((30, 40, 3), np.uint8)
+    attention = upscale_map(np.array([[0.0, 1.0], [0.0, 0.0]]), (30, 40))
+    assert attention.shape == (30, 40) and attention.min() == 0.0 and attention.max() == 1.0
+    blended = overlay(image, attention, opacity=0.5)
+    assert blended.shape == image.shape and blended.max() > 0
