@@ -14,7 +14,14 @@ MAX_BYTES = 100 * 1024 * 1024
 
 
 class InvalidImageError(ValueError):
-    """The input cannot be used as a lesion photo. The message is written for the person who chose it."""
+    """The input cannot be used as a lesion photo. The message is written for the person who chose it;
+    ``reason`` (one of REASONS) lets an application show it in another language."""
+
+    REASONS = ("missing", "unsupported", "empty", "too_large", "unreadable", "damaged", "too_small", "channels")
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
 
 
 def load_rgb(image) -> np.ndarray:
@@ -30,34 +37,35 @@ def load_rgb(image) -> np.ndarray:
     if isinstance(image, (str, Path)):
         path = Path(image)
         if not path.is_file():
-            raise InvalidImageError(f"The file {path.name} does not exist.")
+            raise InvalidImageError(f"The file {path.name} does not exist.", "missing")
         data = path.read_bytes()
     elif isinstance(image, (bytes, bytearray, memoryview)):
         data = bytes(image)
     elif hasattr(image, "read"):
         data = image.read()
     else:
-        raise InvalidImageError("Please provide a photo (a JPEG, PNG, BMP, TIFF or WebP file).")
+        raise InvalidImageError("Please provide a photo (a JPEG, PNG, BMP, TIFF or WebP file).", "unsupported")
     if not data:
-        raise InvalidImageError("The file is empty. Please choose the photo again.")
+        raise InvalidImageError("The file is empty. Please choose the photo again.", "empty")
     if len(data) > MAX_BYTES:
-        raise InvalidImageError("The file is larger than 100 MB. Please use a smaller photo.")
+        raise InvalidImageError("The file is larger than 100 MB. Please use a smaller photo.", "too_large")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as pil:
                 if pil.width * pil.height > MAX_PIXELS:
                     raise InvalidImageError("The photo has too many pixels (over 60 megapixels). "
-                                            "Please use a smaller photo.")
+                                            "Please use a smaller photo.", "too_large")
                 pil.load()
                 return _from_pil(pil)
     except InvalidImageError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InvalidImageError("This file is not a photo that can be read (JPEG, PNG, BMP, TIFF or WebP).") \
-            from None
+        raise InvalidImageError("This file is not a photo that can be read (JPEG, PNG, BMP, TIFF or WebP).",
+                                "unreadable") from None
     except (OSError, ValueError, SyntaxError) as error:
-        raise InvalidImageError("The photo file is damaged or incomplete. Please choose it again.") from error
+        raise InvalidImageError("The photo file is damaged or incomplete. Please choose it again.",
+                                "damaged") from error
 
 
 def _from_pil(pil: Image.Image) -> np.ndarray:
@@ -77,7 +85,7 @@ def _from_array(array: np.ndarray) -> np.ndarray:
     if array.ndim == 2:
         array = np.stack([array] * 3, axis=-1)
     if array.ndim != 3 or array.shape[-1] not in (3, 4):
-        raise InvalidImageError("The image must have height, width and 3 colour channels.")
+        raise InvalidImageError("The image must have height, width and 3 colour channels.", "channels")
     array = array[..., :3]
     if array.dtype != np.uint8:
         if np.issubdtype(array.dtype, np.floating) and array.max(initial=0) <= 1.0:
@@ -90,9 +98,10 @@ def _checked(array: np.ndarray) -> np.ndarray:
     height, width = array.shape[:2]
     if min(height, width) < MIN_SIDE:
         raise InvalidImageError(f"The photo is too small ({width}×{height} pixels); "
-                                f"at least {MIN_SIDE}×{MIN_SIDE} is needed.")
+                                f"at least {MIN_SIDE}×{MIN_SIDE} is needed.", "too_small")
     if height * width > MAX_PIXELS:
-        raise InvalidImageError("The photo has too many pixels (over 60 megapixels). Please use a smaller photo.")
+        raise InvalidImageError("The photo has too many pixels (over 60 megapixels). Please use a smaller photo.",
+                                "too_large")
     return array
 
 

@@ -1,0 +1,30 @@
+"""Skin-lesion decision support: `streamlit run app.py`."""
+
+import streamlit as st
+
+from skin_core import bundle as bundles
+from skin_core.i18n import LANGUAGES, t
+from ui.state import keep, remember
+
+st.set_page_config(page_title="Skin lesion decision support", page_icon="🩺", layout="wide")
+
+keep("language", "en")
+language = st.sidebar.selectbox("Language / Ngôn ngữ", list(LANGUAGES), format_func=LANGUAGES.get,
+                                key="language", on_change=remember, args=("language",))
+names = bundles.list_bundles()
+if names:
+    default = bundles.default_bundle_name()
+    if st.session_state.get("kept_model") not in names:
+        st.session_state["kept_model"] = default if default in names else names[0]
+    keep("model")
+    st.sidebar.selectbox(
+        t("model", language), names, key="model", on_change=remember, args=("model",),
+        format_func=lambda name: f"{name} ({t('default_model', language)})" if name == default else name)
+st.sidebar.caption(t("disclaimer", language))
+
+pages = [
+    st.Page("pages/diagnose.py", title=t("page_diagnose", language), icon="🔬", default=True),
+    st.Page("pages/compare.py", title=t("page_compare", language), icon="📊"),
+    st.Page("pages/about.py", title=t("page_about", language), icon="ℹ️"),
+]
+st.navigation(pages).run()

@@ -1,0 +1,60 @@
+"""Model comparison: interactive charts read from every bundle's measured metrics report."""
+
+import streamlit as st
+
+from skin_core import comparison
+from skin_core.i18n import t
+from ui.state import language
+
+lang = language()
+st.title(t("page_compare", lang))
+st.caption(t("compare_intro", lang))
+evaluated = comparison.evaluated_bundles()
+if not evaluated:
+    st.info(t("no_metrics", lang))
+    st.stop()
+frame = comparison.summary_frame(evaluated)
+
+st.subheader(t("summary_metrics", lang))
+st.plotly_chart(comparison.summary_figure(frame, lang), width="stretch")
+st.dataframe(frame, hide_index=True, width="stretch")
+
+st.subheader(t("per_class", lang))
+recall_tab, f1_tab = st.tabs([t("recall", lang), t("f1", lang)])
+recall_tab.plotly_chart(comparison.per_class_figure(evaluated, "recall", lang), width="stretch")
+f1_tab.plotly_chart(comparison.per_class_figure(evaluated, "f1", lang), width="stretch")
+
+names = [b.name for b in evaluated]
+current = st.session_state.get("model")
+chosen = st.selectbox(t("choose_model", lang), names, index=names.index(current) if current in names else 0,
+                      key="compare_model")
+bundle = evaluated[names.index(chosen)]
+confusion, roc = st.columns(2)
+with confusion:
+    st.markdown(f"**{t('confusion', lang)}**")
+    st.plotly_chart(comparison.confusion_figure(bundle, lang), width="stretch")
+with roc:
+    st.markdown(f"**{t('roc', lang)}**")
+    st.plotly_chart(comparison.roc_figure(bundle, lang), width="stretch")
+
+st.subheader(t("speed", lang))
+speed = comparison.speed_figure(frame, lang)
+if speed is None:
+    st.info(t("no_benchmark", lang))
+else:
+    st.plotly_chart(speed, width="stretch")
+
+st.subheader(t("ablations", lang))
+ablation = comparison.ablation_figure(frame, lang)
+if ablation is None:
+    st.info(t("no_ablations", lang))
+else:
+    st.plotly_chart(ablation, width="stretch")
+
+st.subheader(t("attention_in_lesion", lang))
+st.dataframe(frame[["model", "attention_mass_inside", "lesion_area_share"]].rename(columns={
+    "attention_mass_inside": t("attention_mass", lang), "lesion_area_share": t("lesion_share", lang)}),
+    hide_index=True, width="stretch")
+st.subheader(t("calibration", lang))
+st.dataframe(frame[["model", "ece_before_calibration", "ece"]].rename(columns={
+    "ece_before_calibration": t("before", lang), "ece": t("after", lang)}), hide_index=True, width="stretch")

@@ -1,0 +1,114 @@
+"""Tables and plotly figures comparing model bundles, built only from their measured reports."""
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from skin_core import bundle as bundles
+from skin_core.classes import CLASS_CODES
+from skin_core.i18n import diagnosis_name, t
+
+SUMMARY_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "macro_auc")
+
+
+def evaluated_bundles(weights_dir=None) -> list:
+    """Every bundle in weights/ that has a metrics report, in name order."""
+    found = [bundles.open_bundle(name, weights_dir) for name in bundles.list_bundles(weights_dir)]
+    return [b for b in found if b.metrics]
+
+
+def variant(bundle) -> str:
+    """The ablation a bundle represents: full_model, no_metadata, no_soft_attention or unweighted_loss."""
+    config = bundle.config
+    if not config.get("metadata", True):
+        return "no_metadata"
+    if not config.get("soft_attention", True):
+        return "no_soft_attention"
+    if not config.get("weighted_loss", True):
+        return "unweighted_loss"
+    return "full_model"
+
+
+def summary_frame(evaluated) -> pd.DataFrame:
+    rows = []
+    for b in evaluated:
+        bench = b.config.get("benchmark", {})
+        attention = b.metrics.get("attention_in_lesion", {})
+        rows.append({
+            "model": b.name, "backbone": b.config.get("backbone"), "variant": variant(b),
+            **{m: b.metrics.get(m) for m in SUMMARY_METRICS},
+            "ece": b.metrics.get("ece"), "ece_before_calibration": b.metrics.get("ece_before_calibration"),
+            "malignant_sensitivity": b.metrics.get("malignant", {}).get("sensitivity"),
+            "malignant_specificity": b.metrics.get("malignant", {}).get("specificity"),
+            "attention_mass_inside": attention.get("mass_inside_lesion"),
+            "lesion_area_share": attention.get("lesion_area_share"),
+            "parameters": b.config.get("parameters"), "latency_ms": bench.get("latency_ms_median"),
+            "bundle_mb": bench.get("bundle_mb"), "test_images": b.metrics.get("n"),
+        })
+    return pd.DataFrame(rows)
+
+
+def summary_figure(frame: pd.DataFrame, language="en") -> go.Figure:
+    long = frame.melt(id_vars="model", value_vars=list(SUMMARY_METRICS), var_name="metric", value_name="value")
+    long["metric"] = long["metric"].map(lambda m: t(m, language))
+    figure = px.bar(long, x="model", y="value", color="metric", barmode="group", range_y=(0, 1),
+                    labels={"value": t("value", language), "metric": t("metric", language),
+                            "model": t("model", language)})
+    return figure
+
+
+def per_class_figure(evaluated, metric="recall", language="en") -> go.Figure:
+    values = [[b.metrics["per_class"][c][metric] for c in CLASS_CODES] for b in evaluated]
+    return px.imshow(values, x=list(CLASS_CODES), y=[b.name for b in evaluated], zmin=0, zmax=1,
+                     color_continuous_scale="Viridis", text_auto=".2f", aspect="auto",
+                     labels={"color": t(metric, language)})
+
+
+def confusion_figure(bundle, language="en") -> go.Figure:
+    matrix = bundle.metrics["confusion_matrix"]
+    return px.imshow(matrix, x=list(CLASS_CODES), y=list(CLASS_CODES), text_auto=True,
+                     color_continuous_scale="Blues", aspect="auto",
+                     labels={"x": t("predicted", language), "y": t("truth", language), "color": "n"})
+
+
+def roc_figure(bundle, language="en") -> go.Figure:
+    figure = go.Figure()
+    for code, curve in bundle.metrics.get("roc", {}).items():
+        auc = bundle.metrics["per_class"][code]["auc"]
+        figure.add_trace(go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines",
+                                    name=f"{diagnosis_name(code, language)} (AUC {auc:.3f})"))
+    figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"},
+                                showlegend=False))
+    figure.update_layout(xaxis_title=t("fpr", language), yaxis_title=t("tpr", language))
+    return figure
+
+
+def speed_figure(frame: pd.DataFrame, language="en") -> go.Figure | None:
+    measured = frame.dropna(subset=["latency_ms", "parameters", "balanced_accuracy"])
+    if measured.empty:
+        return None
+    return px.scatter(measured, x="latency_ms", y="balanced_accuracy", size="parameters", color="model",
+                      hover_data=["parameters", "bundle_mb"], size_max=40,
+                      labels={"latency_ms": t("latency", language),
+                              "balanced_accuracy": t("balanced_accuracy", language),
+                              "parameters": t("parameters", language)})
+
+
+def ablation_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Backbones that have a full model and at least one ablation, one row per variant."""
+    families = frame.groupby("backbone")["variant"].apply(lambda v: "full_model" in set(v) and len(set(v)) > 1)
+    return frame[frame["backbone"].isin(families[families].index)]
+
+
+def ablation_figure(frame: pd.DataFrame, language="en") -> go.Figure | None:
+    ablations = ablation_frame(frame)
+    if ablations.empty:
+        return None
+    long = ablations.melt(id_vars=["backbone", "variant"], value_vars=["balanced_accuracy", "macro_auc",
+                                                                       "macro_f1"],
+                          var_name="metric", value_name="value")
+    long["variant"] = long["variant"].map(lambda v: t(v, language))
+    long["metric"] = long["metric"].map(lambda m: t(m, language))
+    return px.bar(long, x="metric", y="value", color="variant", barmode="group", facet_col="backbone",
+                  range_y=(0, 1), labels={"value": t("value", language), "variant": t("variant", language),
+                                          "metric": t("metric", language)})

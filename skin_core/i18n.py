@@ -1,0 +1,225 @@
+"""Every user-visible string of the application and its reports, in English and Vietnamese."""
+
+from skin_core.classes import BY_CODE
+from skin_core.metadata import SEXES, SITES
+
+LANGUAGES = {"en": "English", "vi": "Tiếng Việt"}
+
+STRINGS = {
+    "app_title": ("Skin lesion decision support", "Hỗ trợ quyết định tổn thương da"),
+    "language": ("Language", "Ngôn ngữ"),
+    "model": ("Model", "Mô hình"),
+    "default_model": ("default", "mặc định"),
+    "page_diagnose": ("Diagnose", "Chẩn đoán"),
+    "page_compare": ("Compare models", "So sánh mô hình"),
+    "page_about": ("About the models", "Về các mô hình"),
+    "disclaimer": (
+        "Decision support for clinicians, not a diagnosis. The result must be interpreted by a doctor together "
+        "with the clinical examination; a biopsy decides.",
+        "Công cụ hỗ trợ quyết định dành cho bác sĩ, không phải là chẩn đoán. Kết quả phải được bác sĩ diễn giải "
+        "cùng với khám lâm sàng; sinh thiết là tiêu chuẩn quyết định."),
+    "no_model": ("No trained model was found in the weights folder. Train one with train.py (see README).",
+                 "Không tìm thấy mô hình đã huấn luyện trong thư mục weights. Hãy huấn luyện bằng train.py (xem README)."),
+    "model_error": ("The model {name} could not be loaded: {error}", "Không thể tải mô hình {name}: {error}"),
+    "photo": ("Lesion photo", "Ảnh tổn thương"),
+    "upload": ("Upload a dermoscopic photo (JPEG, PNG, BMP, TIFF, WebP)",
+               "Tải lên ảnh soi da (JPEG, PNG, BMP, TIFF, WebP)"),
+    "use_camera": ("Use the camera", "Dùng máy ảnh"),
+    "camera": ("Take a photo", "Chụp ảnh"),
+    "examples": ("Or try an example from HAM10000:", "Hoặc thử một ảnh mẫu từ HAM10000:"),
+    "examples_credit": ("Example images: HAM10000 (Tschandl et al., 2018), CC BY-NC 4.0.",
+                        "Ảnh mẫu: HAM10000 (Tschandl và cs., 2018), CC BY-NC 4.0."),
+    "example_button": ("Example: {name}", "Mẫu: {name}"),
+    "patient": ("Patient", "Bệnh nhân"),
+    "age": ("Age (years, optional)", "Tuổi (năm, không bắt buộc)"),
+    "sex": ("Sex", "Giới tính"),
+    "site": ("Anatomical site", "Vị trí giải phẫu"),
+    "analyse": ("Analyse", "Phân tích"),
+    "need_photo": ("Choose a photo first.", "Hãy chọn ảnh trước."),
+    "current_photo": ("Photo being analysed: {name}", "Ảnh đang phân tích: {name}"),
+    "results": ("Ranked diagnoses", "Các chẩn đoán theo thứ tự"),
+    "diagnosis": ("Diagnosis", "Chẩn đoán"),
+    "probability": ("Probability", "Xác suất"),
+    "code": ("Code", "Mã"),
+    "top_sentence": ("Most likely: **{name}** ({probability:.0%}).", "Khả năng cao nhất: **{name}** ({probability:.0%})."),
+    "malignant_banner": (
+        "Possible malignancy: melanoma, basal cell carcinoma or actinic keratosis / Bowen's disease together "
+        "reach {probability:.0%} (alert threshold {threshold:.0%}). Advice: refer to a dermatologist and consider "
+        "a biopsy; do not reassure the patient on this result alone.",
+        "Nghi ngờ ác tính: u hắc tố, ung thư biểu mô tế bào đáy hoặc dày sừng quang hóa / bệnh Bowen cộng lại "
+        "đạt {probability:.0%} (ngưỡng cảnh báo {threshold:.0%}). Khuyến nghị: chuyển khám chuyên khoa da liễu và "
+        "cân nhắc sinh thiết; không trấn an bệnh nhân chỉ dựa vào kết quả này."),
+    "benign_note": (
+        "Malignant classes together: {probability:.0%}, below the alert threshold ({threshold:.0%}). Advice: "
+        "follow-up; re-examine if the lesion changes.",
+        "Tổng xác suất các nhóm ác tính: {probability:.0%}, dưới ngưỡng cảnh báo ({threshold:.0%}). Khuyến nghị: "
+        "theo dõi; khám lại nếu tổn thương thay đổi."),
+    "low_confidence": (
+        "Low confidence: the top diagnosis has {probability:.0%} and leads the next one by {margin:.0%}. "
+        "Interpret with extra care.",
+        "Độ tin cậy thấp: chẩn đoán đầu tiên chỉ đạt {probability:.0%} và hơn chẩn đoán tiếp theo {margin:.0%}. "
+        "Cần diễn giải thận trọng."),
+    "attention": ("Where the model looked (Soft-Attention)", "Vùng mô hình chú ý (Soft-Attention)"),
+    "opacity": ("Heat-map opacity", "Độ đậm bản đồ nhiệt"),
+    "original": ("Photo", "Ảnh gốc"),
+    "overlay": ("Attention overlay", "Bản đồ chú ý chồng lên ảnh"),
+    "heads": ("Show the attention of each head", "Hiện bản đồ chú ý của từng đầu"),
+    "head": ("Head {index}", "Đầu {index}"),
+    "no_attention": ("This model has no Soft-Attention module, so no attention map is shown.",
+                     "Mô hình này không có mô-đun Soft-Attention nên không có bản đồ chú ý."),
+    "pdf": ("Download PDF report", "Tải báo cáo PDF"),
+    "report_title": ("Skin lesion analysis report", "Báo cáo phân tích tổn thương da"),
+    "report_inputs": ("Inputs", "Thông tin nhập"),
+    "report_model": ("Model: {name}, version {version}", "Mô hình: {name}, phiên bản {version}"),
+    "report_date": ("Date: {date}", "Ngày: {date}"),
+    "not_given": ("not given", "không cung cấp"),
+    "bad_image": ("This photo cannot be used.", "Không thể dùng ảnh này."),
+    "image_missing": ("The file does not exist.", "Tệp không tồn tại."),
+    "image_unsupported": ("Please provide a photo (JPEG, PNG, BMP, TIFF or WebP).",
+                          "Vui lòng cung cấp ảnh (JPEG, PNG, BMP, TIFF hoặc WebP)."),
+    "image_empty": ("The file is empty. Please choose the photo again.", "Tệp rỗng. Vui lòng chọn lại ảnh."),
+    "image_too_large": ("The photo is too large. Please use a smaller photo.",
+                        "Ảnh quá lớn. Vui lòng dùng ảnh nhỏ hơn."),
+    "image_unreadable": ("This file is not a photo that can be read (JPEG, PNG, BMP, TIFF or WebP).",
+                         "Tệp này không phải là ảnh đọc được (JPEG, PNG, BMP, TIFF hoặc WebP)."),
+    "image_damaged": ("The photo file is damaged or incomplete. Please choose it again.",
+                      "Tệp ảnh bị hỏng hoặc không đầy đủ. Vui lòng chọn lại."),
+    "image_too_small": ("The photo is too small (at least 32×32 pixels are needed).",
+                        "Ảnh quá nhỏ (cần ít nhất 32×32 điểm ảnh)."),
+    "image_channels": ("The image must be a colour or grayscale photo.", "Ảnh phải là ảnh màu hoặc ảnh xám."),
+    "bad_metadata": ("Please check the patient details: {error}", "Vui lòng kiểm tra thông tin bệnh nhân: {error}"),
+    # comparison page
+    "compare_intro": (
+        "Every figure below is read from the models' own measured reports on their lesion-grouped test split.",
+        "Mọi số liệu dưới đây lấy từ báo cáo đo đạc của từng mô hình trên tập kiểm tra chia theo tổn thương."),
+    "no_metrics": ("No model has a metrics report yet.", "Chưa có mô hình nào có báo cáo số liệu."),
+    "summary_metrics": ("Overall metrics", "Chỉ số tổng quát"),
+    "accuracy": ("Accuracy", "Độ chính xác"),
+    "balanced_accuracy": ("Balanced accuracy", "Độ chính xác cân bằng"),
+    "macro_f1": ("Macro F1", "F1 trung bình"),
+    "macro_auc": ("Macro AUC", "AUC trung bình"),
+    "metric": ("Metric", "Chỉ số"),
+    "value": ("Value", "Giá trị"),
+    "per_class": ("Per-class figures", "Chỉ số theo từng lớp"),
+    "recall": ("Recall", "Độ nhạy (recall)"),
+    "f1": ("F1", "F1"),
+    "confusion": ("Confusion matrix", "Ma trận nhầm lẫn"),
+    "truth": ("True diagnosis", "Chẩn đoán thật"),
+    "predicted": ("Predicted", "Dự đoán"),
+    "choose_model": ("Model to inspect", "Mô hình cần xem"),
+    "roc": ("ROC curves (one class against the rest)", "Đường ROC (một lớp so với phần còn lại)"),
+    "fpr": ("False positive rate", "Tỉ lệ dương tính giả"),
+    "tpr": ("True positive rate (sensitivity)", "Tỉ lệ dương tính thật (độ nhạy)"),
+    "speed": ("Accuracy per millisecond: parameters, CPU latency and balanced accuracy",
+              "Độ chính xác trên mỗi mili giây: số tham số, độ trễ CPU và độ chính xác cân bằng"),
+    "latency": ("Median latency per photo on CPU (ms)", "Độ trễ trung vị mỗi ảnh trên CPU (ms)"),
+    "parameters": ("Parameters", "Số tham số"),
+    "no_benchmark": ("Run `python -m skin_core.bench` to measure latency.",
+                     "Chạy `python -m skin_core.bench` để đo độ trễ."),
+    "ablations": ("Ablations: what each part of the method contributes", "Thử nghiệm loại bỏ: đóng góp của từng thành phần"),
+    "variant": ("Variant", "Biến thể"),
+    "full_model": ("full model", "mô hình đầy đủ"),
+    "no_metadata": ("without metadata", "không có thông tin bệnh nhân"),
+    "no_soft_attention": ("without Soft-Attention", "không có Soft-Attention"),
+    "unweighted_loss": ("unweighted loss", "hàm mất mát không trọng số"),
+    "no_ablations": ("No ablation models are available.", "Chưa có mô hình thử nghiệm loại bỏ."),
+    "attention_in_lesion": ("Attention inside the lesion", "Mức chú ý nằm trong tổn thương"),
+    "attention_mass": ("Attention mass inside the lesion", "Tỉ lệ chú ý trong tổn thương"),
+    "lesion_share": ("Lesion share of the image", "Tỉ lệ diện tích tổn thương"),
+    "calibration": ("Calibration error (ECE)", "Sai số hiệu chuẩn (ECE)"),
+    "before": ("before temperature scaling", "trước khi hiệu chỉnh nhiệt độ"),
+    "after": ("after temperature scaling", "sau khi hiệu chỉnh nhiệt độ"),
+    "paper_series": ("Reported by the paper (other split, not our measurement)",
+                     "Theo công bố của bài báo (cách chia khác, không phải số đo của chúng tôi)"),
+    # about page
+    "about_intro": (
+        "Model cards: what each model is for, what it was trained and tested on, and where it is weak.",
+        "Thẻ mô hình: mục đích, dữ liệu huấn luyện và kiểm tra, và các hạn chế của từng mô hình."),
+    "intended_use": ("Intended use", "Mục đích sử dụng"),
+    "intended_use_text": (
+        "Second opinion for clinicians reading dermoscopic photos of pigmented skin lesions; it ranks the 7 "
+        "HAM10000 diagnoses. Not for use by patients, not for clinical photos without a dermatoscope, and never "
+        "a replacement for histopathology.",
+        "Ý kiến thứ hai cho bác sĩ khi đọc ảnh soi da của tổn thương sắc tố; xếp hạng 7 chẩn đoán của HAM10000. "
+        "Không dành cho bệnh nhân tự dùng, không dùng cho ảnh chụp thường không qua kính soi da, và không thay "
+        "thế giải phẫu bệnh."),
+    "training_data": ("Training data", "Dữ liệu huấn luyện"),
+    "training_data_text": (
+        "HAM10000 (Tschandl, Rosendahl, Kittler, Sci. Data 5:180161, 2018), CC BY-NC 4.0; split by lesion "
+        "(no lesion on two sides) 70 / 15 / 15, seed {seed}: {train} training, {val} validation and {test} test images.",
+        "HAM10000 (Tschandl, Rosendahl, Kittler, Sci. Data 5:180161, 2018), CC BY-NC 4.0; chia theo tổn thương "
+        "(không tổn thương nào ở hai phía) 70 / 15 / 15, hạt giống {seed}: {train} ảnh huấn luyện, {val} ảnh kiểm "
+        "định và {test} ảnh kiểm tra."),
+    "architecture": ("Architecture", "Kiến trúc"),
+    "architecture_text": (
+        "{backbone} (ImageNet weights) with {parts}; input {height}×{width}; {parameters:,} parameters.",
+        "{backbone} (trọng số ImageNet) với {parts}; đầu vào {height}×{width}; {parameters:,} tham số."),
+    "with_sa": ("Soft-Attention", "Soft-Attention"),
+    "with_metadata": ("metadata branch (age, sex, site)", "nhánh thông tin bệnh nhân (tuổi, giới, vị trí)"),
+    "with_weighted_loss": ("class-weighted loss", "hàm mất mát có trọng số lớp"),
+    "test_metrics": ("Measured on the test split ({n} images)", "Đo trên tập kiểm tra ({n} ảnh)"),
+    "malignant_figures": (
+        "Malignant (melanoma, BCC, AKIEC) vs benign at the alert threshold {threshold:.2f}: sensitivity "
+        "{sensitivity:.0%}, specificity {specificity:.0%}, AUC {auc:.3f}.",
+        "Ác tính (u hắc tố, BCC, AKIEC) so với lành tính tại ngưỡng cảnh báo {threshold:.2f}: độ nhạy "
+        "{sensitivity:.0%}, độ đặc hiệu {specificity:.0%}, AUC {auc:.3f}."),
+    "calibration_text": (
+        "Temperature {temperature:.2f} fitted on the validation split; ECE {before:.3f} before, {after:.3f} after.",
+        "Nhiệt độ {temperature:.2f} ước lượng trên tập kiểm định; ECE {before:.3f} trước, {after:.3f} sau."),
+    "image_only_text": (
+        "Without any patient details the balanced accuracy is {value:.3f} (with details: {full:.3f}).",
+        "Khi không có thông tin bệnh nhân, độ chính xác cân bằng là {value:.3f} (có thông tin: {full:.3f})."),
+    "training_text": (
+        "Trained for {epochs} epochs in {minutes:.0f} min on {hardware}.",
+        "Huấn luyện {epochs} epoch trong {minutes:.0f} phút trên {hardware}."),
+    "limits": ("Known limits", "Hạn chế đã biết"),
+    "limits_text": (
+        "Dermoscopic images only. HAM10000 comes from Austrian and Australian clinics: darker skin types and "
+        "Asian patients are under-represented, so accuracy for Vietnamese patients is not yet measured. Trained "
+        "at the 200×150 resolution of the shared HAM10000 copy. Rare classes (dermatofibroma, vascular lesions) "
+        "have few test images, so their figures are uncertain. Only the 7 HAM10000 diagnoses exist for the model.",
+        "Chỉ dành cho ảnh soi da. HAM10000 đến từ các phòng khám ở Áo và Úc: da sẫm màu và bệnh nhân châu Á ít "
+        "được đại diện, nên độ chính xác trên bệnh nhân Việt Nam chưa được đo. Huấn luyện ở độ phân giải 200×150 "
+        "của bản HAM10000 dùng chung. Các lớp hiếm (u xơ da, tổn thương mạch máu) có ít ảnh kiểm tra nên số liệu "
+        "kém chắc chắn. Mô hình chỉ biết 7 chẩn đoán của HAM10000."),
+    "citations": ("Citations", "Trích dẫn"),
+}
+
+CITATIONS = (
+    "V. D. Nguyen, N. D. Bui, H. K. Do. Skin Lesion Classification on Imbalanced Data Using Deep Learning with "
+    "Soft Attention. Sensors 22(19):7530, 2022.",
+    "S. K. Datta, M. A. Shaikh, S. N. Srihari, M. Gao. Soft Attention Improves Skin Cancer Classification "
+    "Performance. iMIMIC, MICCAI workshops, 2021 (arXiv:2105.03358).",
+    "P. Tschandl, C. Rosendahl, H. Kittler. The HAM10000 dataset, a large collection of multi-source "
+    "dermatoscopic images of common pigmented skin lesions. Sci. Data 5:180161, 2018 (CC BY-NC 4.0).",
+)
+
+SEX_NAMES = {"male": ("male", "nam"), "female": ("female", "nữ"), "unknown": ("unknown", "không rõ")}
+SITE_NAMES = {
+    "abdomen": ("abdomen", "bụng"), "acral": ("acral (palms, soles)", "đầu chi (lòng bàn tay, bàn chân)"),
+    "back": ("back", "lưng"), "chest": ("chest", "ngực"), "ear": ("ear", "tai"), "face": ("face", "mặt"),
+    "foot": ("foot", "bàn chân"), "genital": ("genital", "sinh dục"), "hand": ("hand", "bàn tay"),
+    "lower extremity": ("lower extremity", "chi dưới"), "neck": ("neck", "cổ"), "scalp": ("scalp", "da đầu"),
+    "trunk": ("trunk", "thân mình"), "upper extremity": ("upper extremity", "chi trên"),
+    "unknown": ("unknown", "không rõ"),
+}
+assert set(SEX_NAMES) == set(SEXES) and set(SITE_NAMES) == set(SITES)
+
+
+def t(key: str, language: str = "en", **values) -> str:
+    """The string ``key`` in ``language`` ("en" or "vi"), formatted with ``values``."""
+    english, vietnamese = STRINGS[key]
+    text = vietnamese if language == "vi" else english
+    return text.format(**values) if values else text
+
+
+def diagnosis_name(code: str, language: str = "en") -> str:
+    return BY_CODE[code].name(language)
+
+
+def sex_name(sex: str, language: str = "en") -> str:
+    return SEX_NAMES[sex][language == "vi"]
+
+
+def site_name(site: str, language: str = "en") -> str:
+    return SITE_NAMES[site][language == "vi"]
