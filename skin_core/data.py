@@ -7,6 +7,7 @@ A folder holds a metadata CSV (``image_id, dx`` and optionally ``lesion_id, age,
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
 
@@ -103,8 +104,6 @@ def load_images(paths, size: tuple[int, int], workers: int = 4) -> np.ndarray:
 
 def augmenter(seed=None):
     """The paper's on-the-fly augmentation: rotation, shifts, zoom, horizontal and vertical flips."""
-    import keras
-
     return keras.Sequential([
         keras.layers.RandomFlip("horizontal_and_vertical", seed=seed),
         keras.layers.RandomRotation(0.5, fill_mode="reflect", seed=seed),
@@ -117,9 +116,13 @@ def make_dataset(images: np.ndarray, metadata: np.ndarray | None, labels: np.nda
                  training=False, seed=None):
     """A tf.data pipeline over decoded images: shuffled and augmented per batch for training.
 
-    Images stay uint8 in memory (the decoded cache) and become float32 [0, 255] per batch.
+    Images stay uint8 in memory (the decoded cache) and become float32 [0, 255] per batch. Where TensorFlow
+    is not installed (Keras on JAX or PyTorch), the same batches come from ``ArrayBatches``.
     """
-    import tensorflow as tf
+    try:
+        import tensorflow as tf
+    except ImportError:
+        return ArrayBatches(images, metadata, labels, batch_size=batch_size, training=training, seed=seed)
 
     one_hot = np.eye(len(CLASS_CODES), dtype=np.float32)[labels]
     features = {"image": images} if metadata is None else {"image": images, "metadata": metadata}
@@ -134,3 +137,30 @@ def make_dataset(images: np.ndarray, metadata: np.ndarray | None, labels: np.nda
         dataset = dataset.map(lambda x, y: ({**x, "image": augment(x["image"], training=True)}, y),
                               num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+class ArrayBatches(keras.utils.PyDataset):
+    """Backend-neutral batches with the same shuffling and augmentation as the tf.data pipeline."""
+
+    def __init__(self, images, metadata, labels, batch_size=32, training=False, seed=None):
+        super().__init__()
+        self.images, self.metadata, self.batch_size, self.training = images, metadata, batch_size, training
+        self.one_hot = np.eye(len(CLASS_CODES), dtype=np.float32)[labels]
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(labels)) if training else np.arange(len(labels))
+        self.augment = augmenter(seed) if training else None
+
+    def __len__(self):
+        return -(-len(self.order) // self.batch_size)
+
+    def __getitem__(self, index):
+        rows = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        image = self.images[rows].astype(np.float32)
+        if self.augment is not None:
+            image = keras.ops.convert_to_numpy(self.augment(image, training=True))
+        features = {"image": image} if self.metadata is None else {"image": image, "metadata": self.metadata[rows]}
+        return features, self.one_hot[rows]
+
+    def on_epoch_end(self):
+        if self.training:
+            self.order = self.rng.permutation(len(self.order))

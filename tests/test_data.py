@@ -91,3 +91,24 @@ def test_metadata_dropout_replaces_each_field_independently_at_the_set_rate():
     for index, field in enumerate(meta.FIELDS):
         np.testing.assert_array_equal(out[kept[:, index]][:, field], known[kept[:, index]][:, field])
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(known, training=False)), known)
+
+
+def test_backend_neutral_batches_match_the_tf_data_pipeline(tiny_dataset):
+    from skin_core.data import ArrayBatches
+
+    frame = read_dataset(tiny_dataset)
+    images = load_images(frame["path"], (40, 40))
+    metadata = meta.MetadataEncoder(50, 10).encode_frame(frame)
+    labels = labels_of(frame)
+    batches = ArrayBatches(images, metadata, labels, batch_size=16, training=True, seed=0)
+    assert len(batches) == 3
+    seen = []
+    for index in range(len(batches)):
+        features, one_hot = batches[index]
+        assert features["image"].dtype == np.float32 and features["image"].shape[1:] == (40, 40, 3)
+        assert 0 <= features["image"].min() and features["image"].max() <= 255.001
+        seen.extend(one_hot.argmax(axis=1))
+    assert sorted(seen) == sorted(labels.tolist())  # every image once per epoch
+    first_order = batches.order.copy()
+    batches.on_epoch_end()
+    assert not np.array_equal(first_order, batches.order)
