@@ -37,19 +37,13 @@ with roc:
     st.markdown(f"**{t('roc', lang)}**")
     st.plotly_chart(comparison.roc_figure(bundle, lang), width="stretch")
 
-st.subheader(t("speed", lang))
-speed = comparison.speed_figure(frame, lang)
-if speed is None:
-    st.info(t("no_benchmark", lang))
-else:
-    st.plotly_chart(speed, width="stretch")
-
-st.subheader(t("ablations", lang))
-ablation = comparison.ablation_figure(frame, lang)
-if ablation is None:
-    st.info(t("no_ablations", lang))
-else:
-    st.plotly_chart(ablation, width="stretch")
+for title, figure, missing in (("speed", comparison.speed_figure(frame, lang), "no_benchmark"),
+                               ("ablations", comparison.ablation_figure(frame, lang), "no_ablations")):
+    st.subheader(t(title, lang))
+    if figure is None:
+        st.info(t(missing, lang))
+    else:
+        st.plotly_chart(figure, width="stretch")
 
 st.subheader(t("attention_in_lesion", lang))
 st.dataframe(frame[["model", "attention_mass_inside", "lesion_area_share"]].rename(columns={

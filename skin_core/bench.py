@@ -1,6 +1,6 @@
 """Benchmark model bundles on this machine and store the figures in each bundle's config.
 
-    python -m skin_core.bench [--model NAME ...] [--runs 50] [--no-write]
+    python -m skin_core.bench [--model NAME ...] [--runs 50] [--no-write] [--set-default [--budget-ms 50]]
 
 Per bundle: parameters, size on disk, median and 90th-percentile latency of one ``Predictor.predict`` call
 (JPEG bytes in, ranked result and attention map out) after warm-up, the same for a plain
@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from skin_core import bundle as bundles
-from skin_core import imaging
+from skin_core import imaging, paths
 from skin_core.model import IMAGE_INPUT, METADATA_INPUT
 from skin_core.predictor import Predictor
 
@@ -83,11 +83,25 @@ def benchmark(bundle: bundles.Bundle, runs: int = 50, warmup: int = 5, batch: in
     }
 
 
+def choose_default(evaluated: list, max_latency_ms: float) -> str | None:
+    """The full model (metadata, Soft-Attention, weighted loss) with the best *validation* balanced accuracy
+    among those within the latency budget; test figures play no part in the choice."""
+    candidates = [b for b in evaluated
+                  if all(b.config.get(flag, True) for flag in ("metadata", "soft_attention", "weighted_loss"))
+                  and b.config.get("benchmark", {}).get("latency_ms_median", float("inf")) <= max_latency_ms]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda b: b.metrics["validation"]["balanced_accuracy"]).name
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m skin_core.bench", description=__doc__.split("\n")[1])
     parser.add_argument("--model", nargs="*", default=None, help="bundle names or folders (default: all)")
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--no-write", action="store_true", help="print only; leave the bundles unchanged")
+    parser.add_argument("--set-default", action="store_true",
+                        help="write weights/default.txt: best validation balanced accuracy within --budget-ms")
+    parser.add_argument("--budget-ms", type=float, default=50.0, help="latency budget for the default bundle")
     args = parser.parse_args(argv)
     names = args.model or bundles.list_bundles()
     if not names:
@@ -104,6 +118,14 @@ def main(argv=None) -> int:
         if not args.no_write:
             bundles.update_config(bundle.path, benchmark=results[bundle.name])
         print(json.dumps({bundle.name: results[bundle.name]}), flush=True)
+    if args.set_default:
+        evaluated = [b for b in map(bundles.open_bundle, bundles.list_bundles()) if b.metrics]
+        default = choose_default(evaluated, args.budget_ms)
+        if default is None:
+            print(f"error: no full model within {args.budget_ms:g} ms", file=sys.stderr)
+            return 2
+        (paths.weights_dir() / bundles.DEFAULT_FILE).write_text(default + "\n", encoding="utf-8")
+        print(f"default bundle: {default}")
     return 0
 
 

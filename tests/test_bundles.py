@@ -1,0 +1,81 @@
+"""Every committed bundle in weights/ loads, predicts real HAM10000 examples and carries a full report."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import require_shared
+from skin_core import bundle as bundles
+from skin_core import load_predictor, paths
+from skin_core.bench import benchmark, choose_default
+from skin_core.evaluate import main as evaluate_main
+from skin_core.metrics import REPORT_FIELDS
+
+COMMITTED = bundles.list_bundles(paths.REPO_DIR / "weights")
+EXAMPLES = paths.REPO_DIR / "assets" / "examples"
+
+
+def test_weights_folder_names_an_existing_default():
+    default = (paths.REPO_DIR / "weights" / bundles.DEFAULT_FILE).read_text().strip()
+    assert default in COMMITTED
+
+
+@pytest.mark.parametrize("name", COMMITTED)
+def test_bundle_predicts_the_example_images(name):
+    predictor = load_predictor(paths.REPO_DIR / "weights" / name)
+    examples = pd.read_csv(EXAMPLES / "examples.csv")
+    for row in examples.itertuples():
+        result = predictor.predict(EXAMPLES / f"{row.dx}.jpg", age=row.age, sex=row.sex, site=row.localization)
+        probabilities = np.array([p for _, p in result.ranked])
+        assert len(result.ranked) == 7 and probabilities.sum() == pytest.approx(1.0, abs=1e-5)
+        assert np.all(np.diff(probabilities) <= 0)
+        if predictor.config["soft_attention"]:
+            assert result.attention.shape == (150, 200)
+
+
+@pytest.mark.parametrize("name", COMMITTED)
+def test_bundle_describes_itself(name):
+    folder = paths.REPO_DIR / "weights" / name
+    metrics = json.loads((folder / bundles.METRICS_FILE).read_text())
+    config = json.loads((folder / bundles.CONFIG_FILE).read_text())
+    assert set(REPORT_FIELDS) <= set(metrics) and metrics["split"] == "test"
+    assert {"balanced_accuracy", "ece"} <= set(metrics["validation"])
+    assert config["training"]["wall_time_s"] > 0 and config["training"]["hardware"]["cpu_count"]
+    assert "benchmark" in config and config["benchmark"]["latency_ms_median"] > 0
+    assert (folder / bundles.MODEL_FILE).stat().st_size < 30 * 2**20
+    if config["soft_attention"]:
+        assert metrics["attention_in_lesion"]["n"] == metrics["n"]
+    split = pd.read_csv(folder / bundles.SPLIT_FILE)
+    assert split.groupby("lesion_id")["split"].nunique().max() == 1
+
+
+def test_all_bundles_share_one_split():
+    splits = [pd.read_csv(paths.REPO_DIR / "weights" / name / bundles.SPLIT_FILE).sort_values("image_id")
+              for name in COMMITTED]
+    for other in splits[1:]:
+        assert other["split"].tolist() == splits[0]["split"].tolist()
+
+
+def test_default_is_chosen_by_validation_within_the_latency_budget():
+    evaluated = [bundles.open_bundle(name, paths.REPO_DIR / "weights") for name in COMMITTED]
+    default = (paths.REPO_DIR / "weights" / bundles.DEFAULT_FILE).read_text().strip()
+    assert choose_default(evaluated, max_latency_ms=50.0) == default
+
+
+def test_benchmark_measures_a_compiled_call_faster_than_keras_predict():
+    figures = benchmark(bundles.open_bundle(None, paths.REPO_DIR / "weights"), runs=10)
+    assert figures["latency_ms_median"] < figures["keras_predict_ms_median"]
+    assert figures["latency_ms_p90"] >= figures["latency_ms_median"]
+    assert figures["parameters"] > 0 and figures["throughput_images_per_s"] > 0
+
+
+def test_default_bundle_on_the_external_isic2017_set(capsys):
+    folder = require_shared("data/external/isic2017_test")
+    default = paths.REPO_DIR / "weights" / (paths.REPO_DIR / "weights" / bundles.DEFAULT_FILE).read_text().strip()
+    assert evaluate_main(["--model", str(default), "--data", str(folder)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n"] == 600
+    assert report["per_class"]["bcc"]["absent"] and not report["per_class"]["mel"]["absent"]
+    assert report["malignant"]["auc"] is not None
