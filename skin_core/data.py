@@ -103,13 +103,24 @@ def load_images(paths, size: tuple[int, int], workers: int = 4) -> np.ndarray:
 
 
 def augmenter(seed=None):
-    """The paper's on-the-fly augmentation: rotation, shifts, zoom, horizontal and vertical flips."""
-    return keras.Sequential([
+    """The paper's on-the-fly augmentation: rotation, shifts, zoom, horizontal and vertical flips.
+
+    The layers are applied one by one (not as a keras.Sequential) so that inside tf.data each runs on
+    TensorFlow whatever Keras backend trains the model.
+    """
+    layers = [
         keras.layers.RandomFlip("horizontal_and_vertical", seed=seed),
         keras.layers.RandomRotation(0.5, fill_mode="reflect", seed=seed),
         keras.layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed),
         keras.layers.RandomZoom(0.1, fill_mode="reflect", seed=seed),
-    ], name="augmentation")
+    ]
+
+    def augment(images, training=True):
+        for layer in layers:
+            images = layer(images, training=training)
+        return images
+
+    return augment
 
 
 def make_dataset(images: np.ndarray, metadata: np.ndarray | None, labels: np.ndarray, *, batch_size=32,
