@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import shutil
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -189,7 +190,7 @@ def train(config: TrainConfig) -> Path:
         ]
         print(f"Stage {stage}: epochs {first_epoch + 1}-{last_epoch}, learning rate {learning_rate:g}", flush=True)
         model.fit(train_data, validation_data=val_data, initial_epoch=first_epoch, epochs=last_epoch,
-                  callbacks=callbacks, verbose=2)
+                  callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)  # bars on a terminal
         if best.is_file():  # the best epoch, also across an interrupted and resumed run
             model.load_weights(best)
         model.save_weights(finished)

@@ -101,3 +101,15 @@ def test_about_page_has_a_model_card_per_bundle(app):
     assert not app.exception
     assert {e.label for e in app.expander} == set(bundles.list_bundles())
     assert any("HAM10000" in m.value for m in app.markdown)
+
+
+def test_upload_to_ranked_result_within_two_seconds_once_the_model_is_loaded(app):
+    import time
+
+    analyse(app, (EXAMPLES / "df.jpg").read_bytes())  # loads the model into the process-wide cache
+    app.file_uploader[0].upload("vasc.jpg", (EXAMPLES / "vasc.jpg").read_bytes(), "image/jpeg").run()
+    started = time.perf_counter()
+    next(b for b in app.button if b.label == "Analyse").click().run()
+    elapsed = time.perf_counter() - started
+    assert not app.exception and len(ranked_table(app)) == 7
+    assert elapsed < 2.0, f"{elapsed:.2f} s from upload to ranked result"
