@@ -181,7 +181,8 @@ def train(config: TrainConfig) -> Path:
         callbacks = [
             keras.callbacks.BackupAndRestore(str(checkpoints / f"{stage}-backup")),
             keras.callbacks.ModelCheckpoint(str(best), monitor="val_loss", save_best_only=True,
-                                            save_weights_only=True),
+                                            save_weights_only=True,
+                                            initial_value_threshold=_best_logged(out, first_epoch)),
             keras.callbacks.CSVLogger(str(out / bundles.HISTORY_FILE), append=True),
             keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=config.lr_patience,
                                               min_lr=1e-7, verbose=1),
@@ -257,6 +258,16 @@ def train(config: TrainConfig) -> Path:
 
 def _or_unknown(metadata, encoder, count):
     return metadata if metadata is not None else np.repeat(encoder.encode()[None], count, axis=0)
+
+
+def _best_logged(out: Path, first_epoch: int) -> float | None:
+    """The lowest validation loss this stage logged before an interruption (so a resumed run keeps it)."""
+    history = out / bundles.HISTORY_FILE
+    if not history.is_file():
+        return None
+    logged = pd.read_csv(history)
+    stage = logged[logged["epoch"] >= first_epoch]
+    return float(stage["val_loss"].min()) if len(stage) else None
 
 
 def _epochs_logged(out: Path) -> int:
