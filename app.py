@@ -23,8 +23,8 @@ if names:
 st.sidebar.caption(t("disclaimer", language))
 
 pages = [
-    st.Page("pages/diagnose.py", title=t("page_diagnose", language), icon=":material/biotech:", default=True),
-    st.Page("pages/compare.py", title=t("page_compare", language), icon=":material/bar_chart:"),
-    st.Page("pages/about.py", title=t("page_about", language), icon=":material/info:"),
+    st.Page("app_pages/diagnose.py", title=t("page_diagnose", language), icon=":material/biotech:", default=True),
+    st.Page("app_pages/compare.py", title=t("page_compare", language), icon=":material/bar_chart:"),
+    st.Page("app_pages/about.py", title=t("page_about", language), icon=":material/info:"),
 ]
 st.navigation(pages).run()

@@ -74,8 +74,8 @@ def test_bad_file_gives_a_message_not_an_exception(app, content):
 def test_inputs_survive_other_pages_and_a_model_change_re_predicts(app):
     analyse(app, (EXAMPLES / "bkl.jpg").read_bytes(), age=71.0)
     first_model = app.session_state["result_key"][0]
-    app.switch_page("pages/compare.py").run()
-    app.switch_page("pages/diagnose.py").run()
+    app.switch_page("app_pages/compare.py").run()
+    app.switch_page("app_pages/diagnose.py").run()
     assert app.number_input(key="age").value == 71.0
     assert len(ranked_table(app)) == 7  # the result is still there
     others = [name for name in bundles.list_bundles() if name != first_model]
@@ -88,7 +88,7 @@ def test_inputs_survive_other_pages_and_a_model_change_re_predicts(app):
 
 
 def test_comparison_page_draws_charts_from_the_bundles(app):
-    app.switch_page("pages/compare.py").run()
+    app.switch_page("app_pages/compare.py").run()
     assert not app.exception
     charts = app.get("plotly_chart")
     assert len(charts) >= 5
@@ -97,7 +97,7 @@ def test_comparison_page_draws_charts_from_the_bundles(app):
 
 
 def test_about_page_has_a_model_card_per_bundle(app):
-    app.switch_page("pages/about.py").run()
+    app.switch_page("app_pages/about.py").run()
     assert not app.exception
     assert {e.label for e in app.expander} == set(bundles.list_bundles())
     assert any("HAM10000" in m.value for m in app.markdown)
