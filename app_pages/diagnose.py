@@ -157,9 +157,12 @@ else:
                     head = imaging.upscale_map(heads[index], image.shape[:2])
                     column.image(imaging.overlay(image, head, opacity), caption=t("head", lang, index=index + 1))
 
-bundle_config = predictor(name).config
-st.download_button(
-    t("pdf", lang), mime="application/pdf", file_name=f"lesion-report-{photo['sha'][:8]}.pdf",
-    data=pdf_report(image, overlay, prediction, age=age, sex=sex, site=site,
-                    model_name=name, model_version=str(bundle_config.get("version", "")), language=lang))
+report_key = (request, st.session_state.get("opacity"), lang)
+if st.session_state.get("report_key") != report_key:  # the PDF is rebuilt only when its content changes
+    st.session_state["report"] = pdf_report(
+        image, overlay, prediction, age=age, sex=sex, site=site, model_name=name,
+        model_version=str(predictor(name).config.get("version", "")), language=lang)
+    st.session_state["report_key"] = report_key
+st.download_button(t("pdf", lang), data=st.session_state["report"], mime="application/pdf",
+                   file_name=f"lesion-report-{photo['sha'][:8]}.pdf")
 st.caption(t("disclaimer", lang))
