@@ -11,6 +11,8 @@ import keras
 
 from skin_core import paths
 
+TRUNK_SUFFIX = "_trunk"  # how build_model finds the nested backbone again
+
 
 @dataclass(frozen=True)
 class LocalWeights:
@@ -55,7 +57,7 @@ class BackboneSpec:
                         layer.epsilon = epsilon
             full.load_weights(path)
         output = full.output if self.attach_layer is None else full.get_layer(self.attach_layer).output
-        return keras.Model(full.input, output, name=f"{self.name.lower()}_trunk")  # model.TRUNK_SUFFIX
+        return keras.Model(full.input, output, name=f"{self.name.lower()}{TRUNK_SUFFIX}")
 
     def weights_settings(self, weights) -> LocalWeights:
         """Preprocessing and batch-norm epsilon that go with the given weights choice."""

@@ -20,14 +20,24 @@ from skin_core.metrics import attention_in_lesion, evaluation_report
 
 def evaluate(predictor, frame, images=None, ignore_metadata=False, masks_dir=None, tta=False) -> dict:
     """The report for ``frame`` (read_dataset rows); ``images`` may hold them already decoded and resized."""
+    probabilities, heads = predict_frame(predictor, frame, images, ignore_metadata, tta)
+    return frame_report(frame, probabilities, predictor.threshold, heads, masks_dir)
+
+
+def predict_frame(predictor, frame, images=None, ignore_metadata=False, tta=False):
+    """Calibrated probabilities and per-head attention maps for every row of ``frame``."""
     if images is None:
         images = load_images(frame["path"], predictor.input_size)
     if ignore_metadata:
         metadata = np.repeat(predictor.encoder.encode()[None], len(frame), axis=0)
     else:
         metadata = predictor.encoder.encode_frame(frame)
-    probabilities, heads = predictor.predict_arrays(images, metadata, tta=tta)
-    report = evaluation_report(labels_of(frame), probabilities, predictor.threshold)
+    return predictor.predict_arrays(images, metadata, tta=tta)
+
+
+def frame_report(frame, probabilities, threshold, heads=None, masks_dir=None) -> dict:
+    """evaluation_report for ``frame``'s labels, plus attention inside the lesion masks when given."""
+    report = evaluation_report(labels_of(frame), probabilities, threshold)
     if heads is not None and masks_dir is not None:
         report["attention_in_lesion"] = _attention_in_lesion(heads, frame, Path(masks_dir))
     return report

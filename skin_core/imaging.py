@@ -75,8 +75,9 @@ def _from_pil(pil: Image.Image) -> np.ndarray:
         peak = 65535.0 if array.max() > 255 else 255.0
         pil = Image.fromarray(np.clip(array / peak * 255.0, 0, 255).astype(np.uint8))
     if pil.mode in ("RGBA", "LA", "PA") or (pil.mode == "P" and "transparency" in pil.info):
+        rgba = pil.convert("RGBA")
         background = Image.new("RGB", pil.size, (255, 255, 255))
-        background.paste(pil.convert("RGBA"), mask=pil.convert("RGBA").getchannel("A"))
+        background.paste(rgba, mask=rgba.getchannel("A"))
         pil = background
     return _checked(np.asarray(pil.convert("RGB"), dtype=np.uint8))
 

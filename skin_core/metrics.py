@@ -55,7 +55,7 @@ def evaluation_report(labels, probabilities, threshold: float) -> dict:
         per_class[code] = {
             "support": int(support[index]),
             "absent": not is_class.any(),
-            "precision": _round(precision[index]) if predicted.tolist().count(index) else None,
+            "precision": _round(precision[index]) if (predicted == index).any() else None,
             "recall": _round(recall[index]) if is_class.any() else None,
             "f1": _round(f1[index]) if is_class.any() else None,
             "specificity": _round(specificity),

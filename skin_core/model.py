@@ -11,7 +11,7 @@ import keras
 
 from skin_core import metadata as meta
 from skin_core.attention import SoftAttention
-from skin_core.backbones import get_backbone
+from skin_core.backbones import TRUNK_SUFFIX, get_backbone
 from skin_core.classes import CLASS_CODES
 from skin_core.layers import ImagePreprocessing, MetadataDropout
 
@@ -19,7 +19,6 @@ IMAGE_INPUT = "image"
 METADATA_INPUT = "metadata"
 ATTENTION_LAYER = "soft_attention"
 OUTPUT_LAYER = "probabilities"
-TRUNK_SUFFIX = "_trunk"
 
 
 def input_shape_of(input_size) -> tuple[int, int]:

@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import keras
-import numpy as np
 import pandas as pd
 
 from skin_core import bundle as bundles
@@ -26,10 +25,10 @@ from skin_core.backbones import get_backbone
 from skin_core.calibration import apply_temperature, expected_calibration_error, fit_temperature
 from skin_core.classes import CLASS_CODES
 from skin_core.data import SPLITS, labels_of, lesion_split, load_images, make_dataset, read_dataset
-from skin_core.evaluate import evaluate
+from skin_core.evaluate import evaluate, frame_report, predict_frame
 from skin_core.losses import WeightedCategoricalCrossentropy, class_weights
 from skin_core.metadata import SEXES, SITES, MetadataEncoder
-from skin_core.metrics import malignancy_threshold
+from skin_core.metrics import evaluation_report, malignancy_threshold
 from skin_core.model import backbone_of, build_model, input_shape_of, set_backbone_trainable
 from skin_core.predictor import Predictor
 
@@ -218,26 +217,26 @@ def train(config: TrainConfig) -> Path:
         "training": {"arguments": _jsonable(asdict(config)), "epochs_run": _epochs_logged(out),
                      "wall_time_s": round(train_seconds, 1), "hardware": hardware()},
     }
-    predictor = Predictor(model, bundle_config, out.name)
-    raw_val, _ = predictor.predict_arrays(images["val"], _or_unknown(meta["val"], encoder, len(labels["val"])))
+    # One pass over validation and test at temperature 1; calibration is then applied to those probabilities.
+    uncalibrated = Predictor(model, bundle_config, out.name)
+    raw_val, _ = predict_frame(uncalibrated, parts["val"], images["val"])
+    raw_test, test_heads = predict_frame(uncalibrated, parts["test"], images["test"])
     temperature = fit_temperature(raw_val, labels["val"])
     calibrated_val = apply_temperature(raw_val, temperature)
     bundle_config["temperature"] = temperature
-    bundle_config["malignancy_threshold"] = malignancy_threshold(calibrated_val, labels["val"],
-                                                                 config.target_sensitivity)
+    bundle_config["malignancy_threshold"] = threshold = malignancy_threshold(calibrated_val, labels["val"],
+                                                                             config.target_sensitivity)
     predictor = Predictor(model, bundle_config, out.name)
 
     masks = Path(config.data) / "masks"
-    masks_dir = masks if masks.is_dir() else None
-    test = evaluate(predictor, parts["test"], images["test"], masks_dir=masks_dir)
-    uncalibrated = Predictor(model, {**bundle_config, "temperature": 1.0}, out.name)
-    test_raw = evaluate(uncalibrated, parts["test"], images["test"])
-    val = evaluate(predictor, parts["val"], images["val"])
+    test = frame_report(parts["test"], apply_temperature(raw_test, temperature), threshold, test_heads,
+                        masks if masks.is_dir() else None)
+    val = evaluation_report(labels["val"], calibrated_val, threshold)
     metrics = {
         **test,
         "split": "test",
         "data": str(config.data),
-        "ece_before_calibration": test_raw["ece"],
+        "ece_before_calibration": expected_calibration_error(raw_test, labels["test"]),
         "validation": {"balanced_accuracy": val["balanced_accuracy"], "macro_auc": val["macro_auc"],
                        "ece_before_calibration": expected_calibration_error(raw_val, labels["val"]),
                        "ece": val["ece"], "n": val["n"]},
@@ -254,10 +253,6 @@ def train(config: TrainConfig) -> Path:
     shutil.rmtree(checkpoints, ignore_errors=True)
     print(json.dumps({k: metrics[k] for k in ("balanced_accuracy", "macro_auc", "accuracy", "ece")}), flush=True)
     return out
-
-
-def _or_unknown(metadata, encoder, count):
-    return metadata if metadata is not None else np.repeat(encoder.encode()[None], count, axis=0)
 
 
 def _best_logged(out: Path, first_epoch: int) -> float | None:
