@@ -2,24 +2,24 @@
 
 import streamlit as st
 
-from skin_core import bundle as bundles
-from skin_core.i18n import LANGUAGES, t
-from ui.state import keep, remember
+from ui.i18n import LANGUAGES, t
+from ui.state import bundle_catalogue, keep, remember
 
 st.set_page_config(page_title="Skin lesion decision support", page_icon="🩺", layout="wide")
 
 keep("language", "en")
 language = st.sidebar.selectbox("Language / Ngôn ngữ", list(LANGUAGES), format_func=LANGUAGES.get,
                                 key="language", on_change=remember, args=("language",))
-names = bundles.list_bundles()
+names, default, broken = bundle_catalogue()
 if names:
-    default = bundles.default_bundle_name()
     if st.session_state.get("kept_model") not in names:
         st.session_state["kept_model"] = default if default in names else names[0]
     keep("model")
     st.sidebar.selectbox(
         t("model", language), names, key="model", on_change=remember, args=("model",),
         format_func=lambda name: f"{name} ({t('default_model', language)})" if name == default else name)
+for name, reason in broken.items():
+    st.sidebar.warning(t("broken_model", language, name=name, reason=reason))
 st.sidebar.caption(t("disclaimer", language))
 
 pages = [

@@ -3,35 +3,34 @@
 import pandas as pd
 import streamlit as st
 
-from skin_core import comparison
-from skin_core.bundle import SPLIT_FILE
-from skin_core.i18n import CITATIONS, t
+from skin_core.bundle import SPLIT_FILE, evaluated_bundles
+from ui import comparison
+from ui.i18n import t
 from ui.state import language
 
 lang = language()
 st.title(t("page_about", lang))
 st.caption(t("about_intro", lang))
 st.warning(t("disclaimer", lang))
-evaluated = comparison.evaluated_bundles()
+evaluated = evaluated_bundles()
 if not evaluated:
     st.info(t("no_metrics", lang))
 
 for bundle in evaluated:
-    config, metrics = bundle.config, bundle.metrics
+    config, metrics, card = bundle.config, bundle.metrics, bundle.config.model_card
     with st.expander(bundle.name, expanded=bundle.name == st.session_state.get("model")):
-        st.markdown(f"**{t('intended_use', lang)}**: {t('intended_use_text', lang)}")
+        st.markdown(f"**{t('intended_use', lang)}**: {card.text('intended_use', lang)}")
         split = pd.read_csv(bundle.path / SPLIT_FILE)["split"].value_counts()
-        arguments = config.get("training", {}).get("arguments", {})
         st.markdown(f"**{t('training_data', lang)}**: " + t(
-            "training_data_text", lang, seed=arguments.get("seed", 0), train=split.get("train", 0),
-            val=split.get("val", 0), test=split.get("test", 0)))
-        parts = [t(key, lang) for key, on in (("with_sa", config.get("soft_attention")),
-                                               ("with_metadata", config.get("metadata")),
-                                               ("with_weighted_loss", config.get("weighted_loss"))) if on]
-        height, width = config["input_size"]
+            "training_data_text", lang, data=card.text("data", lang), seed=config.training.arguments.get("seed", 0),
+            train=split.get("train", 0), val=split.get("val", 0), test=split.get("test", 0)))
+        parts = [t(key, lang) for key, on in (("with_sa", config.soft_attention),
+                                               ("with_metadata", config.metadata),
+                                               ("with_weighted_loss", config.weighted_loss)) if on]
+        height, width = config.input_size
         st.markdown(f"**{t('architecture', lang)}**: " + t(
-            "architecture_text", lang, backbone=config["backbone"], parts=", ".join(parts) or "—",
-            height=height, width=width, parameters=config.get("parameters", 0)))
+            "architecture_text", lang, backbone=config.backbone, parts=", ".join(parts) or "—",
+            height=height, width=width, parameters=config.parameters))
         st.markdown(f"**{t('test_metrics', lang, n=metrics['n'])}**")
         st.dataframe(pd.DataFrame({t("metric", lang): [t(m, lang) for m in comparison.SUMMARY_METRICS],
                                    t("value", lang): [metrics[m] for m in comparison.SUMMARY_METRICS]}),
@@ -39,18 +38,17 @@ for bundle in evaluated:
         malignant = metrics["malignant"]
         if malignant.get("auc") is not None:
             st.markdown(t("malignant_figures", lang, **malignant))
-        st.markdown(t("calibration_text", lang, temperature=config.get("temperature", 1.0),
+        st.markdown(t("calibration_text", lang, temperature=config.temperature,
                       before=metrics.get("ece_before_calibration", metrics["ece"]), after=metrics["ece"]))
         if "image_only" in metrics:
             st.markdown(t("image_only_text", lang, value=metrics["image_only"]["balanced_accuracy"],
                           full=metrics["balanced_accuracy"]))
-        training = config.get("training", {})
-        hardware = training.get("hardware", {})
-        st.markdown(t("training_text", lang, epochs=training.get("epochs_run", 0),
-                      minutes=training.get("wall_time_s", 0) / 60,
-                      hardware=f"{hardware.get('cpu_count', '?')} CPU, GPU: {', '.join(hardware.get('gpus', [])) or '—'}"))
-        st.markdown(f"**{t('limits', lang)}**: {t('limits_text', lang)}")
+        training = config.training
+        gpus = ", ".join(training.hardware.get("gpus", [])) or "—"
+        st.markdown(t("training_text", lang, epochs=training.epochs_run, minutes=training.wall_time_s / 60,
+                      hardware=f"{training.hardware.get('cpu_count', '?')} CPU, GPU: {gpus}"))
+        st.markdown(f"**{t('limits', lang)}**: {card.text('limits', lang)}")
 
 st.subheader(t("citations", lang))
-for citation in CITATIONS:
+for citation in dict.fromkeys(c for bundle in evaluated for c in bundle.config.model_card.citations):
     st.markdown(f"- {citation}")

@@ -2,14 +2,15 @@
 
 import streamlit as st
 
-from skin_core import comparison
-from skin_core.i18n import t
+from skin_core.bundle import evaluated_bundles
+from ui import comparison
+from ui.i18n import t
 from ui.state import language
 
 lang = language()
 st.title(t("page_compare", lang))
 st.caption(t("compare_intro", lang))
-evaluated = comparison.evaluated_bundles()
+evaluated = evaluated_bundles()
 if not evaluated:
     st.info(t("no_metrics", lang))
     st.stop()

@@ -8,10 +8,11 @@ import plotly.express as px
 import streamlit as st
 
 from skin_core import imaging
-from skin_core.i18n import diagnosis_name, sex_name, site_name, t
+from skin_core.bundle import BundleError
 from skin_core.imaging import InvalidImageError
 from skin_core.metadata import SEXES, SITES, InvalidMetadataError
-from skin_core.report import pdf_report
+from ui.i18n import diagnosis_name, sex_name, site_name, t
+from ui.report import pdf_report
 from ui.state import keep, language, model_name, predictor, remember
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
@@ -103,6 +104,9 @@ if st.session_state.get("result_key") != request:  # new photo, details or model
     except InvalidMetadataError as error:
         st.error(t("bad_metadata", lang, error=error))
         st.stop()
+    except BundleError as error:
+        st.error(t("model_failed", lang, name=name, reason=error))
+        st.stop()
     st.session_state["result"] = {"image": image, "prediction": prediction}
     st.session_state["result_key"] = request
 image = st.session_state["result"]["image"]
@@ -160,7 +164,7 @@ report_key = (request, st.session_state.get("opacity"), lang)
 if st.session_state.get("report_key") != report_key:  # the PDF is rebuilt only when its content changes
     st.session_state["report"] = pdf_report(
         image, overlay, prediction, age=age, sex=sex, site=site, model_name=name,
-        model_version=str(predictor(name).config.get("version", "")), language=lang)
+        model_version=predictor(name).config.version, language=lang)
     st.session_state["report_key"] = report_key
 st.download_button(t("pdf", lang), data=st.session_state["report"], mime="application/pdf",
                    file_name=f"lesion-report-{photo['sha'][:8]}.pdf")

@@ -1,7 +1,9 @@
 """The backbone registry: one row per ImageNet CNN, holding everything that differs between backbones.
 
 Attachment points follow Nguyen et al. (Sensors 2022), who replace the last blocks and the classifier of each
-backbone with the Soft-Attention head. Adding a backbone means adding one row to ``BACKBONES``.
+backbone with the Soft-Attention head. Each backbone lists the pretrained weight sets it can start from, each
+with its own preprocessing and batch-norm epsilon, so that a weights file is never recognised by its name.
+Adding a backbone means adding one row to ``BACKBONES``; adding a weights file, one entry to its row.
 """
 
 from dataclasses import dataclass, field
@@ -12,18 +14,52 @@ import keras
 from skin_core import paths
 
 TRUNK_SUFFIX = "_trunk"  # how build_model finds the nested backbone again
+KERAS_IMAGENET = "imagenet"  # Keras's own download
+SHARED = "shared"  # a file in ../shared/pretrained (or wherever SKIN_SHARED_DIR points)
 
 
 @dataclass(frozen=True)
-class LocalWeights:
-    """An ImageNet weights file for ``include_top=False`` that does not come from Keras's download.
+class PretrainedWeights:
+    """One ImageNet weight set for a backbone's ``include_top=False`` model.
 
-    Its origin may need other preprocessing or batch-norm epsilon than Keras's own ImageNet weights.
+    ``filename`` is None for Keras's own download; otherwise the file lies in the pretrained folder.
+    Weights converted from another framework may need other preprocessing or batch-norm epsilon.
     """
 
-    filename: str
-    preprocessing: str
-    batchnorm_epsilon: float | None = None
+    tag: str
+    preprocessing: str  # see layers.ImagePreprocessing
+    source: str
+    licence: str
+    filename: str | None = None
+    batchnorm_epsilon: float | None = None  # None: Keras's default for the architecture
+
+    def default_path(self) -> Path | None:
+        return None if self.filename is None else paths.pretrained_dir() / self.filename
+
+
+@dataclass(frozen=True)
+class ResolvedWeights:
+    """A weights choice made concrete: the entry that says how to use it, and the file (None: download
+    or random). ``entry`` is None for random weights."""
+
+    entry: PretrainedWeights | None
+    path: Path | None = None
+
+    @property
+    def download(self) -> bool:
+        return self.entry is not None and self.path is None
+
+    def describe(self) -> dict:
+        if self.entry is None:
+            return {"tag": "none"}
+        return {"tag": self.entry.tag, "file": None if self.path is None else self.path.name,
+                "source": self.entry.source, "licence": self.entry.licence,
+                "preprocessing": self.entry.preprocessing, "batchnorm_epsilon": self.entry.batchnorm_epsilon}
+
+
+def _keras_imagenet(preprocessing: str) -> PretrainedWeights:
+    return PretrainedWeights(KERAS_IMAGENET, preprocessing, "keras.applications download",
+                             "see keras.applications; ImageNet terms: research and education")
 
 
 @dataclass(frozen=True)
@@ -31,49 +67,60 @@ class BackboneSpec:
     name: str
     constructor: str  # attribute of keras.applications
     input_size: int
-    preprocessing: str  # for Keras's own ImageNet weights (see layers.ImagePreprocessing)
+    preprocessing: str  # for Keras's own ImageNet weights
     attach_layer: str | None  # None: the output of the include_top=False model
     attach_reason: str
     constructor_kwargs: dict = field(default_factory=dict)
-    local_weights: LocalWeights | None = None
+    shared_weights: PretrainedWeights | None = None  # a file in ../shared/pretrained
 
-    def build(self, input_shape, weights=None) -> keras.Model:
-        """The include_top=False backbone, cut at the attachment layer, with ImageNet or local weights.
+    @property
+    def weights(self) -> dict[str, PretrainedWeights]:
+        """The weight sets this backbone can start from, by tag."""
+        entries = [_keras_imagenet(self.preprocessing)] + [w for w in (self.shared_weights,) if w is not None]
+        return {entry.tag: entry for entry in entries}
 
-        ``weights``: None (random), "imagenet" (Keras download) or a path to a ``.weights.h5`` file.
-        """
-        constructor = getattr(keras.applications, self.constructor)
-        download = "imagenet" if weights == "imagenet" else None
-        full = constructor(include_top=False, weights=download, input_shape=input_shape,
-                           **self.constructor_kwargs)
-        if weights not in (None, "imagenet"):
-            path = Path(weights)
+    def resolve_weights(self, choice) -> ResolvedWeights:
+        """None / "none" (random), "imagenet" (Keras download), "shared" (the registered local file) or a
+        path to a copy of the local file (its entry says how to use it, whatever the file is called)."""
+        if choice is None or choice == "none":
+            return ResolvedWeights(None)
+        if choice == KERAS_IMAGENET:
+            return ResolvedWeights(self.weights[KERAS_IMAGENET])
+        if choice == SHARED:
+            if self.shared_weights is None:
+                raise FileNotFoundError(f"No local ImageNet weights are registered for {self.name}; "
+                                        f"use --weights imagenet (needs internet).")
+            path = self.shared_weights.default_path()
             if not path.is_file():
-                raise FileNotFoundError(f"Pretrained weights file not found: {path}")
-            epsilon = self.weights_settings(weights).batchnorm_epsilon
-            if epsilon is not None:
+                raise FileNotFoundError(f"Local ImageNet weights for {self.name} not found at {path} "
+                                        f"(set SKIN_SHARED_DIR).")
+            return ResolvedWeights(self.shared_weights, path)
+        path = Path(choice)
+        if not path.is_file():
+            raise FileNotFoundError(f"Pretrained weights file not found: {path}")
+        return ResolvedWeights(self.shared_weights or self.weights[KERAS_IMAGENET], path)
+
+    def build(self, input_shape, weights: ResolvedWeights | None = None) -> keras.Model:
+        """The include_top=False backbone, cut at the attachment layer, with the resolved weights."""
+        weights = weights or ResolvedWeights(None)
+        constructor = getattr(keras.applications, self.constructor)
+        full = constructor(include_top=False, weights=KERAS_IMAGENET if weights.download else None,
+                           input_shape=input_shape, **self.constructor_kwargs)
+        if weights.path is not None:
+            if weights.entry.batchnorm_epsilon is not None:
                 for layer in full.layers:
                     if isinstance(layer, keras.layers.BatchNormalization):
-                        layer.epsilon = epsilon
-            full.load_weights(path)
+                        layer.epsilon = weights.entry.batchnorm_epsilon
+            full.load_weights(weights.path)
         output = full.output if self.attach_layer is None else full.get_layer(self.attach_layer).output
         return keras.Model(full.input, output, name=f"{self.name.lower()}{TRUNK_SUFFIX}")
-
-    def weights_settings(self, weights) -> LocalWeights:
-        """Preprocessing and batch-norm epsilon that go with the given weights choice."""
-        if (weights not in (None, "imagenet") and self.local_weights is not None
-                and Path(weights).name == self.local_weights.filename):
-            return self.local_weights
-        return LocalWeights(filename="", preprocessing=self.preprocessing)
-
-    def shared_weights_path(self) -> Path | None:
-        """The local ImageNet file in ../shared/pretrained for this backbone, if one is registered."""
-        return None if self.local_weights is None else paths.pretrained_dir() / self.local_weights.filename
 
 
 _MOBILENET_V3_REASON = (
     "include_top=False stops right before the classifier's two 1x1 convolutions (Conv_2 and Logits), "
     "which the paper replaces with Soft-Attention")
+_GOOGLE_MOBILENET_V3 = "Google's 8-bit quantisation-aware checkpoint (batch norm folded into the convolutions)"
+_APACHE = "Apache-2.0; ImageNet terms: research and education"
 
 BACKBONES = {spec.name: spec for spec in (
     BackboneSpec(
@@ -98,19 +145,23 @@ BACKBONES = {spec.name: spec for spec in (
         "MobileNetV2", "MobileNetV2", 224, "tf", "block_16_depthwise_relu",
         "the paper replaces the last two 1x1 convolutions (block_16_project and Conv_1)",
         constructor_kwargs={"alpha": 1.0},
-        # torchvision's ImageNet weights: torch normalisation and torch's batch-norm epsilon.
-        local_weights=LocalWeights("mobilenet_v2_imagenet.weights.h5", "torch", 1e-5)),
+        shared_weights=PretrainedWeights(
+            SHARED, "torch", "torchvision float32 ImageNet weights (top-1 71.9 %)",
+            "BSD-3-Clause; ImageNet terms: research and education",
+            "mobilenet_v2_imagenet.weights.h5", batchnorm_epsilon=1e-5)),  # torch's epsilon
     BackboneSpec(
         "MobileNetV3Small", "MobileNetV3Small", 224, "none", None, _MOBILENET_V3_REASON,
         constructor_kwargs={"include_preprocessing": True},
-        local_weights=LocalWeights("mobilenet_v3_small_imagenet.weights.h5", "none")),
+        shared_weights=PretrainedWeights(SHARED, "none", _GOOGLE_MOBILENET_V3, _APACHE,
+                                         "mobilenet_v3_small_imagenet.weights.h5")),
     BackboneSpec(
         "MobileNetV3Large", "MobileNetV3Large", 224, "none", None, _MOBILENET_V3_REASON,
         constructor_kwargs={"include_preprocessing": True}),
     BackboneSpec(
         "MobileNetV3LargeMinimalistic", "MobileNetV3Large", 224, "none", None, _MOBILENET_V3_REASON,
         constructor_kwargs={"include_preprocessing": True, "minimalistic": True},
-        local_weights=LocalWeights("mobilenet_v3_large_minimalistic_imagenet.weights.h5", "none")),
+        shared_weights=PretrainedWeights(SHARED, "none", _GOOGLE_MOBILENET_V3, _APACHE,
+                                         "mobilenet_v3_large_minimalistic_imagenet.weights.h5")),
 )}
 
 

@@ -10,16 +10,16 @@ Per bundle: parameters, size on disk, median and 90th-percentile latency of one 
 import argparse
 import io
 import json
-import os
-import platform
 import sys
 import time
+from dataclasses import asdict, replace
 
 import numpy as np
 from PIL import Image
 
 from skin_core import bundle as bundles
-from skin_core import imaging, paths
+from skin_core import hardware, imaging, paths
+from skin_core.bundle import Benchmark
 from skin_core.model import IMAGE_INPUT, METADATA_INPUT
 from skin_core.predictor import Predictor
 
@@ -44,7 +44,7 @@ def _timed(call, runs: int) -> np.ndarray:
     return np.array(timings)
 
 
-def benchmark(bundle: bundles.Bundle, runs: int = 50, warmup: int = 5, batch: int = 64) -> dict:
+def benchmark(bundle: bundles.Bundle, runs: int = 50, warmup: int = 5, batch: int = 64) -> Benchmark:
     predictor = Predictor.from_bundle(bundle)
     jpeg = _sample_jpeg()
     predict = lambda: predictor.predict(jpeg, age=55, sex="male", site="back")  # noqa: E731
@@ -68,27 +68,25 @@ def benchmark(bundle: bundles.Bundle, runs: int = 50, warmup: int = 5, batch: in
     throughput = batch / (time.perf_counter() - started)
 
     size = sum(f.stat().st_size for f in bundle.path.iterdir() if f.is_file())
-    return {
-        "parameters": int(predictor.model.count_params()),
-        "bundle_mb": round(size / 2**20, 2),
-        "model_file_mb": round((bundle.path / bundles.MODEL_FILE).stat().st_size / 2**20, 2),
-        "latency_ms_median": round(float(np.median(latency)), 2),
-        "latency_ms_p90": round(float(np.percentile(latency, 90)), 2),
-        "keras_predict_ms_median": round(float(np.median(keras_latency)), 2),
-        "throughput_images_per_s": round(throughput, 1),
-        "runs": runs,
-        "cpu": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "date": time.strftime("%Y-%m-%d"),
-    }
+    return Benchmark(
+        parameters=int(predictor.model.count_params()),
+        bundle_mb=round(size / 2**20, 2),
+        model_file_mb=round((bundle.path / bundles.MODEL_FILE).stat().st_size / 2**20, 2),
+        latency_ms_median=round(float(np.median(latency)), 2),
+        latency_ms_p90=round(float(np.percentile(latency, 90)), 2),
+        keras_predict_ms_median=round(float(np.median(keras_latency)), 2),
+        throughput_images_per_s=round(throughput, 1),
+        runs=runs,
+        hardware=hardware.describe(),
+        date=time.strftime("%Y-%m-%d"),
+    )
 
 
 def choose_default(evaluated: list, max_latency_ms: float) -> str | None:
     """The full model (metadata, Soft-Attention, weighted loss) with the best *validation* balanced accuracy
     among those within the latency budget; test figures play no part in the choice."""
-    candidates = [b for b in evaluated
-                  if all(b.config.get(flag, True) for flag in ("metadata", "soft_attention", "weighted_loss"))
-                  and b.config.get("benchmark", {}).get("latency_ms_median", float("inf")) <= max_latency_ms]
+    candidates = [b for b in evaluated if b.config.variant == "full_model" and b.config.benchmark is not None
+                  and b.config.benchmark.latency_ms_median <= max_latency_ms]
     if not candidates:
         return None
     return max(candidates, key=lambda b: b.metrics["validation"]["balanced_accuracy"]).name
@@ -111,16 +109,15 @@ def main(argv=None) -> int:
     for name in names:
         try:
             bundle = bundles.open_bundle(name)
-        except bundles.BundleNotFoundError as error:
+            results[bundle.name] = benchmark(bundle, runs=args.runs)
+        except bundles.BundleError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-        results[bundle.name] = benchmark(bundle, runs=args.runs)
         if not args.no_write:
-            bundles.update_config(bundle.path, benchmark=results[bundle.name])
-        print(json.dumps({bundle.name: results[bundle.name]}), flush=True)
+            bundles.write_config(bundle.path, replace(bundle.config, benchmark=results[bundle.name]))
+        print(json.dumps({bundle.name: asdict(results[bundle.name])}), flush=True)
     if args.set_default:
-        evaluated = [b for b in map(bundles.open_bundle, bundles.list_bundles()) if b.metrics]
-        default = choose_default(evaluated, args.budget_ms)
+        default = choose_default(bundles.evaluated_bundles(), args.budget_ms)
         if default is None:
             print(f"error: no full model within {args.budget_ms:g} ms", file=sys.stderr)
             return 2

@@ -1,9 +1,9 @@
 """Self-describing model bundles: a folder with everything needed to use and judge one trained model.
 
     <bundle>/model.keras     the Keras model (architecture + weights; loads in safe mode, no code runs)
-    <bundle>/config.json     backbone, input size, preprocessing, classes, metadata vocabulary, age
-                             normalisation, temperature, malignancy threshold, training arguments, wall time,
-                             hardware, benchmark figures
+    <bundle>/config.json     a ``BundleConfig``: backbone, input size, preprocessing, classes, metadata
+                             vocabulary, age normalisation, temperature, malignancy threshold, the model card,
+                             training record, benchmark figures; validated whenever a bundle is opened
     <bundle>/metrics.json    the evaluation report on the test split (and what it was measured on)
     <bundle>/split.csv       image_id, lesion_id, dx, split: the exact split the numbers come from
     <bundle>/history.csv     one row per training epoch
@@ -12,29 +12,225 @@
 """
 
 import json
-from dataclasses import dataclass
+import math
+import zipfile
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import ClassVar
 
 import keras
 
 from skin_core import paths
+from skin_core.backbones import BACKBONES
+from skin_core.classes import CLASS_CODES
+from skin_core.layers import PREPROCESSING_MODES
+from skin_core.metadata import SEXES, SITES
+from skin_core.model import input_shape_of
 
+SCHEMA_VERSION = 2
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
 SPLIT_FILE = "split.csv"
 HISTORY_FILE = "history.csv"
 DEFAULT_FILE = "default.txt"
+LANGUAGES = ("en", "vi")  # the languages a model card is written in
 
 
-class BundleNotFoundError(FileNotFoundError):
-    """No usable model bundle at the given name or path."""
+class BundleError(Exception):
+    """A model bundle that cannot be used; the message names the bundle and what is wrong."""
 
 
-@dataclass
+class BundleNotFoundError(BundleError, FileNotFoundError):
+    """No model bundle at the given name or path."""
+
+
+class InvalidBundleError(BundleError, ValueError):
+    """A bundle whose files are missing, malformed or inconsistent with this code."""
+
+    def __init__(self, bundle: str, field_name: str, problem: str):
+        super().__init__(f"Model bundle {bundle!r} is unusable: {field_name}: {problem}")
+        self.bundle, self.field, self.problem = bundle, field_name, problem
+
+
+@dataclass(frozen=True)
+class LowConfidence:
+    """A result is flagged as uncertain when its top probability or its lead over the second is small."""
+
+    min_top_probability: float = 0.5
+    min_margin: float = 0.15
+
+
+@dataclass(frozen=True)
+class AgeNormalisation:
+    """The training split's age statistics, used to standardise the age input."""
+
+    mean: float
+    std: float
+
+
+@dataclass(frozen=True)
+class TrainingRecord:
+    arguments: dict
+    epochs_run: int
+    wall_time_s: float
+    total_wall_time_s: float
+    hardware: dict
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """Figures from ``python -m skin_core.bench`` on the machine in ``hardware``."""
+
+    parameters: int
+    bundle_mb: float
+    model_file_mb: float
+    latency_ms_median: float
+    latency_ms_p90: float
+    keras_predict_ms_median: float
+    throughput_images_per_s: float
+    runs: int
+    hardware: dict
+    date: str
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """The text that belongs to a model wherever it is shown: ``{language: text}`` per section."""
+
+    intended_use: dict
+    data: dict
+    limits: dict
+    citations: tuple
+
+    def text(self, section: str, language: str = "en") -> str:
+        texts = getattr(self, section)
+        return texts.get(language) or texts["en"]
+
+
+@dataclass(frozen=True)
+class BundleConfig:
+    """The typed content of a bundle's config.json. ``from_dict`` validates it against this code."""
+
+    name: str
+    version: str
+    backbone: str
+    input_size: tuple
+    preprocessing: str
+    metadata: bool
+    soft_attention: bool
+    weighted_loss: bool
+    age_normalisation: AgeNormalisation
+    temperature: float
+    malignancy_threshold: float
+    model_card: ModelCard
+    training: TrainingRecord
+    parameters: int
+    class_weights: dict
+    pretrained_weights: dict
+    low_confidence: LowConfidence = field(default_factory=LowConfidence)
+    class_codes: tuple = CLASS_CODES
+    metadata_vocabulary: dict = field(default_factory=lambda: {"sex": list(SEXES), "site": list(SITES)})
+    benchmark: Benchmark | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    NESTED: ClassVar[dict] = {"age_normalisation": AgeNormalisation, "model_card": ModelCard,
+                              "training": TrainingRecord, "low_confidence": LowConfidence,
+                              "benchmark": Benchmark}
+
+    @property
+    def variant(self) -> str:
+        """The ablation this model represents: full_model, no_metadata, no_soft_attention or unweighted_loss."""
+        for flag, name in ((self.metadata, "no_metadata"), (self.soft_attention, "no_soft_attention"),
+                           (self.weighted_loss, "unweighted_loss")):
+            if not flag:
+                return name
+        return "full_model"
+
+    def to_dict(self) -> dict:
+        content = asdict(self)
+        return {"schema_version": content.pop("schema_version"), **content}
+
+    @classmethod
+    def from_dict(cls, raw: dict, bundle: str) -> "BundleConfig":
+        """Read and validate; raises InvalidBundleError naming ``bundle`` and the offending field."""
+        if not isinstance(raw, dict):
+            raise InvalidBundleError(bundle, CONFIG_FILE, "expected a JSON object")
+        version = raw.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise InvalidBundleError(bundle, "schema_version", f"is {version!r}, this code reads version "
+                                     f"{SCHEMA_VERSION}; retrain the bundle with train.py")
+        values = _fields_of(cls, raw, bundle, "")
+        for name, nested in cls.NESTED.items():
+            if values.get(name) is not None:
+                values[name] = nested(**_fields_of(nested, values[name], bundle, f"{name}."))
+        for name in ("input_size", "class_codes"):
+            if isinstance(values.get(name), list):
+                values[name] = tuple(values[name])
+        card = values["model_card"]
+        values["model_card"] = replace(card, citations=tuple(card.citations))
+        config = cls(**values)
+        config.validate(bundle)
+        return config
+
+    def validate(self, bundle: str) -> None:
+        def check(ok, field_name, problem):
+            if not ok:
+                raise InvalidBundleError(bundle, field_name, problem)
+
+        check(self.class_codes == CLASS_CODES, "class_codes",
+              f"{list(self.class_codes)} differs from this code's {list(CLASS_CODES)}; the outputs would be "
+              f"mislabelled")
+        vocabulary = {"sex": list(SEXES), "site": list(SITES)}
+        check(self.metadata_vocabulary == vocabulary, "metadata_vocabulary",
+              f"{self.metadata_vocabulary!r} differs from this code's {vocabulary!r}")
+        try:
+            input_shape_of(self.input_size)
+        except (TypeError, ValueError) as error:
+            check(False, "input_size", str(error))
+        check(self.backbone in BACKBONES, "backbone", f"{self.backbone!r} is not a registered backbone")
+        check(self.preprocessing in PREPROCESSING_MODES, "preprocessing",
+              f"{self.preprocessing!r} is not one of {PREPROCESSING_MODES}")
+        for flag in ("metadata", "soft_attention", "weighted_loss"):
+            check(isinstance(getattr(self, flag), bool), flag, "must be true or false")
+        check(_finite(self.temperature) and self.temperature > 0, "temperature",
+              f"must be a positive number, got {self.temperature!r}")
+        check(_finite(self.malignancy_threshold) and 0 < self.malignancy_threshold < 1, "malignancy_threshold",
+              f"must lie strictly between 0 and 1, got {self.malignancy_threshold!r}")
+        for name in ("min_top_probability", "min_margin"):
+            value = getattr(self.low_confidence, name)
+            check(_finite(value) and 0 <= value <= 1, f"low_confidence.{name}", f"must lie in [0, 1], got {value!r}")
+        age = self.age_normalisation
+        check(_finite(age.mean) and _finite(age.std) and age.std > 0, "age_normalisation",
+              f"needs a finite mean and a positive std, got {age!r}")
+        for section in ("intended_use", "data", "limits"):
+            texts = getattr(self.model_card, section)
+            check(isinstance(texts, dict) and isinstance(texts.get("en"), str) and texts["en"].strip(),
+                  f"model_card.{section}", "needs at least an English text")
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _fields_of(cls, raw, bundle: str, prefix: str) -> dict:
+    """The dataclass fields of ``cls`` from ``raw``: unknown keys and missing required ones are errors."""
+    if not isinstance(raw, dict):
+        raise InvalidBundleError(bundle, prefix.rstrip(".") or CONFIG_FILE, "expected a JSON object")
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        raise InvalidBundleError(bundle, prefix + unknown[0], "is not a field this code knows")
+    for f in fields(cls):
+        if f.name not in raw and f.default is MISSING and f.default_factory is MISSING:
+            raise InvalidBundleError(bundle, prefix + f.name, "is missing")
+    return dict(raw)
+
+
+@dataclass(frozen=True)
 class Bundle:
     path: Path
-    config: dict
+    config: BundleConfig
     metrics: dict
 
     @property
@@ -42,25 +238,48 @@ class Bundle:
         return self.path.name
 
     def load_model(self) -> keras.Model:
+        """The Keras model, in safe mode; a damaged file or one that would run code is an InvalidBundleError."""
         # Importing the package registers the custom layers with Keras's serialisation.
         import skin_core.attention, skin_core.layers, skin_core.losses  # noqa: F401, E401
 
-        return keras.saving.load_model(self.path / MODEL_FILE, compile=False, safe_mode=True)
+        model_file = self.path / MODEL_FILE
+        if not zipfile.is_zipfile(model_file):
+            raise InvalidBundleError(self.name, MODEL_FILE, "is damaged or not a Keras model archive")
+        try:
+            return keras.saving.load_model(model_file, compile=False, safe_mode=True)
+        except Exception as error:  # Keras raises many types for a broken archive; all mean the same here
+            raise InvalidBundleError(self.name, MODEL_FILE, f"cannot be loaded ({error})") from error
 
 
-def read_json(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+def read_json(path: Path, bundle: str) -> dict:
+    """A bundle's JSON file, or {} when absent; malformed JSON is an InvalidBundleError."""
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidBundleError(bundle, path.name, f"is not valid JSON ({error})") from None
 
 
 def write_json(path: Path, content: dict) -> None:
     path.write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def write_config(folder: Path, config: BundleConfig) -> None:
+    config.validate(Path(folder).name)
+    write_json(Path(folder) / CONFIG_FILE, config.to_dict())
+
+
+def is_bundle(folder: Path) -> bool:
+    return (folder / MODEL_FILE).is_file() and (folder / CONFIG_FILE).is_file()
+
+
 def list_bundles(weights_dir=None) -> list[str]:
+    """Names of the bundle folders in weights/, usable or not (``scan`` tells which)."""
     weights_dir = Path(weights_dir or paths.weights_dir())
     if not weights_dir.is_dir():
         return []
-    return sorted(p.name for p in weights_dir.iterdir() if (p / MODEL_FILE).is_file() and (p / CONFIG_FILE).is_file())
+    return sorted(p.name for p in weights_dir.iterdir() if is_bundle(p))
 
 
 def default_bundle_name(weights_dir=None) -> str:
@@ -80,14 +299,36 @@ def resolve(bundle=None, weights_dir=None) -> Path:
     if bundle is None:
         bundle = default_bundle_name(weights_dir)
     for candidate in (Path(bundle), weights_dir / str(bundle)):
-        if (candidate / MODEL_FILE).is_file() and (candidate / CONFIG_FILE).is_file():
+        if is_bundle(candidate):
             return candidate
-    raise BundleNotFoundError(f"No model bundle {bundle!r} (looked for {MODEL_FILE} and {CONFIG_FILE}).")
+    raise BundleNotFoundError(f"No model bundle {str(bundle)!r} (looked for {MODEL_FILE} and {CONFIG_FILE}).")
 
 
 def open_bundle(bundle=None, weights_dir=None) -> Bundle:
+    """The bundle's validated config and metrics; raises BundleNotFoundError or InvalidBundleError."""
     path = resolve(bundle, weights_dir)
-    return Bundle(path, read_json(path / CONFIG_FILE), read_json(path / METRICS_FILE))
+    config = BundleConfig.from_dict(read_json(path / CONFIG_FILE, path.name), path.name)
+    metrics = read_json(path / METRICS_FILE, path.name)
+    if not isinstance(metrics, dict):
+        raise InvalidBundleError(path.name, METRICS_FILE, "expected a JSON object")
+    return Bundle(path, config, metrics)
+
+
+def scan(weights_dir=None) -> tuple[list[Bundle], dict[str, BundleError]]:
+    """Every bundle in weights/: the usable ones, and the broken ones with the reason, so that one damaged
+    folder never hides the others."""
+    usable, broken = [], {}
+    for name in list_bundles(weights_dir):
+        try:
+            usable.append(open_bundle(name, weights_dir))
+        except BundleError as error:
+            broken[name] = error
+    return usable, broken
+
+
+def evaluated_bundles(weights_dir=None) -> list[Bundle]:
+    """The usable bundles in weights/ that carry a metrics report, in name order."""
+    return [b for b in scan(weights_dir)[0] if b.metrics]
 
 
 def save_model(model: keras.Model, folder: Path) -> None:
@@ -95,9 +336,3 @@ def save_model(model: keras.Model, folder: Path) -> None:
     inference_copy = keras.Model.from_config(model.get_config())
     inference_copy.set_weights(model.get_weights())
     inference_copy.save(Path(folder) / MODEL_FILE)
-
-
-def update_config(path: Path, **fields) -> None:
-    config = read_json(path / CONFIG_FILE)
-    config.update(fields)
-    write_json(path / CONFIG_FILE, config)

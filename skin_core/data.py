@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from skin_core.classes import CLASS_CODES
-from skin_core.imaging import load_rgb, resize
+from skin_core.imaging import InvalidImageError, load_rgb, resize
+from skin_core.model import IMAGE_INPUT, METADATA_INPUT
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 SPLITS = ("train", "val", "test")
@@ -95,7 +96,11 @@ def lesion_split(frame: pd.DataFrame, fractions=(0.70, 0.15, 0.15), seed=0) -> p
 def load_images(paths, size: tuple[int, int], workers: int = 4) -> np.ndarray:
     """Decode and resize every image once into an (N, height, width, 3) uint8 array."""
     def one(path):
-        return resize(load_rgb(path), size)
+        try:
+            return resize(load_rgb(path), size)
+        except InvalidImageError as error:
+            raise InvalidImageError(f"{path}: {error} Replace the file or remove its row from the CSV.",
+                                    error.reason) from None
 
     with ThreadPoolExecutor(workers) as pool:
         images = list(pool.map(one, paths))
@@ -136,18 +141,23 @@ def make_dataset(images: np.ndarray, metadata: np.ndarray | None, labels: np.nda
         return ArrayBatches(images, metadata, labels, batch_size=batch_size, training=training, seed=seed)
 
     one_hot = np.eye(len(CLASS_CODES), dtype=np.float32)[labels]
-    features = {"image": images} if metadata is None else {"image": images, "metadata": metadata}
+    features = _features(images, metadata)
     dataset = tf.data.Dataset.from_tensor_slices((features, one_hot))
     if training:
         dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size)
-    to_float = lambda x, y: ({**x, "image": tf.cast(x["image"], tf.float32)}, y)  # noqa: E731
+    to_float = lambda x, y: ({**x, IMAGE_INPUT: tf.cast(x[IMAGE_INPUT], tf.float32)}, y)  # noqa: E731
     dataset = dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
     if training:
         augment = augmenter(seed)
-        dataset = dataset.map(lambda x, y: ({**x, "image": augment(x["image"], training=True)}, y),
+        dataset = dataset.map(lambda x, y: ({**x, IMAGE_INPUT: augment(x[IMAGE_INPUT], training=True)}, y),
                               num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _features(images, metadata) -> dict:
+    """The model's named inputs; an image-only model has no metadata input."""
+    return {IMAGE_INPUT: images} if metadata is None else {IMAGE_INPUT: images, METADATA_INPUT: metadata}
 
 
 class ArrayBatches(keras.utils.PyDataset):
@@ -169,8 +179,7 @@ class ArrayBatches(keras.utils.PyDataset):
         image = self.images[rows].astype(np.float32)
         if self.augment is not None:
             image = keras.ops.convert_to_numpy(self.augment(image, training=True))
-        features = {"image": image} if self.metadata is None else {"image": image, "metadata": self.metadata[rows]}
-        return features, self.one_hot[rows]
+        return _features(image, None if self.metadata is None else self.metadata[rows]), self.one_hot[rows]
 
     def on_epoch_end(self):
         if self.training:

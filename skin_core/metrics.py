@@ -7,8 +7,7 @@ from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_
 from skin_core.calibration import expected_calibration_error
 from skin_core.classes import CLASS_CODES, MALIGNANT_INDICES
 
-REPORT_FIELDS = ("n", "accuracy", "balanced_accuracy", "macro_auc", "macro_f1", "per_class", "confusion_matrix",
-                 "malignant", "ece", "roc")
+FALLBACK_MALIGNANCY_THRESHOLD = 0.5  # when the validation split holds no malignant lesion to calibrate on
 
 
 def malignant_scores(probabilities: np.ndarray) -> np.ndarray:
@@ -20,7 +19,7 @@ def malignancy_threshold(probabilities, labels, sensitivity=0.90) -> float:
     """The highest threshold on the malignant score whose sensitivity reaches ``sensitivity``."""
     scores = malignant_scores(probabilities)[np.isin(labels, MALIGNANT_INDICES)]
     if scores.size == 0:
-        return 0.5
+        return FALLBACK_MALIGNANCY_THRESHOLD
     return float(np.quantile(scores, 1.0 - sensitivity, method="lower"))
 
 

@@ -7,26 +7,35 @@
                                                                                    -> Dense(7, softmax)
 """
 
+import numbers
+
 import keras
 
 from skin_core import metadata as meta
 from skin_core.attention import SoftAttention
-from skin_core.backbones import TRUNK_SUFFIX, get_backbone
+from skin_core.backbones import TRUNK_SUFFIX, BackboneSpec, ResolvedWeights, get_backbone
 from skin_core.classes import CLASS_CODES
 from skin_core.layers import ImagePreprocessing, MetadataDropout
 
+# The names by which data pipelines, the Predictor and saved bundles address the model's parts.
 IMAGE_INPUT = "image"
 METADATA_INPUT = "metadata"
+PREPROCESSING_LAYER = "preprocessing"
 ATTENTION_LAYER = "soft_attention"
 OUTPUT_LAYER = "probabilities"
 
 
+MIN_INPUT_SIDE, MAX_INPUT_SIDE = 32, 1024
+
+
 def input_shape_of(input_size) -> tuple[int, int]:
-    """(height, width) from an int (square) or a pair."""
-    if isinstance(input_size, int):
-        return input_size, input_size
-    height, width = input_size
-    return int(height), int(width)
+    """(height, width) from an int (square) or a pair, each within [MIN_INPUT_SIDE, MAX_INPUT_SIDE]."""
+    pair = (input_size, input_size) if isinstance(input_size, numbers.Integral) else input_size
+    if not isinstance(pair, (list, tuple)) or len(pair) != 2 or not all(isinstance(side, numbers.Integral) and not isinstance(side, bool) for side in pair):
+        raise ValueError(f"Input size must be one whole number or two (height, width), got {input_size!r}.")
+    if not all(MIN_INPUT_SIDE <= side <= MAX_INPUT_SIDE for side in pair):
+        raise ValueError(f"Input size {input_size!r} is outside {MIN_INPUT_SIDE}-{MAX_INPUT_SIDE} pixels.")
+    return int(pair[0]), int(pair[1])
 
 
 def build_model(
@@ -41,35 +50,36 @@ def build_model(
     dropout=0.5,
     metadata_units=4096,
     metadata_dropout=0.1,
-    preprocessing=None,
     seed=None,
 ) -> keras.Model:
     """Build the two-input (image, metadata) classifier.
 
     Args:
-      backbone: a name in ``skin_core.backbones.BACKBONES``.
+      backbone: a name in ``skin_core.backbones.BACKBONES`` or its ``BackboneSpec``.
       input_size: int or (height, width); defaults to the backbone's own size.
-      weights: None (random), "imagenet" (Keras download) or a path to an ImageNet ``.weights.h5`` file.
+      weights: None (random), "imagenet" (Keras download), "shared" (the registered local file), a path to
+        a copy of it, or an already resolved ``ResolvedWeights``; its entry sets the preprocessing.
       metadata: add the age / sex / site branch (the model then has a second input, ``metadata``).
       soft_attention: add the Soft-Attention branch (False gives the paper's ablation).
       backbone_trainable: True (all backbone layers), False (frozen) or the name of the first backbone
         layer to train. Batch normalisation always stays frozen: fine-tuning on small batches would replace
         the pretrained statistics (and collapse the folded MobileNetV3 weights).
-      preprocessing: overrides the preprocessing that goes with ``weights`` (used when reloading a bundle).
 
     Returns:
       A ``keras.Model`` with inputs ``image`` (RGB in [0, 255]) and, with metadata, ``metadata``; output
       ``probabilities`` (B, 7) in float32.
     """
-    spec = get_backbone(backbone)
+    spec = backbone if isinstance(backbone, BackboneSpec) else get_backbone(backbone)
+    if not isinstance(weights, ResolvedWeights):
+        weights = spec.resolve_weights(weights)
     height, width = input_shape_of(input_size or spec.input_size)
     image = keras.Input((height, width, 3), name=IMAGE_INPUT)
     inputs = [image]
 
     trunk = spec.build((height, width, 3), weights=weights)
     set_backbone_trainable(trunk, backbone_trainable)
-    mode = preprocessing or spec.weights_settings(weights).preprocessing
-    features = trunk(ImagePreprocessing(mode, name="preprocessing")(image))
+    mode = spec.preprocessing if weights.entry is None else weights.entry.preprocessing
+    features = trunk(ImagePreprocessing(mode, name=PREPROCESSING_LAYER)(image))
 
     branches = [keras.layers.MaxPooling2D(2, padding="same", name="feature_pool")(features)]
     if soft_attention:

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 
 from skin_core import imaging
-from skin_core.bundle import Bundle, open_bundle
+from skin_core.bundle import Bundle, BundleConfig, open_bundle
 from skin_core.calibration import apply_temperature
 from skin_core.classes import CLASS_CODES
 from skin_core.metadata import MetadataEncoder
@@ -40,24 +40,68 @@ class Prediction:
         return self.malignant_probability >= self.malignancy_threshold
 
 
-class Predictor:
-    """Wraps a trained model with its bundle config: preprocessing, metadata encoding, calibration."""
+class ModelRunner:
+    """The compiled forward pass of a model built by ``build_model``: batches, optional flip averaging,
+    uncalibrated probabilities and per-head attention maps."""
 
-    def __init__(self, model: keras.Model, config: dict, name: str = ""):
+    def __init__(self, model: keras.Model):
         self.model = model
-        self.config = config
-        self.name = name
-        self.input_size = tuple(config["input_size"])
-        self.uses_metadata = bool(config.get("metadata", True))
-        self.temperature = float(config.get("temperature", 1.0))
-        self.threshold = float(config.get("malignancy_threshold", 0.5))
-        age = config.get("age_normalisation", {"mean": 0.0, "std": 1.0})
-        self.encoder = MetadataEncoder(age["mean"], age["std"])
-        low = config.get("low_confidence", {})
-        self.min_top_probability = float(low.get("min_top_probability", 0.5))
-        self.min_margin = float(low.get("min_margin", 0.15))
+        self.uses_metadata = METADATA_INPUT in {t.name for t in model.inputs}
         self._explain = attention_model(model) if has_attention(model) else model
         self._infer = _compiled(self._explain)
+
+    def run(self, images: np.ndarray, metadata: np.ndarray | None, tta: bool = False, batch_size: int = 32):
+        """Probabilities (N, 7) at temperature 1 and per-head attention (N, h, w, K) or None, for resized
+        images. With ``tta`` the four flips of each image are averaged (attention maps flipped back first).
+        ``metadata`` (N, METADATA_DIM) may be None only for an image-only model."""
+        if metadata is None and self.uses_metadata:
+            raise ValueError("This model takes patient metadata; pass the encoded rows (unknown where empty).")
+        probabilities, heads = [], []
+        for start in range(0, len(images), batch_size):
+            rows = None if metadata is None else metadata[start:start + batch_size]
+            p, h = self._forward(images[start:start + batch_size], rows, tta)
+            probabilities.append(p)
+            heads.append(h)
+        return np.concatenate(probabilities), (None if heads[0] is None else np.concatenate(heads))
+
+    def _forward(self, images, metadata, tta):
+        flips = [(False, False), (True, False), (False, True), (True, True)] if tta else [(False, False)]
+        views = [_flip(images, horizontal, vertical) for horizontal, vertical in flips]
+        count = len(images)
+        batch = {IMAGE_INPUT: np.concatenate(views).astype(np.float32)}
+        if self.uses_metadata:
+            batch[METADATA_INPUT] = np.concatenate([metadata] * len(flips)).astype(np.float32)
+        outputs = self._infer(batch)
+        if not isinstance(outputs, (list, tuple)):
+            return np.asarray(outputs).reshape(len(flips), count, -1).mean(axis=0), None
+        probabilities = np.asarray(outputs[0]).reshape(len(flips), count, -1).mean(axis=0)
+        heads = np.asarray(outputs[1], dtype=np.float32)
+        heads = heads.reshape(len(flips), count, *heads.shape[1:])
+        heads = np.mean([_flip(heads[i], *flip) for i, flip in enumerate(flips)], axis=0)
+        return probabilities, heads
+
+
+class Predictor:
+    """Wraps a trained model with its bundle config: input size, metadata encoding, calibration, thresholds."""
+
+    def __init__(self, model: keras.Model, config: BundleConfig, name: str = "", runner: ModelRunner = None):
+        self.config = config
+        self.name = name or config.name
+        self.runner = runner or ModelRunner(model)
+        self.input_size = tuple(config.input_size)
+        self.encoder = MetadataEncoder(config.age_normalisation.mean, config.age_normalisation.std)
+
+    @property
+    def model(self) -> keras.Model:
+        return self.runner.model
+
+    @property
+    def uses_metadata(self) -> bool:
+        return self.runner.uses_metadata
+
+    @property
+    def threshold(self) -> float:
+        return self.config.malignancy_threshold
 
     @classmethod
     def from_bundle(cls, bundle: Bundle) -> "Predictor":
@@ -78,41 +122,18 @@ class Predictor:
         order = np.argsort(-probabilities)
         ranked = [(CLASS_CODES[i], float(probabilities[i])) for i in order]
         margin = ranked[0][1] - ranked[1][1]
+        low = self.config.low_confidence
         return Prediction(
             ranked=ranked, attention=attention, attention_heads=head_maps,
             malignant_probability=float(malignant_scores(probabilities[None])[0]),
             malignancy_threshold=self.threshold,
-            low_confidence=ranked[0][1] < self.min_top_probability or margin < self.min_margin,
+            low_confidence=ranked[0][1] < low.min_top_probability or margin < low.min_margin,
             probabilities=dict(ranked))
 
     def predict_arrays(self, images: np.ndarray, metadata: np.ndarray, tta: bool = False, batch_size: int = 32):
-        """Calibrated probabilities (N, 7) and per-head attention (N, h, w, K) or None, for resized images.
-
-        With ``tta`` the four flips of each image are averaged (attention maps flipped back first).
-        """
-        probabilities, heads = [], []
-        for start in range(0, len(images), batch_size):
-            p, h = self._forward(images[start:start + batch_size], metadata[start:start + batch_size], tta)
-            probabilities.append(p)
-            heads.append(h)
-        probabilities = apply_temperature(np.concatenate(probabilities), self.temperature).astype(np.float32)
-        return probabilities, (None if heads[0] is None else np.concatenate(heads))
-
-    def _forward(self, images, metadata, tta):
-        flips = [(False, False), (True, False), (False, True), (True, True)] if tta else [(False, False)]
-        views = [_flip(images, horizontal, vertical) for horizontal, vertical in flips]
-        count = len(images)
-        batch = {IMAGE_INPUT: np.concatenate(views).astype(np.float32)}
-        if self.uses_metadata:
-            batch[METADATA_INPUT] = np.concatenate([metadata] * len(flips)).astype(np.float32)
-        outputs = self._infer(batch)
-        if not isinstance(outputs, (list, tuple)):
-            return np.asarray(outputs).reshape(len(flips), count, -1).mean(axis=0), None
-        probabilities = np.asarray(outputs[0]).reshape(len(flips), count, -1).mean(axis=0)
-        heads = np.asarray(outputs[1], dtype=np.float32)
-        heads = heads.reshape(len(flips), count, *heads.shape[1:])
-        heads = np.mean([_flip(heads[i], *flip) for i, flip in enumerate(flips)], axis=0)
-        return probabilities, heads
+        """Calibrated probabilities (N, 7) and per-head attention (N, h, w, K) or None, for resized images."""
+        probabilities, heads = self.runner.run(images, metadata, tta=tta, batch_size=batch_size)
+        return apply_temperature(probabilities, self.config.temperature).astype(np.float32), heads
 
 
 def _flip(batch, horizontal, vertical):

@@ -9,28 +9,29 @@ validation split.
 import contextlib
 import json
 import os
-import platform
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import keras
 import pandas as pd
 
 from skin_core import bundle as bundles
-from skin_core import paths
-from skin_core.backbones import get_backbone
+from skin_core import hardware, paths
+from skin_core.backbones import BackboneSpec, ResolvedWeights, get_backbone
+from skin_core.bundle import AgeNormalisation, BundleConfig, TrainingRecord
 from skin_core.calibration import apply_temperature, expected_calibration_error, fit_temperature
 from skin_core.classes import CLASS_CODES
 from skin_core.data import SPLITS, labels_of, lesion_split, load_images, make_dataset, read_dataset
-from skin_core.evaluate import evaluate, frame_report, predict_frame
+from skin_core.evaluate import evaluate, frame_report
 from skin_core.losses import WeightedCategoricalCrossentropy, class_weights
-from skin_core.metadata import SEXES, SITES, MetadataEncoder
+from skin_core.metadata import MetadataEncoder
 from skin_core.metrics import evaluation_report, malignancy_threshold
-from skin_core.model import backbone_of, build_model, input_shape_of, set_backbone_trainable
-from skin_core.predictor import Predictor
+from skin_core.model import PREPROCESSING_LAYER, backbone_of, build_model, input_shape_of, set_backbone_trainable
+from skin_core.model_card import ham10000_card
+from skin_core.predictor import ModelRunner, Predictor
 
 CHECKPOINT_DIR = "checkpoint"
 
@@ -65,17 +66,6 @@ class TrainConfig:
     max_steps_per_epoch: int | None = None
 
 
-def resolve_weights(backbone: str, weights):
-    if weights != "shared":
-        return weights
-    path = get_backbone(backbone).shared_weights_path()
-    if path is None:
-        raise FileNotFoundError(f"No local ImageNet weights are registered for {backbone}; use --weights imagenet.")
-    if not path.is_file():
-        raise FileNotFoundError(f"Local ImageNet weights not found at {path} (set SKIN_SHARED_DIR).")
-    return str(path)
-
-
 def distribution_strategy(devices=None):
     """MultiWorkerMirroredStrategy when TF_CONFIG names a cluster, MirroredStrategy for several local GPUs
     (or the given devices), otherwise the default strategy. Only the TensorFlow backend distributes."""
@@ -92,167 +82,232 @@ def distribution_strategy(devices=None):
     return tf.distribute.get_strategy()
 
 
-def hardware() -> dict:
-    gpus = []
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
+@dataclass
+class Run:
+    """What one training run resolves once, before any data is read: where it writes, the backbone row
+    and its weights, the input size."""
 
-        gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
-    return {"machine": platform.machine(), "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(), "gpus": gpus, "backend": keras.backend.backend(),
-            "keras": keras.__version__, "python": platform.python_version()}
+    config: TrainConfig
+    out: Path
+    spec: BackboneSpec
+    weights: ResolvedWeights
+    input_size: tuple
+    started: float = field(default_factory=time.time)
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.out / CHECKPOINT_DIR
 
 
-def prepare_split(config: TrainConfig, frame: pd.DataFrame, out: Path) -> pd.DataFrame:
-    """The split: the resumed run's, a given split.csv, or a new seeded lesion-grouped split."""
-    source = out / bundles.SPLIT_FILE if config.resume and (out / bundles.SPLIT_FILE).is_file() else config.split
+@dataclass
+class Splits:
+    """The labelled frame with its split column and, per split: rows, decoded images, metadata, labels."""
+
+    frame: pd.DataFrame
+    parts: dict
+    encoder: MetadataEncoder
+    images: dict
+    metadata: dict  # None per split for an image-only model
+    labels: dict
+
+
+@dataclass
+class Calibration:
+    """Temperature and malignancy threshold fitted on validation, and the raw (temperature 1) validation
+    and test outputs (probabilities, attention heads) they come from."""
+
+    temperature: float
+    threshold: float
+    raw: dict
+
+
+def start_run(config: TrainConfig) -> Run:
+    """Check the output folder and resolve the backbone and its weights; nothing is written yet.
+
+    A finished bundle is never overwritten; a folder with an interrupted run continues only with ``resume``.
+    """
+    out = Path(config.out)
+    if bundles.is_bundle(out):
+        raise FileExistsError(f"{out} already holds a finished bundle, which is never overwritten; "
+                              f"choose another --out.")
+    if (out / CHECKPOINT_DIR).exists() and not config.resume:
+        raise FileExistsError(f"{out} holds an interrupted run; pass --resume to continue it or choose another --out.")
+    spec = get_backbone(config.backbone)
+    input_size = input_shape_of(config.input_size or spec.input_size)
+    return Run(config, out, spec, spec.resolve_weights(config.weights), input_size)
+
+
+def load_splits(run: Run) -> Splits:
+    """Read and decode the data (a bad file stops the run before anything is written), then write the
+    split: the resumed run's, a given split.csv, or a new seeded lesion-grouped one."""
+    config = run.config
+    frame = read_dataset(config.data)
+    resumed = run.out / bundles.SPLIT_FILE
+    source = resumed if config.resume and resumed.is_file() else config.split
     if source:
         saved = pd.read_csv(source, dtype={"image_id": str})
         frame = frame.merge(saved[["image_id", "split"]], on="image_id", how="inner")
     else:
         frame = frame.assign(split=lesion_split(frame, config.fractions, config.seed))
-    frame[["image_id", "lesion_id", "dx", "split"]].to_csv(out / bundles.SPLIT_FILE, index=False)
-    return frame
-
-
-def train(config: TrainConfig) -> Path:
-    """Train, calibrate and evaluate one model; returns the bundle folder."""
-    started = time.time()
-    out = Path(config.out)
-    checkpoints = out / CHECKPOINT_DIR
-    if checkpoints.exists() and not config.resume:
-        raise FileExistsError(f"{out} holds an interrupted run; pass --resume to continue it or choose another --out.")
-    out.mkdir(parents=True, exist_ok=True)
-    keras.utils.set_random_seed(config.seed)
-    spec = get_backbone(config.backbone)
-    input_size = input_shape_of(config.input_size or spec.input_size)
-    weights = resolve_weights(config.backbone, config.weights)
-    mixed = config.mixed_precision
-    if mixed is None:
-        mixed = bool(hardware()["gpus"])
-    if mixed:
-        keras.mixed_precision.set_global_policy("mixed_float16")
-
-    frame = prepare_split(config, read_dataset(config.data), out)
     parts = {name: frame[frame["split"] == name].reset_index(drop=True) for name in SPLITS}
     encoder = MetadataEncoder.fit(parts["train"]["age"])
-    print(f"Decoding {len(frame)} images at {input_size[0]}x{input_size[1]} ...", flush=True)
-    images = {name: load_images(part["path"], input_size) for name, part in parts.items()}
-    meta = {name: encoder.encode_frame(part) if config.metadata else None for name, part in parts.items()}
-    labels = {name: labels_of(part) for name, part in parts.items()}
-    weights_c = class_weights(labels["train"], len(CLASS_CODES))
+    print(f"Decoding {len(frame)} images at {run.input_size[0]}x{run.input_size[1]} ...", flush=True)
+    splits = Splits(
+        frame, parts, encoder,
+        images={name: load_images(part["path"], run.input_size) for name, part in parts.items()},
+        metadata={name: encoder.encode_frame(part) if config.metadata else None for name, part in parts.items()},
+        labels={name: labels_of(part) for name, part in parts.items()})
+    run.out.mkdir(parents=True, exist_ok=True)
+    frame[["image_id", "lesion_id", "dx", "split"]].to_csv(run.out / bundles.SPLIT_FILE, index=False)
+    return splits
 
+
+def fit_stages(run: Run, splits: Splits) -> keras.Model:
+    """Build the model and train it in two stages, checkpointing every epoch.
+
+    Stage 1 trains the new head on the frozen backbone, so that its random start cannot wreck the
+    pretrained features; stage 2 fine-tunes the backbone (batch norm frozen) at a lower learning rate.
+    """
+    config = run.config
     strategy = distribution_strategy(config.devices)
+
     def scope():  # a fresh context each time: a strategy scope cannot be entered twice
         return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
     with scope():
-        model = build_model(config.backbone, input_size=input_size, weights=weights, metadata=config.metadata,
+        model = build_model(run.spec, input_size=run.input_size, weights=run.weights, metadata=config.metadata,
                             soft_attention=config.soft_attention, backbone_trainable=False, seed=config.seed)
-    loss = WeightedCategoricalCrossentropy(weights_c) if config.weighted_loss else None
-
-    train_data = make_dataset(images["train"], meta["train"], labels["train"], batch_size=config.batch_size,
-                              training=True, seed=config.seed)
-    val_data = make_dataset(images["val"], meta["val"], labels["val"], batch_size=config.batch_size)
+    loss = (WeightedCategoricalCrossentropy(class_weights(splits.labels["train"], len(CLASS_CODES)))
+            if config.weighted_loss else keras.losses.CategoricalCrossentropy())
+    train_data = make_dataset(splits.images["train"], splits.metadata["train"], splits.labels["train"],
+                              batch_size=config.batch_size, training=True, seed=config.seed)
+    val_data = make_dataset(splits.images["val"], splits.metadata["val"], splits.labels["val"],
+                            batch_size=config.batch_size)
     if config.max_steps_per_epoch:
         train_data = train_data.take(config.max_steps_per_epoch)
-    checkpoints.mkdir(exist_ok=True)
+    run.checkpoints.mkdir(exist_ok=True)
     if not config.resume:
-        (out / bundles.HISTORY_FILE).unlink(missing_ok=True)
-    # Stage 1 trains the new head on the frozen backbone, so that its random start cannot wreck the
-    # pretrained features; stage 2 fine-tunes the backbone (batch norm frozen) at a lower learning rate.
+        (run.out / bundles.HISTORY_FILE).unlink(missing_ok=True)
     stages = [("head", False, config.learning_rate, 0, config.head_epochs),
               ("finetune", config.backbone_trainable, config.fine_tune_learning_rate, config.head_epochs,
                config.head_epochs + config.epochs)]
     for stage, trainable, learning_rate, first_epoch, last_epoch in stages:
         if last_epoch <= first_epoch:
             continue
-        finished = checkpoints / f"{stage}.finished.weights.h5"
+        finished = run.checkpoints / f"{stage}.finished.weights.h5"
         if finished.is_file():  # resumed run: this stage is already done
             model.load_weights(finished)
             continue
         with scope():
             set_backbone_trainable(backbone_of(model), trainable)
-            model.compile(optimizer=keras.optimizers.Adam(learning_rate, epsilon=config.adam_epsilon),
-                          loss=loss or keras.losses.CategoricalCrossentropy(),
+            model.compile(optimizer=keras.optimizers.Adam(learning_rate, epsilon=config.adam_epsilon), loss=loss,
                           metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")], jit_compile=config.xla)
-        best = checkpoints / f"{stage}.best.weights.h5"
-        callbacks = [
-            keras.callbacks.BackupAndRestore(str(checkpoints / f"{stage}-backup")),
-            keras.callbacks.ModelCheckpoint(str(best), monitor="val_loss", save_best_only=True,
-                                            save_weights_only=True,
-                                            initial_value_threshold=_best_logged(out, first_epoch)),
-            keras.callbacks.CSVLogger(str(out / bundles.HISTORY_FILE), append=True),
-            keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=config.lr_patience,
-                                              min_lr=1e-7, verbose=1),
-            keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.early_stopping_patience,
-                                          restore_best_weights=True, verbose=1),
-        ]
+        best = run.checkpoints / f"{stage}.best.weights.h5"
         print(f"Stage {stage}: epochs {first_epoch + 1}-{last_epoch}, learning rate {learning_rate:g}", flush=True)
         model.fit(train_data, validation_data=val_data, initial_epoch=first_epoch, epochs=last_epoch,
-                  callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)  # bars on a terminal
+                  callbacks=_callbacks(run, stage, best, first_epoch),
+                  verbose=1 if sys.stdout.isatty() else 2)  # bars on a terminal
         if best.is_file():  # the best epoch, also across an interrupted and resumed run
             model.load_weights(best)
         model.save_weights(finished)
-    train_seconds = time.time() - started
+    return model
 
-    bundle_config = {
-        "name": out.name,
-        "version": time.strftime("%Y-%m-%d"),
-        "backbone": config.backbone,
-        "input_size": list(input_size),
-        "preprocessing": model.get_layer("preprocessing").mode,
-        "class_codes": list(CLASS_CODES),
-        "metadata": config.metadata,
-        "soft_attention": config.soft_attention,
-        "weighted_loss": config.weighted_loss,
-        "metadata_vocabulary": {"sex": list(SEXES), "site": list(SITES)},
-        "age_normalisation": {"mean": encoder.age_mean, "std": encoder.age_std},
-        "class_weights": dict(zip(CLASS_CODES, map(float, weights_c))),
-        "temperature": 1.0,
-        "malignancy_threshold": 0.5,
-        "low_confidence": {"min_top_probability": 0.5, "min_margin": 0.15},
-        "pretrained_weights": Path(weights).name if weights else None,
-        "parameters": int(model.count_params()),
-        "training": {"arguments": _jsonable(asdict(config)), "epochs_run": _epochs_logged(out),
-                     "wall_time_s": round(train_seconds, 1), "hardware": hardware()},
-    }
-    # One pass over validation and test at temperature 1; calibration is then applied to those probabilities.
-    uncalibrated = Predictor(model, bundle_config, out.name)
-    raw_val, _ = predict_frame(uncalibrated, parts["val"], images["val"])
-    raw_test, test_heads = predict_frame(uncalibrated, parts["test"], images["test"])
-    temperature = fit_temperature(raw_val, labels["val"])
-    calibrated_val = apply_temperature(raw_val, temperature)
-    bundle_config["temperature"] = temperature
-    bundle_config["malignancy_threshold"] = threshold = malignancy_threshold(calibrated_val, labels["val"],
-                                                                             config.target_sensitivity)
-    predictor = Predictor(model, bundle_config, out.name)
 
-    masks = Path(config.data) / "masks"
-    test = frame_report(parts["test"], apply_temperature(raw_test, temperature), threshold, test_heads,
-                        masks if masks.is_dir() else None)
-    val = evaluation_report(labels["val"], calibrated_val, threshold)
-    metrics = {
-        **test,
+def _callbacks(run: Run, stage: str, best: Path, first_epoch: int) -> list:
+    config = run.config
+    return [
+        keras.callbacks.BackupAndRestore(str(run.checkpoints / f"{stage}-backup")),
+        keras.callbacks.ModelCheckpoint(str(best), monitor="val_loss", save_best_only=True, save_weights_only=True,
+                                        initial_value_threshold=_best_logged(run.out, first_epoch)),
+        keras.callbacks.CSVLogger(str(run.out / bundles.HISTORY_FILE), append=True),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=config.lr_patience,
+                                          min_lr=1e-7, verbose=1),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.early_stopping_patience,
+                                      restore_best_weights=True, verbose=1),
+    ]
+
+
+def calibrate(runner: ModelRunner, splits: Splits, target_sensitivity: float) -> Calibration:
+    """One pass over validation and test; temperature and threshold are fitted on validation only."""
+    raw = {name: runner.run(splits.images[name], splits.metadata[name]) for name in ("val", "test")}
+    temperature = fit_temperature(raw["val"][0], splits.labels["val"])
+    threshold = malignancy_threshold(apply_temperature(raw["val"][0], temperature), splits.labels["val"],
+                                     target_sensitivity)
+    return Calibration(temperature, threshold, raw)
+
+
+def make_bundle_config(run: Run, model: keras.Model, splits: Splits, calibration: Calibration,
+                       train_seconds: float) -> BundleConfig:
+    config = run.config
+    return BundleConfig(
+        name=run.out.name,
+        version=time.strftime("%Y-%m-%d"),
+        backbone=run.spec.name,
+        input_size=run.input_size,
+        preprocessing=model.get_layer(PREPROCESSING_LAYER).mode,
+        metadata=config.metadata,
+        soft_attention=config.soft_attention,
+        weighted_loss=config.weighted_loss,
+        age_normalisation=AgeNormalisation(splits.encoder.age_mean, splits.encoder.age_std),
+        temperature=calibration.temperature,
+        malignancy_threshold=calibration.threshold,
+        model_card=ham10000_card(),
+        training=TrainingRecord(arguments=_jsonable(asdict(config)), epochs_run=_epochs_logged(run.out),
+                                wall_time_s=round(train_seconds, 1), total_wall_time_s=round(train_seconds, 1),
+                                hardware=hardware.describe()),
+        parameters=int(model.count_params()),
+        class_weights=dict(zip(CLASS_CODES, map(float, class_weights(splits.labels["train"], len(CLASS_CODES))))),
+        pretrained_weights=run.weights.describe(),
+    )
+
+
+def bundle_metrics(run: Run, predictor: Predictor, splits: Splits, calibration: Calibration) -> dict:
+    """The bundle's metrics: the test report, with the validation and image-only figures beside it."""
+    raw_val, _ = calibration.raw["val"]
+    raw_test, test_heads = calibration.raw["test"]
+    masks = Path(run.config.data) / "masks"
+    report = frame_report(splits.parts["test"], apply_temperature(raw_test, calibration.temperature),
+                          calibration.threshold, test_heads, masks if masks.is_dir() else None)
+    val = evaluation_report(splits.labels["val"], apply_temperature(raw_val, calibration.temperature),
+                            calibration.threshold)
+    report.update({
         "split": "test",
-        "data": str(config.data),
-        "ece_before_calibration": expected_calibration_error(raw_test, labels["test"]),
+        "data": str(run.config.data),
+        "ece_before_calibration": expected_calibration_error(raw_test, splits.labels["test"]),
         "validation": {"balanced_accuracy": val["balanced_accuracy"], "macro_auc": val["macro_auc"],
-                       "ece_before_calibration": expected_calibration_error(raw_val, labels["val"]),
+                       "ece_before_calibration": expected_calibration_error(raw_val, splits.labels["val"]),
                        "ece": val["ece"], "n": val["n"]},
-    }
-    if config.metadata:
-        image_only = evaluate(predictor, parts["test"], images["test"], ignore_metadata=True)
-        metrics["image_only"] = {key: image_only[key] for key in
-                                 ("balanced_accuracy", "accuracy", "macro_auc", "macro_f1", "ece")}
-        metrics["image_only"]["per_class_recall"] = {c: v["recall"] for c, v in image_only["per_class"].items()}
-    bundle_config["training"]["total_wall_time_s"] = round(time.time() - started, 1)
-    bundles.save_model(model, out)
-    bundles.write_json(out / bundles.CONFIG_FILE, bundle_config)
-    bundles.write_json(out / bundles.METRICS_FILE, metrics)
-    shutil.rmtree(checkpoints, ignore_errors=True)
+    })
+    if run.config.metadata:
+        image_only = evaluate(predictor, splits.parts["test"], splits.images["test"], ignore_metadata=True)
+        report["image_only"] = {key: image_only[key] for key in
+                                ("balanced_accuracy", "accuracy", "macro_auc", "macro_f1", "ece")}
+        report["image_only"]["per_class_recall"] = {c: v["recall"] for c, v in image_only["per_class"].items()}
+    return report
+
+
+def train(config: TrainConfig) -> Path:
+    """Train, calibrate and evaluate one model; returns the bundle folder."""
+    run = start_run(config)
+    keras.utils.set_random_seed(config.seed)
+    mixed = config.mixed_precision if config.mixed_precision is not None else bool(hardware.accelerators())
+    if mixed:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    splits = load_splits(run)
+    model = fit_stages(run, splits)
+    train_seconds = time.time() - run.started
+
+    runner = ModelRunner(model)
+    calibration = calibrate(runner, splits, config.target_sensitivity)
+    bundle_config = make_bundle_config(run, model, splits, calibration, train_seconds)
+    metrics = bundle_metrics(run, Predictor(model, bundle_config, runner=runner), splits, calibration)
+    total = replace(bundle_config.training, total_wall_time_s=round(time.time() - run.started, 1))
+    bundles.save_model(model, run.out)
+    bundles.write_config(run.out, replace(bundle_config, training=total))
+    bundles.write_json(run.out / bundles.METRICS_FILE, metrics)
+    shutil.rmtree(run.checkpoints, ignore_errors=True)
     print(json.dumps({k: metrics[k] for k in ("balanced_accuracy", "macro_auc", "accuracy", "ece")}), flush=True)
-    return out
+    return run.out
 
 
 def _best_logged(out: Path, first_epoch: int) -> float | None:

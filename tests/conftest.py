@@ -22,6 +22,11 @@ from skin_core.classes import CLASS_CODES  # noqa: E402
 SITES = ("back", "face", "lower extremity", "trunk", "unknown")
 
 
+# The fields every evaluation report carries (README: "Evaluating and benchmarking").
+REPORT_FIELDS = ("n", "accuracy", "balanced_accuracy", "macro_auc", "macro_f1", "per_class", "confusion_matrix",
+                 "malignant", "ece", "roc")
+
+
 def require_shared(relative: str) -> Path:
     """The path under ../shared, or skip (fail under SKIN_REQUIRE_SHARED=1) when it is absent."""
     path = paths.shared_dir() / relative

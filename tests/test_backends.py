@@ -15,16 +15,17 @@ import keras, numpy as np
 assert keras.backend.backend() == "jax"
 from skin_core.data import make_dataset
 from skin_core.losses import WeightedCategoricalCrossentropy
+from skin_core.metadata import METADATA_DIM
 from skin_core.model import build_model
-from skin_core.predictor import Predictor
+from skin_core.predictor import ModelRunner
 model = build_model("MobileNetV3Small", input_size=(64, 80), weights=None)
 model.compile(keras.optimizers.Adam(1e-3, epsilon=0.1), WeightedCategoricalCrossentropy([1.0] * 7))
 images = np.random.default_rng(0).integers(0, 255, (16, 64, 80, 3)).astype(np.uint8)
-history = model.fit(make_dataset(images, np.zeros((16, 20), np.float32), np.arange(16) % 7, batch_size=8,
+history = model.fit(make_dataset(images, np.zeros((16, METADATA_DIM), np.float32), np.arange(16) % 7, batch_size=8,
                                  training=True, seed=0), epochs=1, verbose=0)
 assert np.isfinite(history.history["loss"][0])
-result = Predictor(model, {"input_size": [64, 80], "metadata": True}).predict(images[0])
-assert abs(sum(p for _, p in result.ranked) - 1) < 1e-5 and result.attention.shape == (64, 80)
+probabilities, heads = ModelRunner(model).run(images[:2], np.zeros((2, METADATA_DIM), np.float32), tta=True)
+assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-5) and heads.shape[0] == 2
 print("ok")
 """
 

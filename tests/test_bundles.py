@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import require_shared
+from conftest import REPORT_FIELDS, require_shared
 from skin_core import bundle as bundles
 from skin_core import load_predictor, paths
+from skin_core.backbones import BACKBONES
 from skin_core.bench import benchmark, choose_default
 from skin_core.evaluate import main as evaluate_main
-from skin_core.metrics import REPORT_FIELDS
 
 COMMITTED = bundles.list_bundles(paths.REPO_DIR / "weights")
 EXAMPLES = paths.REPO_DIR / "assets" / "examples"
@@ -31,21 +31,23 @@ def test_bundle_predicts_the_example_images(name):
         probabilities = np.array([p for _, p in result.ranked])
         assert len(result.ranked) == 7 and probabilities.sum() == pytest.approx(1.0, abs=1e-5)
         assert np.all(np.diff(probabilities) <= 0)
-        if predictor.config["soft_attention"]:
+        if predictor.config.soft_attention:
             assert result.attention.shape == (150, 200)
 
 
 @pytest.mark.parametrize("name", COMMITTED)
 def test_bundle_describes_itself(name):
     folder = paths.REPO_DIR / "weights" / name
-    metrics = json.loads((folder / bundles.METRICS_FILE).read_text())
-    config = json.loads((folder / bundles.CONFIG_FILE).read_text())
+    bundle = bundles.open_bundle(folder)  # the config is validated on opening
+    config, metrics = bundle.config, bundle.metrics
     assert set(REPORT_FIELDS) <= set(metrics) and metrics["split"] == "test"
     assert {"balanced_accuracy", "ece"} <= set(metrics["validation"])
-    assert config["training"]["wall_time_s"] > 0 and config["training"]["hardware"]["cpu_count"]
-    assert "benchmark" in config and config["benchmark"]["latency_ms_median"] > 0
+    assert config.training.wall_time_s > 0 and config.training.hardware["cpu_count"]
+    assert config.benchmark is not None and config.benchmark.latency_ms_median > 0
+    assert config.pretrained_weights["file"] == BACKBONES[config.backbone].shared_weights.filename
+    assert config.model_card.text("limits", "vi") and config.model_card.citations
     assert (folder / bundles.MODEL_FILE).stat().st_size < 30 * 2**20
-    if config["soft_attention"]:
+    if config.soft_attention:
         assert metrics["attention_in_lesion"]["n"] == metrics["n"]
     split = pd.read_csv(folder / bundles.SPLIT_FILE)
     assert split.groupby("lesion_id")["split"].nunique().max() == 1
@@ -64,11 +66,11 @@ def test_default_is_chosen_by_validation_within_the_latency_budget():
     assert choose_default(evaluated, max_latency_ms=50.0) == default
 
 
-def test_benchmark_measures_a_compiled_call_faster_than_keras_predict():
-    figures = benchmark(bundles.open_bundle(None, paths.REPO_DIR / "weights"), runs=10)
-    assert figures["latency_ms_median"] < figures["keras_predict_ms_median"]
-    assert figures["latency_ms_p90"] >= figures["latency_ms_median"]
-    assert figures["parameters"] > 0 and figures["throughput_images_per_s"] > 0
+def test_benchmark_records_its_figures_and_machine():
+    figures = benchmark(bundles.open_bundle(None, paths.REPO_DIR / "weights"), runs=5)
+    assert 0 < figures.latency_ms_median <= figures.latency_ms_p90
+    assert figures.keras_predict_ms_median > 0 and figures.throughput_images_per_s > 0
+    assert figures.parameters > 0 and figures.hardware["cpu_count"]
 
 
 def test_default_bundle_on_the_external_isic2017_set(capsys):

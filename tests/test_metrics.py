@@ -3,8 +3,9 @@ import pytest
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score, roc_auc_score
 
 from skin_core.calibration import apply_temperature, expected_calibration_error, fit_temperature
-from skin_core.classes import CLASS_CODES
-from skin_core.metrics import REPORT_FIELDS, attention_in_lesion, evaluation_report, malignancy_threshold
+from conftest import REPORT_FIELDS
+from skin_core.classes import CLASS_CODES, MALIGNANT_INDICES
+from skin_core.metrics import attention_in_lesion, evaluation_report, malignancy_threshold
 
 
 @pytest.fixture
@@ -35,8 +36,8 @@ def test_report_equals_scikit_learn(predictions):
         assert row["recall"] == pytest.approx((guess & truth).sum() / truth.sum(), abs=1e-6)
         assert row["specificity"] == pytest.approx((~guess & ~truth).sum() / (~truth).sum(), abs=1e-6)
         assert row["auc"] == pytest.approx(roc_auc_score(truth, probabilities[:, index]), abs=1e-6)
-    malignant = np.isin(labels, [0, 1, 4])
-    score = probabilities[:, [0, 1, 4]].sum(axis=1)
+    malignant = np.isin(labels, MALIGNANT_INDICES)
+    score = probabilities[:, list(MALIGNANT_INDICES)].sum(axis=1)
     assert report["malignant"]["auc"] == pytest.approx(roc_auc_score(malignant, score), abs=1e-6)
     assert report["malignant"]["sensitivity"] == pytest.approx((score[malignant] >= 0.4).mean(), abs=1e-6)
     assert report["malignant"]["specificity"] == pytest.approx((score[~malignant] < 0.4).mean(), abs=1e-6)

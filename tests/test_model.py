@@ -1,4 +1,4 @@
-import json
+import shutil
 
 import keras
 import numpy as np
@@ -7,10 +7,12 @@ import pytest
 from conftest import require_shared
 from skin_core import bundle as bundles
 from skin_core import metadata as meta
+from skin_core import paths
 from skin_core.backbones import BACKBONES, get_backbone
 from skin_core.model import ATTENTION_LAYER, attention_model, build_model
 
 SMALL = 96  # large enough for every backbone's stem (InceptionResNetV2 needs 75)
+REFERENCE_CONFIG = paths.REPO_DIR / "weights" / "mobilenetv3small" / bundles.CONFIG_FILE
 
 
 def random_inputs(batch, size, seed=0):
@@ -71,7 +73,7 @@ def test_save_and_load_round_trip_gives_identical_predictions(tmp_path):
     inputs = random_inputs(3, (64, 80))
     expected = keras.ops.convert_to_numpy(model(inputs, training=False))
     bundles.save_model(model, tmp_path)
-    bundles.write_json(tmp_path / bundles.CONFIG_FILE, {"input_size": [64, 80]})
+    shutil.copy(REFERENCE_CONFIG, tmp_path / bundles.CONFIG_FILE)
     reloaded = bundles.open_bundle(tmp_path).load_model()
     np.testing.assert_allclose(keras.ops.convert_to_numpy(reloaded(inputs, training=False)), expected, atol=1e-6)
     assert reloaded.get_layer(ATTENTION_LAYER).heads == 16
@@ -81,8 +83,8 @@ def test_loading_refuses_bundles_that_would_run_code(tmp_path):
     inputs = keras.Input((4,))
     outputs = keras.layers.Lambda(lambda x: x * 2)(inputs)
     keras.Model(inputs, outputs).save(tmp_path / bundles.MODEL_FILE)
-    (tmp_path / bundles.CONFIG_FILE).write_text(json.dumps({"input_size": [4, 4]}))
-    with pytest.raises(ValueError, match="(?i)unsafe|safe_mode|lambda"):
+    shutil.copy(REFERENCE_CONFIG, tmp_path / bundles.CONFIG_FILE)
+    with pytest.raises(bundles.InvalidBundleError, match="(?i)model.keras.*(unsafe|safe_mode|lambda)"):
         bundles.open_bundle(tmp_path).load_model()
 
 
@@ -91,19 +93,19 @@ def test_shared_imagenet_weights_load_into_their_backbones(name):
     import h5py
 
     spec = get_backbone(name)
-    path = require_shared(f"pretrained/{spec.local_weights.filename}")
+    path = require_shared(f"pretrained/{spec.shared_weights.filename}")
     with h5py.File(path) as stored:
         arrays = []
         stored.visititems(lambda _, item: arrays.append(item[()]) if isinstance(item, h5py.Dataset) else None)
     stored_fingerprints = {(a.shape, round(float(np.abs(a).sum()), 2)) for a in arrays}
-    trunk = spec.build((96, 128, 3), weights=str(path))
+    trunk = spec.build((96, 128, 3), weights=spec.resolve_weights("shared"))
     loaded = [keras.ops.convert_to_numpy(w) for w in trunk.weights]
     assert loaded
     # Every weight of the (possibly cut) backbone is one of the file's arrays, not a random initialisation.
     for array in loaded:
         assert (array.shape, round(float(np.abs(array).sum()), 2)) in stored_fingerprints
-    if spec.local_weights.batchnorm_epsilon:
-        assert all(layer.epsilon == spec.local_weights.batchnorm_epsilon for layer in trunk.layers
+    if spec.shared_weights.batchnorm_epsilon:
+        assert all(layer.epsilon == spec.shared_weights.batchnorm_epsilon for layer in trunk.layers
                    if isinstance(layer, keras.layers.BatchNormalization))
     features = keras.ops.convert_to_numpy(trunk(np.full((1, 96, 128, 3), 128.0, "float32")))
     assert np.isfinite(features).all() and features.std() > 0

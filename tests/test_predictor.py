@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from skin_core import InvalidImageError, InvalidMetadataError, load_predictor
-from skin_core.classes import CLASS_CODES
+from skin_core.classes import CLASS_CODES, MALIGNANT_CODES
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def test_flip_averaging_still_sums_to_one(predictor):
 
 def test_malignant_probability_is_the_sum_of_the_three_malignant_classes(predictor):
     result = predictor.predict(photo())
-    expected = sum(result.probabilities[c] for c in ("mel", "bcc", "akiec"))
+    expected = sum(result.probabilities[c] for c in MALIGNANT_CODES)
     assert result.malignant_probability == pytest.approx(expected, abs=1e-6)
     assert result.malignancy_alert == (expected >= predictor.threshold)
 

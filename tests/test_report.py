@@ -3,7 +3,7 @@ import datetime
 import numpy as np
 
 from skin_core.predictor import Prediction
-from skin_core.report import pdf_report
+from ui.report import pdf_report
 
 
 def prediction():

@@ -6,6 +6,18 @@ from skin_core import bundle as bundles
 from skin_core.predictor import Predictor
 
 
+def bundle_catalogue() -> tuple[list[str], str | None, dict[str, str]]:
+    """The usable bundle names, the default one (None if it is not usable) and, for each broken bundle,
+    why it cannot be used. Read on every run, so that a bundle added or repaired shows up at once."""
+    usable, broken = bundles.scan()
+    names = [b.name for b in usable]
+    try:
+        default = bundles.default_bundle_name()
+    except bundles.BundleError:
+        default = None
+    return names, default if default in names else None, {name: str(error) for name, error in broken.items()}
+
+
 @st.cache_resource(show_spinner=False)
 def predictor(name: str) -> Predictor:
     """Each bundle is loaded once per process and shared by every session."""

@@ -8,7 +8,7 @@ from fpdf import FPDF
 from PIL import Image
 
 from skin_core import paths
-from skin_core.i18n import diagnosis_name, sex_name, site_name, t
+from ui.i18n import diagnosis_name, sex_name, site_name, t
 
 FONT_DIR = paths.REPO_DIR / "assets" / "fonts"
 

@@ -4,46 +4,28 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from skin_core import bundle as bundles
 from skin_core.classes import CLASS_CODES
-from skin_core.i18n import diagnosis_name, t
+from ui.i18n import diagnosis_name, t
 
 SUMMARY_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "macro_auc")
 
 
-def evaluated_bundles(weights_dir=None) -> list:
-    """Every bundle in weights/ that has a metrics report, in name order."""
-    found = [bundles.open_bundle(name, weights_dir) for name in bundles.list_bundles(weights_dir)]
-    return [b for b in found if b.metrics]
-
-
-def variant(bundle) -> str:
-    """The ablation a bundle represents: full_model, no_metadata, no_soft_attention or unweighted_loss."""
-    config = bundle.config
-    if not config.get("metadata", True):
-        return "no_metadata"
-    if not config.get("soft_attention", True):
-        return "no_soft_attention"
-    if not config.get("weighted_loss", True):
-        return "unweighted_loss"
-    return "full_model"
-
-
 def summary_frame(evaluated) -> pd.DataFrame:
+    """One row per bundle: its test metrics, calibration, attention and benchmark figures."""
     rows = []
     for b in evaluated:
-        bench = b.config.get("benchmark", {})
+        bench = b.config.benchmark
         attention = b.metrics.get("attention_in_lesion", {})
         rows.append({
-            "model": b.name, "backbone": b.config.get("backbone"), "variant": variant(b),
+            "model": b.name, "backbone": b.config.backbone, "variant": b.config.variant,
             **{m: b.metrics.get(m) for m in SUMMARY_METRICS},
             "ece": b.metrics.get("ece"), "ece_before_calibration": b.metrics.get("ece_before_calibration"),
             "malignant_sensitivity": b.metrics.get("malignant", {}).get("sensitivity"),
             "malignant_specificity": b.metrics.get("malignant", {}).get("specificity"),
             "attention_mass_inside": attention.get("mass_inside_lesion"),
             "lesion_area_share": attention.get("lesion_area_share"),
-            "parameters": b.config.get("parameters"), "latency_ms": bench.get("latency_ms_median"),
-            "bundle_mb": bench.get("bundle_mb"), "test_images": b.metrics.get("n"),
+            "parameters": b.config.parameters, "latency_ms": None if bench is None else bench.latency_ms_median,
+            "bundle_mb": None if bench is None else bench.bundle_mb, "test_images": b.metrics.get("n"),
         })
     return pd.DataFrame(rows)
 

@@ -20,7 +20,11 @@ STRINGS = {
         "cùng với khám lâm sàng; sinh thiết là tiêu chuẩn quyết định."),
     "no_model": ("No trained model was found in the weights folder. Train one with train.py (see README).",
                  "Không tìm thấy mô hình đã huấn luyện trong thư mục weights. Hãy huấn luyện bằng train.py (xem README)."),
-    "model_error": ("The model {name} could not be loaded: {error}", "Không thể tải mô hình {name}: {error}"),
+    "broken_model": ("Model {name} is unavailable and is not offered. {reason}",
+                     "Mô hình {name} không dùng được nên không được đưa vào danh sách. {reason}"),
+    "model_failed": ("The model {name} could not be loaded, so no analysis was made. {reason} "
+                     "Choose another model in the sidebar.",
+                     "Không thể tải mô hình {name} nên chưa phân tích. {reason} Hãy chọn mô hình khác ở thanh bên."),
     "photo": ("Lesion photo", "Ảnh tổn thương"),
     "upload": ("Upload a dermoscopic photo (JPEG, PNG, BMP, TIFF, WebP)",
                "Tải lên ảnh soi da (JPEG, PNG, BMP, TIFF, WebP)"),
@@ -129,25 +133,16 @@ STRINGS = {
     "calibration": ("Calibration error (ECE)", "Sai số hiệu chuẩn (ECE)"),
     "before": ("before temperature scaling", "trước khi hiệu chỉnh nhiệt độ"),
     "after": ("after temperature scaling", "sau khi hiệu chỉnh nhiệt độ"),
-    "paper_series": ("Reported by the paper (other split, not our measurement)",
-                     "Theo công bố của bài báo (cách chia khác, không phải số đo của chúng tôi)"),
     # about page
     "about_intro": (
         "Model cards: what each model is for, what it was trained and tested on, and where it is weak.",
         "Thẻ mô hình: mục đích, dữ liệu huấn luyện và kiểm tra, và các hạn chế của từng mô hình."),
     "intended_use": ("Intended use", "Mục đích sử dụng"),
-    "intended_use_text": (
-        "Second opinion for clinicians reading dermoscopic photos of pigmented skin lesions; it ranks the 7 "
-        "HAM10000 diagnoses. Not for use by patients, not for clinical photos without a dermatoscope, and never "
-        "a replacement for histopathology.",
-        "Ý kiến thứ hai cho bác sĩ khi đọc ảnh soi da của tổn thương sắc tố; xếp hạng 7 chẩn đoán của HAM10000. "
-        "Không dành cho bệnh nhân tự dùng, không dùng cho ảnh chụp thường không qua kính soi da, và không thay "
-        "thế giải phẫu bệnh."),
     "training_data": ("Training data", "Dữ liệu huấn luyện"),
     "training_data_text": (
-        "HAM10000 (Tschandl, Rosendahl, Kittler, Sci. Data 5:180161, 2018), CC BY-NC 4.0; split by lesion "
+        "{data}; split by lesion "
         "(no lesion on two sides) 70 / 15 / 15, seed {seed}: {train} training, {val} validation and {test} test images.",
-        "HAM10000 (Tschandl, Rosendahl, Kittler, Sci. Data 5:180161, 2018), CC BY-NC 4.0; chia theo tổn thương "
+        "{data}; chia theo tổn thương "
         "(không tổn thương nào ở hai phía) 70 / 15 / 15, hạt giống {seed}: {train} ảnh huấn luyện, {val} ảnh kiểm "
         "định và {test} ảnh kiểm tra."),
     "architecture": ("Architecture", "Kiến trúc"),
@@ -173,26 +168,8 @@ STRINGS = {
         "Trained for {epochs} epochs in {minutes:.0f} min on {hardware}.",
         "Huấn luyện {epochs} epoch trong {minutes:.0f} phút trên {hardware}."),
     "limits": ("Known limits", "Hạn chế đã biết"),
-    "limits_text": (
-        "Dermoscopic images only. HAM10000 comes from Austrian and Australian clinics: darker skin types and "
-        "Asian patients are under-represented, so accuracy for Vietnamese patients is not yet measured. Trained "
-        "at the 200×150 resolution of the shared HAM10000 copy. Rare classes (dermatofibroma, vascular lesions) "
-        "have few test images, so their figures are uncertain. Only the 7 HAM10000 diagnoses exist for the model.",
-        "Chỉ dành cho ảnh soi da. HAM10000 đến từ các phòng khám ở Áo và Úc: da sẫm màu và bệnh nhân châu Á ít "
-        "được đại diện, nên độ chính xác trên bệnh nhân Việt Nam chưa được đo. Huấn luyện ở độ phân giải 200×150 "
-        "của bản HAM10000 dùng chung. Các lớp hiếm (u xơ da, tổn thương mạch máu) có ít ảnh kiểm tra nên số liệu "
-        "kém chắc chắn. Mô hình chỉ biết 7 chẩn đoán của HAM10000."),
     "citations": ("Citations", "Trích dẫn"),
 }
-
-CITATIONS = (
-    "V. D. Nguyen, N. D. Bui, H. K. Do. Skin Lesion Classification on Imbalanced Data Using Deep Learning with "
-    "Soft Attention. Sensors 22(19):7530, 2022.",
-    "S. K. Datta, M. A. Shaikh, S. N. Srihari, M. Gao. Soft Attention Improves Skin Cancer Classification "
-    "Performance. iMIMIC, MICCAI workshops, 2021 (arXiv:2105.03358).",
-    "P. Tschandl, C. Rosendahl, H. Kittler. The HAM10000 dataset, a large collection of multi-source "
-    "dermatoscopic images of common pigmented skin lesions. Sci. Data 5:180161, 2018 (CC BY-NC 4.0).",
-)
 
 SEX_NAMES = {"male": ("male", "nam"), "female": ("female", "nữ"), "unknown": ("unknown", "không rõ")}
 SITE_NAMES = {
