@@ -64,7 +64,11 @@ def main(argv=None) -> int:
     config = parse_args(argv)
     from skin_core.training import train
 
-    bundle = train(config)
+    try:
+        bundle = train(config)
+    except (FileNotFoundError, FileExistsError, ValueError) as error:  # bad data, paths or settings
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(f"Bundle written to {bundle}")
     return 0
 

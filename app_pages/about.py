@@ -47,6 +47,16 @@ for bundle in evaluated:
         gpus = ", ".join(training.hardware.get("gpus", [])) or "—"
         st.markdown(t("training_text", lang, epochs=training.epochs_run, minutes=training.wall_time_s / 60,
                       hardware=f"{training.hardware.get('cpu_count', '?')} CPU, GPU: {gpus}"))
+        gate = metrics.get("gate")
+        if gate:
+            inside, outside = gate["in_distribution"], gate["out_of_distribution"]
+            external = inside.get("isic2017_test")
+            st.markdown(t("gate_card", lang, threshold=gate["threshold"], internal=inside["internal_test"]["flagged"],
+                          external="—" if external is None else f"{external['flagged']:.1%}",
+                          clinical=outside["A_clinical"]["flagged"], nonskin=outside["B_nonskin"]["flagged"],
+                          medical=outside["C_medical"]["flagged"]))
+        else:
+            st.markdown(t("no_gate", lang))
         st.markdown(f"**{t('limits', lang)}**: {card.text('limits', lang)}")
 
 st.subheader(t("citations", lang))

@@ -50,6 +50,15 @@ st.subheader(t("attention_in_lesion", lang))
 st.dataframe(frame[["model", "attention_mass_inside", "lesion_area_share"]].rename(columns={
     "attention_mass_inside": t("attention_mass", lang), "lesion_area_share": t("lesion_share", lang)}),
     hide_index=True, width="stretch")
+st.subheader(t("input_check", lang))
+st.caption(t("input_check_intro", lang))
+gates = comparison.gate_frame(evaluated, lang)
+if gates.empty:
+    st.info(t("no_gate", lang))
+else:
+    st.dataframe(gates, hide_index=True, width="stretch",
+                 column_config={column: st.column_config.NumberColumn(format="percent")
+                                for column in gates.columns[1:-1]})
 st.subheader(t("calibration", lang))
 st.dataframe(frame[["model", "ece_before_calibration", "ece"]].rename(columns={
     "ece_before_calibration": t("before", lang), "ece": t("after", lang)}), hide_index=True, width="stretch")

@@ -11,7 +11,7 @@ from skin_core import imaging
 from skin_core.bundle import BundleError
 from skin_core.imaging import InvalidImageError
 from skin_core.metadata import SEXES, SITES, InvalidMetadataError
-from ui.i18n import diagnosis_name, sex_name, site_name, t
+from ui.i18n import diagnosis_name, gate_finding, sex_name, site_name, t
 from ui.report import pdf_report
 from ui.state import keep, language, model_name, predictor, remember
 
@@ -50,6 +50,11 @@ def on_example(row: dict) -> None:
     age = None if pd.isna(row["age"]) else float(row["age"])
     set_photo(f"HAM10000 {row['image_id']}", (EXAMPLES / f"{row['dx']}.jpg").read_bytes(),
               {"age": age, "sex": row["sex"], "site": row["localization"]})
+
+
+def override_gate(request: tuple) -> None:
+    """The doctor chose to see the result of a flagged photo (for this photo, details and model only)."""
+    st.session_state["gate_override"] = request
 
 
 inputs, patient = st.columns([3, 2])
@@ -113,6 +118,17 @@ image = st.session_state["result"]["image"]
 prediction = st.session_state["result"]["prediction"]
 
 st.divider()
+gate = prediction.gate
+outside_use = None  # what the input check saw, when the doctor analyses a flagged photo anyway
+if gate is not None and gate.flagged:
+    if st.session_state.get("gate_override") != request:
+        st.warning(t(f"gate_{gate_finding(gate)}", lang), icon="🚫")
+        st.info(t("gate_how_to", lang))
+        st.button(t("analyse_anyway", lang), key="analyse_anyway", on_click=override_gate, args=(request,))
+        st.stop()
+    outside_use = t(f"gate_what_{gate_finding(gate)}", lang)
+    st.error(t("outside_use", lang, what=outside_use), icon="🚫")
+
 st.subheader(t("results", lang))
 top_code, top_probability = prediction.top
 st.markdown(t("top_sentence", lang, name=diagnosis_name(top_code, lang), probability=top_probability))
@@ -160,11 +176,11 @@ else:
                     head = imaging.upscale_map(heads[index], image.shape[:2])
                     column.image(imaging.overlay(image, head, opacity), caption=t("head", lang, index=index + 1))
 
-report_key = (request, st.session_state.get("opacity"), lang)
+report_key = (request, st.session_state.get("opacity"), lang, outside_use)
 if st.session_state.get("report_key") != report_key:  # the PDF is rebuilt only when its content changes
     st.session_state["report"] = pdf_report(
         image, overlay, prediction, age=age, sex=sex, site=site, model_name=name,
-        model_version=predictor(name).config.version, language=lang)
+        model_version=predictor(name).config.version, language=lang, outside_use=outside_use)
     st.session_state["report_key"] = report_key
 st.download_button(t("pdf", lang), data=st.session_state["report"], mime="application/pdf",
                    file_name=f"lesion-report-{photo['sha'][:8]}.pdf")

@@ -23,6 +23,7 @@ import keras
 from skin_core import paths
 from skin_core.backbones import BACKBONES
 from skin_core.classes import CLASS_CODES
+from skin_core.gate import GATE_FILE, GateSettings, InputGate
 from skin_core.layers import PREPROCESSING_MODES
 from skin_core.metadata import SEXES, SITES
 from skin_core.model import input_shape_of
@@ -132,11 +133,12 @@ class BundleConfig:
     class_codes: tuple = CLASS_CODES
     metadata_vocabulary: dict = field(default_factory=lambda: {"sex": list(SEXES), "site": list(SITES)})
     benchmark: Benchmark | None = None
+    gate: GateSettings | None = None  # None: no input gate fitted (python -m skin_core.gate)
     schema_version: int = SCHEMA_VERSION
 
     NESTED: ClassVar[dict] = {"age_normalisation": AgeNormalisation, "model_card": ModelCard,
                               "training": TrainingRecord, "low_confidence": LowConfidence,
-                              "benchmark": Benchmark}
+                              "benchmark": Benchmark, "gate": GateSettings}
 
     @property
     def variant(self) -> str:
@@ -203,6 +205,11 @@ class BundleConfig:
         age = self.age_normalisation
         check(_finite(age.mean) and _finite(age.std) and age.std > 0, "age_normalisation",
               f"needs a finite mean and a positive std, got {age!r}")
+        if self.gate is not None:
+            for name, value in asdict(self.gate).items():
+                check(_finite(value) and value >= 0, f"gate.{name}", f"must be a number >= 0, got {value!r}")
+            check(0 < self.gate.threshold < 1, "gate.threshold",
+                  f"must lie strictly between 0 and 1, got {self.gate.threshold!r}")
         for section in ("intended_use", "data", "limits"):
             texts = getattr(self.model_card, section)
             check(isinstance(texts, dict) and isinstance(texts.get("en"), str) and texts["en"].strip(),
@@ -249,6 +256,16 @@ class Bundle:
             return keras.saving.load_model(model_file, compile=False, safe_mode=True)
         except Exception as error:  # Keras raises many types for a broken archive; all mean the same here
             raise InvalidBundleError(self.name, MODEL_FILE, f"cannot be loaded ({error})") from error
+
+
+    def load_gate(self, feature_dimension: int) -> InputGate | None:
+        """The fitted input gate (None when the bundle has none); a damaged gate.npz is an InvalidBundleError."""
+        if self.config.gate is None:
+            return None
+        try:
+            return InputGate.load(self.path, self.config.gate, feature_dimension)
+        except ValueError as error:
+            raise InvalidBundleError(self.name, GATE_FILE, str(error)) from None
 
 
 def read_json(path: Path, bundle: str) -> dict:

@@ -13,6 +13,7 @@ import pandas as pd
 
 from skin_core.classes import CLASS_CODES
 from skin_core.imaging import InvalidImageError, load_rgb, resize
+from skin_core.metadata import InvalidMetadataError, clean_age, clean_sex, clean_site, shown
 from skin_core.model import IMAGE_INPUT, METADATA_INPUT
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -33,24 +34,35 @@ def find_labels_csv(folder: Path) -> Path:
 def read_dataset(folder, labels_csv=None) -> pd.DataFrame:
     """One row per labelled image: image_id, lesion_id, dx, age, sex, localization, path.
 
-    A missing lesion_id makes each image its own lesion; missing metadata columns mean unknown.
+    A missing lesion_id makes each image its own lesion; missing metadata columns mean unknown. A value that
+    cannot be right (an unknown diagnosis, site or sex word, an impossible age) stops here, naming the row.
     """
     folder = Path(folder)
     labels_csv = Path(labels_csv) if labels_csv else find_labels_csv(folder)
     frame = pd.read_csv(labels_csv, dtype={"image_id": str, "lesion_id": str, "dx": str})
     missing = {"image_id", "dx"} - set(frame.columns)
     if missing:
-        raise ValueError(f"{labels_csv} lacks the column(s) {', '.join(sorted(missing))}.")
+        raise ValueError(f"{labels_csv} lacks the column(s) {', '.join(sorted(missing))}; a labels CSV needs at "
+                         f"least image_id and dx.")
     frame["dx"] = frame["dx"].str.strip().str.lower()
-    unknown_dx = sorted(set(frame["dx"]) - set(CLASS_CODES))
-    if unknown_dx:
-        raise ValueError(f"{labels_csv} has diagnoses outside {CLASS_CODES}: {unknown_dx}")
+    unknown_dx = ~frame["dx"].isin(CLASS_CODES)
+    if unknown_dx.any():
+        first = int(unknown_dx.to_numpy().argmax())
+        raise ValueError(f"{labels_csv}, line {first + 2} (image {frame['image_id'][first]}): diagnosis "
+                         f"{shown(frame['dx'][first])} is not one of {', '.join(CLASS_CODES)} ({int(unknown_dx.sum())} "
+                         f"row(s) in all). Correct the label or remove the row.")
     if "lesion_id" not in frame or frame["lesion_id"].isna().all():
         frame["lesion_id"] = frame["image_id"]
     frame["lesion_id"] = frame["lesion_id"].fillna(frame["image_id"])
     for column in ("age", "sex", "localization"):
         if column not in frame:
             frame[column] = None
+    for row in frame.itertuples():
+        try:
+            clean_age(row.age), clean_sex(row.sex), clean_site(row.localization)
+        except InvalidMetadataError as error:
+            raise InvalidMetadataError(f"{labels_csv}, line {row.Index + 2} (image {row.image_id}): {error} "
+                                       f"Correct the value or leave it empty.") from None
     frame["path"] = [str(_image_path(folder / "images", image_id)) for image_id in frame["image_id"]]
     return frame[["image_id", "lesion_id", "dx", "age", "sex", "localization", "path"]].reset_index(drop=True)
 

@@ -4,6 +4,8 @@
 
 Prints one JSON report on stdout (see skin_core.metrics.evaluation_report). Empty or missing metadata
 columns count as unknown, so a clinic can check a model on its own labelled photos before trusting it.
+When the bundle has an input gate, the report also says how many photos it flags, by reason, and gives
+the figures on the accepted photos alone (``accepted_only``) next to those on all photos.
 """
 
 import argparse
@@ -15,17 +17,28 @@ import numpy as np
 
 from skin_core import imaging
 from skin_core.data import labels_of, load_images, read_dataset
+from skin_core.gate import summarise
 from skin_core.metrics import attention_in_lesion, evaluation_report
 
 
 def evaluate(predictor, frame, images=None, ignore_metadata=False, masks_dir=None, tta=False) -> dict:
     """The report for ``frame`` (read_dataset rows); ``images`` may hold them already decoded and resized."""
-    probabilities, heads = predict_frame(predictor, frame, images, ignore_metadata, tta)
-    return frame_report(frame, probabilities, predictor.threshold, heads, masks_dir)
+    if images is None:
+        images = load_images(frame["path"], predictor.input_size)
+    outputs = predict_frame(predictor, frame, images, ignore_metadata, tta)
+    report = frame_report(frame, outputs.probabilities, predictor.threshold, outputs.heads, masks_dir)
+    if predictor.gate is not None:
+        decisions = predictor.gate.decide(outputs.features, images)
+        report["gate"] = summarise(decisions)
+        accepted = np.array([not d.flagged for d in decisions])
+        if accepted.any():
+            report["accepted_only"] = frame_report(frame[accepted].reset_index(drop=True),
+                                                   outputs.probabilities[accepted], predictor.threshold)
+    return report
 
 
 def predict_frame(predictor, frame, images=None, ignore_metadata=False, tta=False):
-    """Calibrated probabilities and per-head attention maps for every row of ``frame``."""
+    """The Predictor's outputs (calibrated probabilities, features, attention heads) for every row of ``frame``."""
     if images is None:
         images = load_images(frame["path"], predictor.input_size)
     if ignore_metadata:

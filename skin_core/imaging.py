@@ -88,6 +88,10 @@ def _from_array(array: np.ndarray) -> np.ndarray:
     if array.ndim != 3 or array.shape[-1] not in (3, 4):
         raise InvalidImageError("The image must have height, width and 3 colour channels.", "channels")
     array = array[..., :3]
+    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+        raise InvalidImageError("The image must hold numeric pixel values.", "channels")
+    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+        raise InvalidImageError("The image holds invalid pixel values (NaN or infinity).", "damaged")
     if array.dtype != np.uint8:
         if np.issubdtype(array.dtype, np.floating) and array.max(initial=0) <= 1.0:
             array = array * 255.0

@@ -10,6 +10,8 @@ training split's mean and standard deviation, which every model bundle stores.
 """
 
 import math
+import numbers
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,8 +30,17 @@ FIELDS = (AGE_FIELD, SEX_FIELD, SITE_FIELD)
 METADATA_DIM = SITE_FIELD.stop
 
 
+_PLAIN_NUMBER = re.compile(r"[0-9]+([.,][0-9]+)?")  # ASCII digits, one decimal point or comma
+
+
 class InvalidMetadataError(ValueError):
     """A metadata value that is neither valid nor empty (shown to the user as is)."""
+
+
+def shown(value, limit: int = 40) -> str:
+    """The value as a message may quote it: its repr, cut short so that a huge input is not echoed back."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _is_empty(value) -> bool:
@@ -44,10 +55,12 @@ def clean_age(value) -> float | None:
     """Return the age in years, ``None`` when unknown; raise on impossible ages."""
     if _is_empty(value):
         return None
-    try:
+    if isinstance(value, str) and _PLAIN_NUMBER.fullmatch(value.strip()):
+        age = float(value.strip().replace(",", "."))
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
         age = float(value)
-    except (TypeError, ValueError):
-        raise InvalidMetadataError(f"Age must be a number of years, got {value!r}.") from None
+    else:
+        raise InvalidMetadataError(f"Age must be a number of years, got {shown(value)}.")
     if math.isnan(age):
         return None
     if not AGE_RANGE[0] <= age <= AGE_RANGE[1]:
@@ -61,7 +74,7 @@ def _clean_choice(value, vocabulary: tuple[str, ...], what: str) -> str:
         return UNKNOWN
     word = str(value).strip().lower().replace("_", " ")
     if word not in vocabulary:
-        raise InvalidMetadataError(f"Unknown {what} {value!r}; expected one of: {', '.join(vocabulary)}.")
+        raise InvalidMetadataError(f"Unknown {what} {shown(value)}; expected one of: {', '.join(vocabulary)}.")
     return word
 
 

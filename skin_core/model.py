@@ -22,6 +22,7 @@ IMAGE_INPUT = "image"
 METADATA_INPUT = "metadata"
 PREPROCESSING_LAYER = "preprocessing"
 ATTENTION_LAYER = "soft_attention"
+FEATURE_POOL_LAYER = "feature_pool"  # its input is the backbone's feature map
 OUTPUT_LAYER = "probabilities"
 
 
@@ -81,7 +82,7 @@ def build_model(
     mode = spec.preprocessing if weights.entry is None else weights.entry.preprocessing
     features = trunk(ImagePreprocessing(mode, name=PREPROCESSING_LAYER)(image))
 
-    branches = [keras.layers.MaxPooling2D(2, padding="same", name="feature_pool")(features)]
+    branches = [keras.layers.MaxPooling2D(2, padding="same", name=FEATURE_POOL_LAYER)(features)]
     if soft_attention:
         attended, _ = SoftAttention(heads=attention_heads, name=ATTENTION_LAYER)(features)
         branches.append(keras.layers.MaxPooling2D(2, padding="same", name="attention_pool")(attended))
@@ -121,10 +122,16 @@ def set_backbone_trainable(trunk: keras.Model, backbone_trainable) -> None:
         layer.trainable = index >= first and not isinstance(layer, keras.layers.BatchNormalization)
 
 
-def attention_model(model: keras.Model) -> keras.Model:
-    """Same inputs; outputs (probabilities, per-head attention maps (B, h, w, K))."""
-    heads = model.get_layer(ATTENTION_LAYER).output[1]
-    return keras.Model(model.inputs, [model.get_layer(OUTPUT_LAYER).output, heads], name=f"{model.name}_explain")
+def explain_model(model: keras.Model) -> keras.Model:
+    """Same inputs; outputs [probabilities (B, 7), pooled backbone features (B, d)] and, with Soft-Attention,
+    the per-head attention maps (B, h, w, K). The features describe what the photo looks like to the model
+    (the input gate measures how far they are from the training photos)."""
+    feature_map = model.get_layer(FEATURE_POOL_LAYER).input
+    pooled = keras.layers.GlobalAveragePooling2D(dtype="float32", name="gate_features")(feature_map)
+    outputs = [model.get_layer(OUTPUT_LAYER).output, pooled]
+    if has_attention(model):
+        outputs.append(model.get_layer(ATTENTION_LAYER).output[1])
+    return keras.Model(model.inputs, outputs, name=f"{model.name}_explain")
 
 
 def has_attention(model: keras.Model) -> bool:

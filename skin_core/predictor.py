@@ -5,9 +5,11 @@
     result = predictor.predict("lesion.jpg", age=54, sex="male", site="back")
     result.ranked      # [(code, probability), ...], sorted, calibrated, sums to 1
     result.attention   # float32 (H, W) in [0, 1], the input photo's size
+    result.gate        # the input gate's decision: is this a usable dermoscopic photo? (None without a gate)
 """
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -15,10 +17,11 @@ import numpy as np
 from skin_core import imaging
 from skin_core.bundle import Bundle, BundleConfig, open_bundle
 from skin_core.calibration import apply_temperature
+from skin_core.gate import GateDecision, InputGate
 from skin_core.classes import CLASS_CODES
 from skin_core.metadata import MetadataEncoder
 from skin_core.metrics import malignant_scores
-from skin_core.model import IMAGE_INPUT, METADATA_INPUT, attention_model, has_attention
+from skin_core.model import IMAGE_INPUT, METADATA_INPUT, explain_model
 
 
 @dataclass
@@ -30,6 +33,7 @@ class Prediction:
     malignancy_threshold: float
     low_confidence: bool
     probabilities: dict = field(default_factory=dict)
+    gate: GateDecision | None = None
 
     @property
     def top(self) -> tuple:
@@ -40,31 +44,40 @@ class Prediction:
         return self.malignant_probability >= self.malignancy_threshold
 
 
+class Outputs(NamedTuple):
+    """What one forward pass gives per image."""
+
+    probabilities: np.ndarray  # (N, 7)
+    features: np.ndarray  # (N, d) pooled backbone features, for the input gate
+    heads: np.ndarray | None  # (N, h, w, K) per-head attention maps; None without Soft-Attention
+
+
 class ModelRunner:
     """The compiled forward pass of a model built by ``build_model``: batches, optional flip averaging,
-    uncalibrated probabilities and per-head attention maps."""
+    uncalibrated probabilities, backbone features and per-head attention maps."""
 
     def __init__(self, model: keras.Model):
         self.model = model
         self.uses_metadata = METADATA_INPUT in {t.name for t in model.inputs}
-        self._explain = attention_model(model) if has_attention(model) else model
-        self._infer = _compiled(self._explain)
+        explain = explain_model(model)
+        self.feature_dimension = int(explain.outputs[1].shape[-1])
+        self._infer = _compiled(explain)
 
-    def run(self, images: np.ndarray, metadata: np.ndarray | None, tta: bool = False, batch_size: int = 32):
-        """Probabilities (N, 7) at temperature 1 and per-head attention (N, h, w, K) or None, for resized
-        images. With ``tta`` the four flips of each image are averaged (attention maps flipped back first).
-        ``metadata`` (N, METADATA_DIM) may be None only for an image-only model."""
+    def run(self, images: np.ndarray, metadata: np.ndarray | None, tta: bool = False, batch_size: int = 32) -> Outputs:
+        """Outputs at temperature 1 for resized images. With ``tta`` the four flips of each image are
+        averaged (attention maps flipped back first). ``metadata`` (N, METADATA_DIM) may be None only for an
+        image-only model."""
         if metadata is None and self.uses_metadata:
             raise ValueError("This model takes patient metadata; pass the encoded rows (unknown where empty).")
-        probabilities, heads = [], []
+        batches = []
         for start in range(0, len(images), batch_size):
             rows = None if metadata is None else metadata[start:start + batch_size]
-            p, h = self._forward(images[start:start + batch_size], rows, tta)
-            probabilities.append(p)
-            heads.append(h)
-        return np.concatenate(probabilities), (None if heads[0] is None else np.concatenate(heads))
+            batches.append(self._forward(images[start:start + batch_size], rows, tta))
+        heads = None if batches[0].heads is None else np.concatenate([b.heads for b in batches])
+        return Outputs(np.concatenate([b.probabilities for b in batches]),
+                       np.concatenate([b.features for b in batches]), heads)
 
-    def _forward(self, images, metadata, tta):
+    def _forward(self, images, metadata, tta) -> Outputs:
         flips = [(False, False), (True, False), (False, True), (True, True)] if tta else [(False, False)]
         views = [_flip(images, horizontal, vertical) for horizontal, vertical in flips]
         count = len(images)
@@ -72,22 +85,24 @@ class ModelRunner:
         if self.uses_metadata:
             batch[METADATA_INPUT] = np.concatenate([metadata] * len(flips)).astype(np.float32)
         outputs = self._infer(batch)
-        if not isinstance(outputs, (list, tuple)):
-            return np.asarray(outputs).reshape(len(flips), count, -1).mean(axis=0), None
-        probabilities = np.asarray(outputs[0]).reshape(len(flips), count, -1).mean(axis=0)
-        heads = np.asarray(outputs[1], dtype=np.float32)
+        probabilities, features = (np.asarray(o).reshape(len(flips), count, -1).mean(axis=0) for o in outputs[:2])
+        if len(outputs) == 2:
+            return Outputs(probabilities, features, None)
+        heads = np.asarray(outputs[2], dtype=np.float32)
         heads = heads.reshape(len(flips), count, *heads.shape[1:])
         heads = np.mean([_flip(heads[i], *flip) for i, flip in enumerate(flips)], axis=0)
-        return probabilities, heads
+        return Outputs(probabilities, features, heads)
 
 
 class Predictor:
     """Wraps a trained model with its bundle config: input size, metadata encoding, calibration, thresholds."""
 
-    def __init__(self, model: keras.Model, config: BundleConfig, name: str = "", runner: ModelRunner = None):
+    def __init__(self, model: keras.Model, config: BundleConfig, name: str = "", runner: ModelRunner = None,
+                 gate: InputGate | None = None):
         self.config = config
         self.name = name or config.name
         self.runner = runner or ModelRunner(model)
+        self.gate = gate
         self.input_size = tuple(config.input_size)
         self.encoder = MetadataEncoder(config.age_normalisation.mean, config.age_normalisation.std)
 
@@ -105,14 +120,15 @@ class Predictor:
 
     @classmethod
     def from_bundle(cls, bundle: Bundle) -> "Predictor":
-        return cls(bundle.load_model(), bundle.config, bundle.name)
+        runner = ModelRunner(bundle.load_model())
+        return cls(runner.model, bundle.config, bundle.name, runner, bundle.load_gate(runner.feature_dimension))
 
     def predict(self, image, age=None, sex=None, site=None, tta: bool = False) -> Prediction:
         """Rank the seven diagnoses for one photo; raises InvalidImageError / InvalidMetadataError."""
         metadata = self.encoder.encode(age, sex, site)  # validates before any work is done
         photo = imaging.load_rgb(image)
         resized = imaging.resize(photo, self.input_size)
-        probabilities, heads = self.predict_arrays(resized[None], metadata[None], tta=tta)
+        probabilities, features, heads = self.predict_arrays(resized[None], metadata[None], tta=tta)
         probabilities = probabilities[0]
         attention = None
         head_maps = None
@@ -128,12 +144,15 @@ class Predictor:
             malignant_probability=float(malignant_scores(probabilities[None])[0]),
             malignancy_threshold=self.threshold,
             low_confidence=ranked[0][1] < low.min_top_probability or margin < low.min_margin,
-            probabilities=dict(ranked))
+            probabilities=dict(ranked),
+            gate=None if self.gate is None else self.gate.decide(features, resized[None])[0])
 
-    def predict_arrays(self, images: np.ndarray, metadata: np.ndarray, tta: bool = False, batch_size: int = 32):
-        """Calibrated probabilities (N, 7) and per-head attention (N, h, w, K) or None, for resized images."""
-        probabilities, heads = self.runner.run(images, metadata, tta=tta, batch_size=batch_size)
-        return apply_temperature(probabilities, self.config.temperature).astype(np.float32), heads
+    def predict_arrays(self, images: np.ndarray, metadata: np.ndarray, tta: bool = False,
+                       batch_size: int = 32) -> Outputs:
+        """The runner's outputs for resized images, with calibrated probabilities."""
+        outputs = self.runner.run(images, metadata, tta=tta, batch_size=batch_size)
+        calibrated = apply_temperature(outputs.probabilities, self.config.temperature).astype(np.float32)
+        return outputs._replace(probabilities=calibrated)
 
 
 def _flip(batch, horizontal, vertical):

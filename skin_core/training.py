@@ -114,7 +114,7 @@ class Splits:
 @dataclass
 class Calibration:
     """Temperature and malignancy threshold fitted on validation, and the raw (temperature 1) validation
-    and test outputs (probabilities, attention heads) they come from."""
+    and test outputs (``predictor.Outputs``) they come from."""
 
     temperature: float
     threshold: float
@@ -230,8 +230,8 @@ def _callbacks(run: Run, stage: str, best: Path, first_epoch: int) -> list:
 def calibrate(runner: ModelRunner, splits: Splits, target_sensitivity: float) -> Calibration:
     """One pass over validation and test; temperature and threshold are fitted on validation only."""
     raw = {name: runner.run(splits.images[name], splits.metadata[name]) for name in ("val", "test")}
-    temperature = fit_temperature(raw["val"][0], splits.labels["val"])
-    threshold = malignancy_threshold(apply_temperature(raw["val"][0], temperature), splits.labels["val"],
+    temperature = fit_temperature(raw["val"].probabilities, splits.labels["val"])
+    threshold = malignancy_threshold(apply_temperature(raw["val"].probabilities, temperature), splits.labels["val"],
                                      target_sensitivity)
     return Calibration(temperature, threshold, raw)
 
@@ -263,8 +263,8 @@ def make_bundle_config(run: Run, model: keras.Model, splits: Splits, calibration
 
 def bundle_metrics(run: Run, predictor: Predictor, splits: Splits, calibration: Calibration) -> dict:
     """The bundle's metrics: the test report, with the validation and image-only figures beside it."""
-    raw_val, _ = calibration.raw["val"]
-    raw_test, test_heads = calibration.raw["test"]
+    raw_val = calibration.raw["val"].probabilities
+    raw_test, test_heads = calibration.raw["test"].probabilities, calibration.raw["test"].heads
     masks = Path(run.config.data) / "masks"
     report = frame_report(splits.parts["test"], apply_temperature(raw_test, calibration.temperature),
                           calibration.threshold, test_heads, masks if masks.is_dir() else None)

@@ -1,10 +1,12 @@
 """The Streamlit app through streamlit.testing.v1.AppTest, against the bundles in weights/."""
 
+import io
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from skin_core import bundle as bundles
@@ -102,6 +104,21 @@ def test_about_page_has_a_model_card_per_bundle(app):
     assert not app.exception
     assert {e.label for e in app.expander} == set(bundles.list_bundles())
     assert any("HAM10000" in m.value for m in app.markdown)
+
+
+def test_a_non_skin_photo_is_refused_unless_the_doctor_overrides(app):
+    from test_gate import landscape
+
+    buffer = io.BytesIO()
+    Image.fromarray(landscape()).save(buffer, format="PNG")
+    analyse(app, buffer.getvalue(), name="garden.png")
+    assert any("does not look like a dermoscopic photo" in w.value for w in app.warning)
+    assert not app.dataframe and not app.get("download_button")  # no ranked table, no report
+    assert not any("Possible malignancy" in e.value for e in app.error)
+    next(b for b in app.button if b.label.startswith("Analyse anyway")).click().run()
+    assert not app.exception
+    assert any("Outside the model's validated use" in e.value for e in app.error)
+    assert len(ranked_table(app)) == 7 and app.get("download_button")
 
 
 def test_broken_bundles_are_named_and_the_others_keep_working(tmp_path, monkeypatch):

@@ -24,8 +24,8 @@ images = np.random.default_rng(0).integers(0, 255, (16, 64, 80, 3)).astype(np.ui
 history = model.fit(make_dataset(images, np.zeros((16, METADATA_DIM), np.float32), np.arange(16) % 7, batch_size=8,
                                  training=True, seed=0), epochs=1, verbose=0)
 assert np.isfinite(history.history["loss"][0])
-probabilities, heads = ModelRunner(model).run(images[:2], np.zeros((2, METADATA_DIM), np.float32), tta=True)
-assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-5) and heads.shape[0] == 2
+outputs = ModelRunner(model).run(images[:2], np.zeros((2, METADATA_DIM), np.float32), tta=True)
+assert np.allclose(outputs.probabilities.sum(axis=1), 1, atol=1e-5) and outputs.heads.shape[0] == 2
 print("ok")
 """
 

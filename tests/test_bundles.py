@@ -47,6 +47,11 @@ def test_bundle_describes_itself(name):
     assert config.pretrained_weights["file"] == BACKBONES[config.backbone].shared_weights.filename
     assert config.model_card.text("limits", "vi") and config.model_card.citations
     assert (folder / bundles.MODEL_FILE).stat().st_size < 30 * 2**20
+    assert config.gate is not None and (folder / "gate.npz").is_file()
+    gate = metrics["gate"]
+    assert set(gate["in_distribution"]) == {"internal_test", "isic2017_test"}
+    assert set(gate["out_of_distribution"]) == {"A_clinical", "A_clinical_logo_cropped", "B_nonskin", "C_medical"}
+    assert gate["threshold"] == config.gate.threshold and gate["latency_ms_median"] > 0
     if config.soft_attention:
         assert metrics["attention_in_lesion"]["n"] == metrics["n"]
     split = pd.read_csv(folder / bundles.SPLIT_FILE)
@@ -81,3 +86,6 @@ def test_default_bundle_on_the_external_isic2017_set(capsys):
     assert report["n"] == 600
     assert report["per_class"]["bcc"]["absent"] and not report["per_class"]["mel"]["absent"]
     assert report["malignant"]["auc"] is not None
+    gate = report["gate"]
+    assert gate["n"] == 600 and gate["ok"] + gate["not_dermoscopic"] + gate["poor_quality"] == 600
+    assert report["accepted_only"]["n"] == gate["ok"]

@@ -2,6 +2,7 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from conftest import require_shared
 from skin_core import metadata as meta
@@ -14,7 +15,6 @@ def test_reads_any_format_and_size(tiny_dataset, tmp_path):
     assert len(frame) == 7 * 3 * 2 and set(frame["dx"]) == {"akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"}
     # A folder with PNG and BMP files of other sizes and a CSV with only image_id and dx also works.
     (tmp_path / "images").mkdir()
-    from PIL import Image
     Image.new("RGB", (300, 200), (10, 20, 30)).save(tmp_path / "images" / "a.png")
     Image.new("RGB", (50, 90), (200, 20, 30)).save(tmp_path / "images" / "b.bmp")
     pd.DataFrame({"image_id": ["a", "b"], "dx": ["mel", "NV"]}).to_csv(tmp_path / "labels.csv", index=False)
@@ -112,3 +112,34 @@ def test_backend_neutral_batches_match_the_tf_data_pipeline(tiny_dataset):
     first_order = batches.order.copy()
     batches.on_epoch_end()
     assert not np.array_equal(first_order, batches.order)
+
+
+def _labelled_folder(folder, rows):
+    (folder / "images").mkdir(parents=True)
+    for row in rows:
+        Image.new("RGB", (64, 48), (120, 80, 60)).save(folder / "images" / f"{row['image_id']}.jpg")
+    pd.DataFrame(rows).to_csv(folder / "labels.csv", index=False)
+    return folder
+
+
+@pytest.mark.parametrize("bad, expected", [
+    ({"dx": "melanoma"}, r"line 3 \(image b\): diagnosis 'melanoma' is not one of"),
+    ({"localization": "left knee"}, r"line 3 \(image b\).*anatomical site 'left knee'.*leave it empty"),
+    ({"age": "4_5"}, r"line 3 \(image b\).*Age"),
+])
+def test_a_bad_row_is_named_with_its_line_and_value(tmp_path, bad, expected):
+    rows = [{"image_id": "a", "dx": "nv", "age": 40, "localization": "back"},
+            {"image_id": "b", "dx": "mel", "age": 50, "localization": "face", **bad}]
+    folder = _labelled_folder(tmp_path / "data", rows)
+    with pytest.raises(ValueError, match=expected):
+        read_dataset(folder)
+
+
+def test_a_missing_column_or_image_names_what_is_missing(tmp_path):
+    folder = _labelled_folder(tmp_path / "data", [{"image_id": "a", "dx": "nv"}])
+    pd.DataFrame({"image_id": ["a"], "diagnosis": ["nv"]}).to_csv(folder / "labels.csv", index=False)
+    with pytest.raises(ValueError, match="lacks the column.*dx"):
+        read_dataset(folder)
+    pd.DataFrame({"image_id": ["a", "ghost"], "dx": ["nv", "mel"]}).to_csv(folder / "labels.csv", index=False)
+    with pytest.raises(FileNotFoundError, match="ghost"):
+        read_dataset(folder)

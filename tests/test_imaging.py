@@ -63,3 +63,10 @@ def test_overlay_blends_and_keeps_size():
     assert attention.shape == (30, 40) and attention.min() == 0.0 and attention.max() == 1.0
     blended = overlay(image, attention, opacity=0.5)
     assert blended.shape == image.shape and blended.max() > 0
+
+
+@pytest.mark.parametrize("array", [np.full((64, 64, 3), np.nan), np.full((64, 64, 3), np.inf, np.float32),
+                                   np.array([["a"] * 64] * 64)])
+def test_arrays_without_usable_pixel_values_are_refused(array):
+    with pytest.raises(InvalidImageError):
+        load_rgb(array)

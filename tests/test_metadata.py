@@ -49,3 +49,22 @@ def test_frame_encoding_treats_absent_columns_as_unknown():
     assert encoded.shape == (2, meta.METADATA_DIM)
     assert encoded[:, meta.SITE_FIELD][:, meta.SITES.index("unknown")].tolist() == [1.0, 1.0]
     assert encoded[1, meta.AGE_FIELD].tolist() == [0.0, 1.0]
+
+
+@pytest.mark.parametrize("age", [True, False, "4_5", "٤٥", "45.", "1e2", [45], "4 5"])
+def test_ages_that_only_look_like_numbers_are_rejected(age):
+    with pytest.raises(meta.InvalidMetadataError, match="Age"):
+        meta.clean_age(age)
+
+
+@pytest.mark.parametrize("text, years", [("45", 45.0), (" 45.5 ", 45.5), ("45,5", 45.5), (np.int64(7), 7.0)])
+def test_plain_numbers_are_read_as_years(text, years):
+    assert meta.clean_age(text) == years
+
+
+def test_a_huge_value_is_not_echoed_back_whole():
+    huge = "x" * 1_000_000
+    for clean in (meta.clean_age, meta.clean_site, meta.clean_sex):
+        with pytest.raises(meta.InvalidMetadataError) as caught:
+            clean(huge)
+        assert len(str(caught.value)) < 400

@@ -9,7 +9,7 @@ from skin_core import bundle as bundles
 from skin_core import metadata as meta
 from skin_core import paths
 from skin_core.backbones import BACKBONES, get_backbone
-from skin_core.model import ATTENTION_LAYER, attention_model, build_model
+from skin_core.model import ATTENTION_LAYER, build_model, explain_model
 
 SMALL = 96  # large enough for every backbone's stem (InceptionResNetV2 needs 75)
 REFERENCE_CONFIG = paths.REPO_DIR / "weights" / "mobilenetv3small" / bundles.CONFIG_FILE
@@ -26,13 +26,14 @@ def random_inputs(batch, size, seed=0):
 @pytest.mark.parametrize("name", sorted(BACKBONES))
 def test_every_backbone_builds_with_attention_and_metadata(name):
     model = build_model(name, input_size=SMALL, weights=None)
-    probabilities, heads = attention_model(model)(random_inputs(2, (SMALL, SMALL)), training=False)
+    probabilities, features, heads = explain_model(model)(random_inputs(2, (SMALL, SMALL)), training=False)
     probabilities = keras.ops.convert_to_numpy(probabilities)
     assert probabilities.shape == (2, 7)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
     trunk = next(layer for layer in model.layers if layer.name.endswith("_trunk"))
     _, height, width, _ = trunk.output.shape
     assert tuple(heads.shape) == (2, height, width, 16)
+    assert tuple(features.shape) == (2, trunk.output.shape[-1])
     keras.backend.clear_session()
 
 

@@ -133,3 +133,18 @@ def test_mirrored_strategy_over_two_cpu_devices_trains(tiny_dataset, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "replicas 2" in result.stdout
     assert len(pd.read_csv(out / bundles.HISTORY_FILE)) == 1
+
+
+def test_train_command_reports_bad_data_in_one_line(tiny_dataset, tmp_path, capsys):
+    import train
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_dataset, data)
+    frame = pd.read_csv(data / "HAM10000_metadata.csv")
+    frame.loc[4, "localization"] = "left knee"
+    frame.to_csv(data / "HAM10000_metadata.csv", index=False)
+    out = tmp_path / "run"
+    assert train.main(["--data", str(data), "--out", str(out), "--weights", "none", "--input-size", "64"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: ") and "line 6" in error and "left knee" in error and "\n" not in error
+    assert not out.exists()

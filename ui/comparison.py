@@ -30,6 +30,24 @@ def summary_frame(evaluated) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+GATE_SETS = ("internal_test", "isic2017_test", "A_clinical", "A_clinical_logo_cropped", "B_nonskin", "C_medical")
+
+
+def gate_frame(evaluated, language="en") -> pd.DataFrame:
+    """Per bundle with an input gate: the share of photos it flags in each set (dermoscopic sets should
+    pass, the others be flagged) and the lowest AUROC against the internal test split."""
+    rows = []
+    for b in evaluated:
+        gate = b.metrics.get("gate")
+        if not gate:
+            continue
+        sets = {**gate["in_distribution"], **gate["out_of_distribution"]}
+        rows.append({t("model", language): b.name,
+                     **{t(name, language): sets[name]["flagged"] for name in GATE_SETS if name in sets},
+                     "AUROC (min)": min(v["auroc"] for v in gate["out_of_distribution"].values())})
+    return pd.DataFrame(rows)
+
+
 def summary_figure(frame: pd.DataFrame, language="en") -> go.Figure:
     long = frame.melt(id_vars="model", value_vars=list(SUMMARY_METRICS), var_name="metric", value_name="value")
     long["metric"] = long["metric"].map(lambda m: t(m, language))

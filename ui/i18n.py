@@ -63,6 +63,33 @@ STRINGS = {
         "Interpret with extra care.",
         "Độ tin cậy thấp: chẩn đoán đầu tiên chỉ đạt {probability:.0%} và hơn chẩn đoán tiếp theo {margin:.0%}. "
         "Cần diễn giải thận trọng."),
+    "gate_not_dermoscopic": (
+        "This does not look like a dermoscopic photo of a skin lesion. The model only knows dermoscopic images of "
+        "7 lesion types, so it gives no diagnosis and no advice for this photo.",
+        "Ảnh này không giống ảnh soi da của một tổn thương da. Mô hình chỉ biết ảnh soi da của 7 loại tổn thương, "
+        "nên không đưa ra chẩn đoán hay khuyến nghị cho ảnh này."),
+    "gate_blurred": ("The photo is blurred, so no diagnosis and no advice are given.",
+                     "Ảnh bị mờ nên không đưa ra chẩn đoán hay khuyến nghị."),
+    "gate_too_dark": ("The photo is too dark, so no diagnosis and no advice are given.",
+                      "Ảnh quá tối nên không đưa ra chẩn đoán hay khuyến nghị."),
+    "gate_too_bright": ("The photo is too bright (over-exposed), so no diagnosis and no advice are given.",
+                        "Ảnh quá sáng (cháy sáng) nên không đưa ra chẩn đoán hay khuyến nghị."),
+    "gate_how_to": (
+        "For a usable photo: take it through a dermatoscope (contact or polarised), with the lesion in the "
+        "centre and in focus, filling about a third of the picture, under the dermatoscope's own even light; "
+        "then upload it again.",
+        "Để có ảnh dùng được: chụp qua kính soi da (tiếp xúc hoặc phân cực), tổn thương ở giữa và rõ nét, chiếm "
+        "khoảng một phần ba khung hình, dưới ánh sáng đều của kính soi da; rồi tải ảnh lên lại."),
+    "analyse_anyway": ("Analyse anyway (outside the validated use)", "Vẫn phân tích (ngoài phạm vi đã kiểm định)"),
+    "outside_use": (
+        "Outside the model's validated use: the input check flagged this photo ({what}). The result below may "
+        "be meaningless; do not base a clinical decision on it.",
+        "Ngoài phạm vi sử dụng đã kiểm định của mô hình: bước kiểm tra ảnh đã cảnh báo ảnh này ({what}). Kết quả "
+        "dưới đây có thể vô nghĩa; không dựa vào đó để ra quyết định lâm sàng."),
+    "gate_what_not_dermoscopic": ("not a dermoscopic lesion photo", "không phải ảnh soi da tổn thương"),
+    "gate_what_blurred": ("blurred", "ảnh mờ"),
+    "gate_what_too_dark": ("too dark", "ảnh quá tối"),
+    "gate_what_too_bright": ("too bright", "ảnh quá sáng"),
     "attention": ("Where the model looked (Soft-Attention)", "Vùng mô hình chú ý (Soft-Attention)"),
     "opacity": ("Heat-map opacity", "Độ đậm bản đồ nhiệt"),
     "original": ("Photo", "Ảnh gốc"),
@@ -77,6 +104,11 @@ STRINGS = {
     "report_model": ("Model: {name}, version {version}", "Mô hình: {name}, phiên bản {version}"),
     "report_date": ("Date: {date}", "Ngày: {date}"),
     "not_given": ("not given", "không cung cấp"),
+    "report_outside_use": (
+        "OUTSIDE THE VALIDATED USE: the input check flagged this photo ({what}); the doctor chose to analyse it "
+        "anyway. Do not base a clinical decision on this result.",
+        "NGOÀI PHẠM VI ĐÃ KIỂM ĐỊNH: bước kiểm tra ảnh đã cảnh báo ảnh này ({what}); bác sĩ vẫn chọn phân tích. "
+        "Không dựa vào kết quả này để ra quyết định lâm sàng."),
     "bad_image": ("This photo cannot be used.", "Không thể dùng ảnh này."),
     "image_missing": ("The file does not exist.", "Tệp không tồn tại."),
     "image_unsupported": ("Please provide a photo (JPEG, PNG, BMP, TIFF or WebP).",
@@ -131,6 +163,27 @@ STRINGS = {
     "attention_mass": ("Attention mass inside the lesion", "Tỉ lệ chú ý trong tổn thương"),
     "lesion_share": ("Lesion share of the image", "Tỉ lệ diện tích tổn thương"),
     "calibration": ("Calibration error (ECE)", "Sai số hiệu chuẩn (ECE)"),
+    "input_check": ("Input check: photos flagged as unusable", "Kiểm tra ảnh đầu vào: tỉ lệ ảnh bị cảnh báo"),
+    "input_check_intro": (
+        "Share of photos the input check flags, and its AUROC against the internal test split, on photos it was "
+        "not tuned on. Dermoscopic photos should pass; the other kinds should be flagged.",
+        "Tỉ lệ ảnh bị bước kiểm tra cảnh báo, và AUROC so với tập kiểm tra nội bộ, trên các ảnh không dùng để "
+        "tinh chỉnh. Ảnh soi da cần được chấp nhận; các loại ảnh khác cần bị cảnh báo."),
+    "internal_test": ("Internal test (dermoscopic)", "Kiểm tra nội bộ (ảnh soi da)"),
+    "isic2017_test": ("ISIC 2017, other clinics (dermoscopic)", "ISIC 2017, phòng khám khác (ảnh soi da)"),
+    "A_clinical": ("Clinical photos of skin", "Ảnh chụp da thông thường"),
+    "A_clinical_logo_cropped": ("Clinical photos, logo cropped", "Ảnh chụp da, đã cắt logo"),
+    "B_nonskin": ("Non-skin photos", "Ảnh không phải da"),
+    "C_medical": ("Other medical images", "Ảnh y khoa khác"),
+    "no_gate": ("This model has no input check yet (python -m skin_core.gate).",
+                "Mô hình này chưa có bước kiểm tra ảnh (python -m skin_core.gate)."),
+    "gate_card": (
+        "Input check (threshold {threshold:.2f}): flags {internal:.1%} of the internal test photos and {external} "
+        "of dermoscopic photos from other clinics (ISIC 2017); flags {clinical:.0%} of clinical photos of skin, "
+        "{nonskin:.0%} of non-skin photos and {medical:.0%} of other medical images it was not tuned on.",
+        "Kiểm tra ảnh (ngưỡng {threshold:.2f}): cảnh báo {internal:.1%} ảnh kiểm tra nội bộ và {external} ảnh soi da "
+        "từ phòng khám khác (ISIC 2017); cảnh báo {clinical:.0%} ảnh chụp da thông thường, {nonskin:.0%} ảnh không "
+        "phải da và {medical:.0%} ảnh y khoa khác chưa dùng để tinh chỉnh."),
     "before": ("before temperature scaling", "trước khi hiệu chỉnh nhiệt độ"),
     "after": ("after temperature scaling", "sau khi hiệu chỉnh nhiệt độ"),
     # about page
@@ -192,6 +245,11 @@ def t(key: str, language: str = "en", **values) -> str:
 
 def diagnosis_name(code: str, language: str = "en") -> str:
     return BY_CODE[code].name(language)
+
+
+def gate_finding(decision) -> str:
+    """What the input check saw, as the suffix of its string keys: the quality problem or the reason."""
+    return decision.problem or decision.reason
 
 
 def sex_name(sex: str, language: str = "en") -> str:

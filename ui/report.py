@@ -22,8 +22,11 @@ def _png(array: np.ndarray) -> io.BytesIO:
 
 def pdf_report(photo: np.ndarray, overlay: np.ndarray | None, prediction, *, age=None, sex="unknown",
                site="unknown", model_name: str, model_version: str, language: str = "en",
-               when: datetime.datetime | None = None) -> bytes:
-    """Photo, attention overlay, inputs, ranked diagnoses, model and version, date, disclaimer."""
+               when: datetime.datetime | None = None, outside_use: str | None = None) -> bytes:
+    """Photo, attention overlay, inputs, ranked diagnoses, model and version, date, disclaimer.
+
+    ``outside_use`` names what the input check saw when the doctor analysed a flagged photo anyway; the
+    report then says, above everything else, that the result is outside the model's validated use."""
     when = when or datetime.datetime.now()
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(True, margin=12)
@@ -37,6 +40,12 @@ def pdf_report(photo: np.ndarray, overlay: np.ndarray | None, prediction, *, age
     pdf.cell(0, 5, t("report_model", language, name=model_name, version=model_version), new_x="LMARGIN",
              new_y="NEXT")
     pdf.ln(2)
+    if outside_use:
+        pdf.set_font("DejaVu", "B", 10)
+        pdf.set_text_color(180, 0, 0)
+        pdf.multi_cell(0, 5, t("report_outside_use", language, what=outside_use))
+        pdf.set_text_color(0, 0, 0)
+        pdf.ln(2)
 
     top = pdf.get_y()
     width = 85
