@@ -10,14 +10,15 @@ st.set_page_config(page_title="Skin lesion decision support", page_icon="🩺", 
 keep("language", "en")
 language = st.sidebar.selectbox("Language / Ngôn ngữ", list(LANGUAGES), format_func=LANGUAGES.get,
                                 key="language", on_change=remember, args=("language",))
-names, default, broken = bundle_catalogue()
-if names:
-    if st.session_state.get("kept_model") not in names:
-        st.session_state["kept_model"] = default if default in names else names[0]
+clinical, default, broken = bundle_catalogue()
+if clinical:
+    if st.session_state.get("kept_model") not in clinical:
+        st.session_state["kept_model"] = default or next(iter(clinical))
     keep("model")
     st.sidebar.selectbox(
-        t("model", language), names, key="model", on_change=remember, args=("model",),
-        format_func=lambda name: f"{name} ({t('default_model', language)})" if name == default else name)
+        t("model", language), list(clinical), key="model", on_change=remember, args=("model",),
+        format_func=lambda name: f"{clinical[name]} ({t('default_model', language)})" if name == default
+        else clinical[name])
 for name, reason in broken.items():
     st.sidebar.warning(t("broken_model", language, name=name, reason=reason))
 st.sidebar.caption(t("disclaimer", language))

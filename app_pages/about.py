@@ -5,7 +5,7 @@ import streamlit as st
 
 from skin_core.bundle import SPLIT_FILE, evaluated_bundles
 from ui import comparison
-from ui.i18n import t
+from ui.i18n import external_summary, t
 from ui.state import language
 
 lang = language()
@@ -19,7 +19,10 @@ if not evaluated:
 for bundle in evaluated:
     config, metrics, card = bundle.config, bundle.metrics, bundle.config.model_card
     with st.expander(bundle.name, expanded=bundle.name == st.session_state.get("model")):
-        st.markdown(f"**{t('intended_use', lang)}**: {card.text('intended_use', lang)}")
+        if config.clinical:
+            st.markdown(f"**{t('intended_use', lang)}**: {card.text('intended_use', lang)}")
+        else:
+            st.warning(t("research_variant", lang, variant=t(config.variant, lang)))
         split = pd.read_csv(bundle.path / SPLIT_FILE)["split"].value_counts()
         st.markdown(f"**{t('training_data', lang)}**: " + t(
             "training_data_text", lang, data=card.text("data", lang), seed=config.training.arguments.get("seed", 0),
@@ -47,6 +50,7 @@ for bundle in evaluated:
         gpus = ", ".join(training.hardware.get("gpus", [])) or "—"
         st.markdown(t("training_text", lang, epochs=training.epochs_run, minutes=training.wall_time_s / 60,
                       hardware=f"{training.hardware.get('cpu_count', '?')} CPU, GPU: {gpus}"))
+        st.markdown(f"**{t('external_heading', lang)}**: {external_summary(metrics, lang)}")
         gate = metrics.get("gate")
         if gate:
             inside, outside = gate["in_distribution"], gate["out_of_distribution"]

@@ -18,7 +18,7 @@ frame = comparison.summary_frame(evaluated)
 
 st.subheader(t("summary_metrics", lang))
 st.plotly_chart(comparison.summary_figure(frame, lang), width="stretch")
-st.dataframe(frame, hide_index=True, width="stretch")
+st.dataframe(comparison.translated(frame, lang), hide_index=True, width="stretch")
 
 st.subheader(t("per_class", lang))
 recall_tab, f1_tab = st.tabs([t("recall", lang), t("f1", lang)])
@@ -47,9 +47,8 @@ for title, figure, missing in (("speed", comparison.speed_figure(frame, lang), "
         st.plotly_chart(figure, width="stretch")
 
 st.subheader(t("attention_in_lesion", lang))
-st.dataframe(frame[["model", "attention_mass_inside", "lesion_area_share"]].rename(columns={
-    "attention_mass_inside": t("attention_mass", lang), "lesion_area_share": t("lesion_share", lang)}),
-    hide_index=True, width="stretch")
+st.dataframe(comparison.translated(frame[["model", "attention_mass_inside", "lesion_area_share"]], lang),
+             hide_index=True, width="stretch")
 st.subheader(t("input_check", lang))
 st.caption(t("input_check_intro", lang))
 gates = comparison.gate_frame(evaluated, lang)
@@ -61,4 +60,5 @@ else:
                                 for column in gates.columns[1:-1]})
 st.subheader(t("calibration", lang))
 st.dataframe(frame[["model", "ece_before_calibration", "ece"]].rename(columns={
-    "ece_before_calibration": t("before", lang), "ece": t("after", lang)}), hide_index=True, width="stretch")
+    "model": t("model", lang), "ece_before_calibration": t("before", lang), "ece": t("after", lang)}),
+    hide_index=True, width="stretch")

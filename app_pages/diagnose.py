@@ -1,5 +1,11 @@
-"""Diagnose: a photo and patient details in, ranked diagnoses, warnings, attention and a PDF report out."""
+"""Diagnose: a photo and patient details in, ranked diagnoses, warnings, attention and a PDF report out.
 
+Patient details are kept as language-independent codes in ``details`` (sex "female", site "face"); the widgets
+that show them are keyed per language and filled from those codes when they first appear (after a language
+switch, a new patient or an example), so switching the language changes the words on screen and never the data.
+"""
+
+import datetime
 import hashlib
 from pathlib import Path
 
@@ -8,15 +14,19 @@ import plotly.express as px
 import streamlit as st
 
 from skin_core import imaging
-from skin_core.bundle import BundleError
+from skin_core.bundle import BundleError, open_bundle
+from skin_core.classes import MALIGNANT_CODES
 from skin_core.imaging import InvalidImageError
-from skin_core.metadata import SEXES, SITES, InvalidMetadataError
-from ui.i18n import diagnosis_name, gate_finding, sex_name, site_name, t
+from skin_core.metadata import SEXES, SITES, UNKNOWN, InvalidMetadataError
+from ui.i18n import LANGUAGES, diagnosis_name, external_summary, gate_finding, sex_name, site_name, t
 from ui.report import pdf_report
-from ui.state import keep, language, model_name, predictor, remember
+from ui.state import heads_differ, language, model_name, predictor
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
-UPLOAD_TYPES = ["jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp"]
+UPLOAD_TYPES = ["jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp", "gif"]
+EMPTY_DETAILS = {"patient_id": "", "age": None, "sex": UNKNOWN, "site": UNKNOWN}
+STAFF_FIELDS = ("clinic", "clinician")
+DEFAULT_OPACITY = 0.45
 
 lang = language()
 st.title(t("app_title", lang))
@@ -25,31 +35,60 @@ name = model_name()
 if name is None:
     st.error(t("no_model", lang))
     st.stop()
+details = st.session_state.setdefault("details", dict(EMPTY_DETAILS))
+staff = st.session_state.setdefault("staff", {field: "" for field in STAFF_FIELDS})
+generation = st.session_state.setdefault("generation", 0)  # a new patient gets fresh upload widgets
 
 
-def set_photo(label: str, data: bytes, details: dict | None = None) -> None:
+def widget_key(field: str, language: str | None = None) -> str:
+    return f"{field}_{language or lang}"
+
+
+def refill_widgets() -> None:
+    """Let every detail widget take its value from ``details`` / ``staff`` again when it is next drawn."""
+    for field in (*EMPTY_DETAILS, *STAFF_FIELDS):
+        for language in LANGUAGES:
+            st.session_state.pop(widget_key(field, language), None)
+
+
+def store(target: dict, field: str) -> None:
+    target[field] = st.session_state[widget_key(field)]
+
+
+def set_photo(label: str, data: bytes) -> None:
     st.session_state["photo"] = {"name": label, "bytes": data, "sha": hashlib.sha256(data).hexdigest()}
-    for key, value in (details or {}).items():
-        st.session_state[key] = value
-        remember(key)
 
 
 def on_upload() -> None:
-    upload = st.session_state.get("upload")
+    upload = st.session_state.get(f"upload_{generation}")
     if upload is not None:
         set_photo(upload.name, upload.getvalue())
 
 
 def on_camera() -> None:
-    shot = st.session_state.get("camera")
+    shot = st.session_state.get(f"camera_{generation}")
     if shot is not None:
-        set_photo("camera", shot.getvalue())
+        set_photo("camera.jpg", shot.getvalue())
 
 
 def on_example(row: dict) -> None:
-    age = None if pd.isna(row["age"]) else float(row["age"])
-    set_photo(f"HAM10000 {row['image_id']}", (EXAMPLES / f"{row['dx']}.jpg").read_bytes(),
-              {"age": age, "sex": row["sex"], "site": row["localization"]})
+    """Show an example photo; its patient details fill the form only if the doctor has not typed any."""
+    set_photo(f"HAM10000 {row['image_id']}.jpg", (EXAMPLES / f"{row['dx']}.jpg").read_bytes())
+    example = {"age": None if pd.isna(row["age"]) else int(row["age"]), "sex": row["sex"],
+               "site": row["localization"]}
+    typed = any(details[field] != EMPTY_DETAILS[field] for field in example)
+    st.session_state["example_details"] = example if typed else None
+    if not typed:
+        details.update(example)
+        refill_widgets()
+
+
+def new_patient() -> None:
+    for key in ("photo", "analysed", "result", "result_key", "gate_override", "pdf", "example_details"):
+        st.session_state.pop(key, None)
+    st.session_state["details"] = dict(EMPTY_DETAILS)
+    st.session_state["generation"] = generation + 1
+    refill_widgets()
 
 
 def override_gate(request: tuple) -> None:
@@ -57,12 +96,53 @@ def override_gate(request: tuple) -> None:
     st.session_state["gate_override"] = request
 
 
+def request_pdf(key: tuple) -> None:
+    st.session_state["pdf"] = {"key": key, "data": None}
+
+
+@st.fragment
+def attention_section(image, prediction) -> None:
+    """Photo, overlay and per-head maps: a fragment, so that a slider step redraws only this part."""
+    st.subheader(t("attention", lang))
+    if prediction.attention is None:
+        st.info(t("no_attention", lang))
+        return
+    opacity = st.slider(t("opacity", lang), 0.0, 1.0, DEFAULT_OPACITY, 0.05, key="opacity")
+    left, right = st.columns(2)
+    # JPEG: a tenth of PNG's encoding time for a photo, which is what a slider step waits for
+    left.image(image, caption=t("original", lang), width="stretch", output_format="JPEG")
+    right.image(imaging.overlay(image, prediction.attention, opacity), caption=t("overlay", lang), width="stretch",
+                output_format="JPEG")
+    right.image(imaging.colour_scale(), caption=t("colour_scale", lang), width="stretch")
+    if st.toggle(t("heads", lang), key="show_heads"):
+        heads = prediction.attention_heads
+        if not heads_differ(heads):
+            st.caption(t("heads_identical", lang))
+            return
+        for row_start in range(0, len(heads), 8):
+            for offset, column in enumerate(st.columns(8)):
+                index = row_start + offset
+                if index < len(heads):
+                    head = imaging.upscale_map(heads[index], image.shape[:2])
+                    column.image(imaging.overlay(image, head, opacity), caption=t("head", lang, index=index + 1),
+                                 output_format="JPEG")
+
+
+# Only a widget drawn for the first time takes its value from the codes: writing a widget's value on every run
+# would race with the doctor's next change while a run is still going on.
+if st.session_state.get("details_language") != lang:  # the other language's widgets hold older values
+    refill_widgets()
+    st.session_state["details_language"] = lang
+for target in (details, staff):
+    for field, value in target.items():
+        st.session_state.setdefault(widget_key(field), value)
+
 inputs, patient = st.columns([3, 2])
 with inputs:
     st.subheader(t("photo", lang))
-    st.file_uploader(t("upload", lang), type=UPLOAD_TYPES, key="upload", on_change=on_upload)
+    st.file_uploader(t("upload", lang), type=UPLOAD_TYPES, key=f"upload_{generation}", on_change=on_upload)
     if st.toggle(t("use_camera", lang), key="camera_on"):
-        st.camera_input(t("camera", lang), key="camera", on_change=on_camera)
+        st.camera_input(t("camera", lang), key=f"camera_{generation}", on_change=on_camera)
     examples = pd.read_csv(EXAMPLES / "examples.csv")
     st.caption(t("examples", lang))
     for column, row in zip(st.columns(len(examples)), examples.to_dict("records")):
@@ -71,19 +151,27 @@ with inputs:
             st.button(row["dx"], key=f"example_{row['dx']}", on_click=on_example, args=(row,),
                       help=t("example_button", lang, name=diagnosis_name(row["dx"], lang)), width="stretch")
     st.caption(t("examples_credit", lang))
+    example = st.session_state.get("example_details")
+    if example:
+        st.info(t("example_details_kept", lang, age=example["age"], sex=sex_name(example["sex"], lang),
+                  site=site_name(example["site"], lang)))
 
 with patient:
     st.subheader(t("patient", lang))
-    keep("age")
-    keep("sex", "unknown")
-    keep("site", "unknown")
-    st.number_input(t("age", lang), min_value=0.0, max_value=120.0, step=1.0, key="age",
-                    on_change=remember, args=("age",))
-    st.selectbox(t("sex", lang), SEXES, key="sex", format_func=lambda s: sex_name(s, lang),
-                 on_change=remember, args=("sex",))
-    st.selectbox(t("site", lang), SITES, key="site", format_func=lambda s: site_name(s, lang),
-                 on_change=remember, args=("site",))
-    analyse = st.button(t("analyse", lang), type="primary", width="stretch")
+    st.text_input(t("patient_id", lang), key=widget_key("patient_id"), max_chars=64,
+                  on_change=store, args=(details, "patient_id"))
+    st.number_input(t("age", lang), min_value=0, max_value=120, step=1, format="%d", key=widget_key("age"),
+                    on_change=store, args=(details, "age"))
+    st.selectbox(t("sex", lang), SEXES, key=widget_key("sex"), format_func=lambda s: sex_name(s, lang),
+                 on_change=store, args=(details, "sex"))
+    st.selectbox(t("site", lang), SITES, key=widget_key("site"), format_func=lambda s: site_name(s, lang),
+                 on_change=store, args=(details, "site"))
+    with st.expander(t("clinic", lang) + " / " + t("clinician", lang), expanded=not all(staff.values())):
+        for field in STAFF_FIELDS:
+            st.text_input(t(field, lang), key=widget_key(field), max_chars=80, on_change=store, args=(staff, field))
+    analyse_column, clear_column = st.columns(2)
+    analyse = analyse_column.button(t("analyse", lang), type="primary", width="stretch")
+    clear_column.button(t("new_patient", lang), on_click=new_patient, help=t("new_patient_help", lang), width="stretch")
 
 photo = st.session_state.get("photo")
 if analyse:
@@ -94,94 +182,90 @@ if analyse:
 if photo is None or st.session_state.get("analysed") != photo["sha"]:
     st.stop()
 
-st.caption(t("current_photo", lang, name=photo["name"]))
-age, sex, site = st.session_state["age"], st.session_state["sex"], st.session_state["site"]
+age, sex, site = details["age"], details["sex"], details["site"]
 request = (name, photo["sha"], age, sex, site)
+slot = st.empty()  # one slot for the result: an outdated result is removed before a new one is computed
 if st.session_state.get("result_key") != request:  # new photo, details or model: predict again
     st.session_state.pop("result", None)
+    slot.info(t("analysing", lang))
     try:
-        image = imaging.load_rgb(photo["bytes"])
-        with st.spinner("…"):
-            prediction = predictor(name).predict(image, age=age, sex=sex, site=site)
+        image = imaging.load_rgb(photo["bytes"], max_side=imaging.DISPLAY_SIDE)
+        prediction = predictor(name).predict(image, age=age, sex=sex, site=site)
     except InvalidImageError as error:
-        st.error(f"{t('bad_image', lang)} {t('image_' + error.reason, lang)}")
+        slot.error(f"{t('bad_image', lang)} {t('image_' + error.reason, lang)}")
         st.stop()
     except InvalidMetadataError as error:
-        st.error(t("bad_metadata", lang, error=error))
+        slot.error(t("bad_metadata", lang, error=error))
         st.stop()
     except BundleError as error:
-        st.error(t("model_failed", lang, name=name, reason=error))
+        slot.error(t("model_failed", lang, name=name, reason=error))
         st.stop()
     st.session_state["result"] = {"image": image, "prediction": prediction}
     st.session_state["result_key"] = request
 image = st.session_state["result"]["image"]
 prediction = st.session_state["result"]["prediction"]
+bundle_config = predictor(name).config
 
-st.divider()
-gate = prediction.gate
-outside_use = None  # what the input check saw, when the doctor analyses a flagged photo anyway
-if gate is not None and gate.flagged:
-    if st.session_state.get("gate_override") != request:
-        st.warning(t(f"gate_{gate_finding(gate)}", lang), icon="🚫")
-        st.info(t("gate_how_to", lang))
-        st.button(t("analyse_anyway", lang), key="analyse_anyway", on_click=override_gate, args=(request,))
-        st.stop()
-    outside_use = t(f"gate_what_{gate_finding(gate)}", lang)
-    st.error(t("outside_use", lang, what=outside_use), icon="🚫")
+with slot.container():
+    st.divider()
+    st.caption(t("current_photo", lang, name=photo["name"]))
+    gate = prediction.gate
+    outside_use = None  # what the input check saw, when the doctor analyses a flagged photo anyway
+    if gate is not None and gate.flagged:
+        if st.session_state.get("gate_override") != request:
+            st.warning(t(f"gate_{gate_finding(gate)}", lang), icon="🚫")
+            st.info(t("gate_how_to", lang))
+            st.button(t("analyse_anyway", lang), key="analyse_anyway", on_click=override_gate, args=(request,))
+            st.stop()
+        outside_use = t(f"gate_what_{gate_finding(gate)}", lang)
+        st.error(t("outside_use", lang, what=outside_use), icon="🚫")
 
-st.subheader(t("results", lang))
-top_code, top_probability = prediction.top
-st.markdown(t("top_sentence", lang, name=diagnosis_name(top_code, lang), probability=top_probability))
-if prediction.malignancy_alert:
-    st.error(t("malignant_banner", lang, probability=prediction.malignant_probability,
-               threshold=prediction.malignancy_threshold), icon="⚠️")
-else:
-    st.success(t("benign_note", lang, probability=prediction.malignant_probability,
-                 threshold=prediction.malignancy_threshold))
-if prediction.low_confidence:
-    st.warning(t("low_confidence", lang, probability=top_probability,
-                 margin=top_probability - prediction.ranked[1][1]))
+    st.subheader(t("results", lang))
+    top_code, top_probability = prediction.top
+    st.markdown(t("top_sentence", lang, name=diagnosis_name(top_code, lang), probability=top_probability))
+    figures = {"probability": prediction.malignant_probability, "threshold": prediction.malignancy_threshold}
+    if prediction.malignancy_alert:
+        st.error(t("malignant_banner", lang, **figures), icon="⚠️")
+    else:
+        st.success(t("benign_note", lang, **figures))
+    if prediction.malignancy_alert != (top_code in MALIGNANT_CODES):
+        key = "alert_with_benign_top" if prediction.malignancy_alert else "malignant_top_without_alert"
+        st.info(t(key, lang, **figures))
+    if prediction.low_confidence:
+        st.warning(t("low_confidence", lang, probability=top_probability,
+                     margin=top_probability - prediction.ranked[1][1]))
 
-ranked = pd.DataFrame({
-    t("diagnosis", lang): [diagnosis_name(code, lang) for code, _ in prediction.ranked],
-    t("code", lang): [code for code, _ in prediction.ranked],
-    t("probability", lang): [probability for _, probability in prediction.ranked],
-})
-table, chart = st.columns(2)
-with table:
+    ranked = pd.DataFrame({
+        t("diagnosis", lang): [diagnosis_name(code, lang) for code, _ in prediction.ranked],
+        t("probability", lang): [probability for _, probability in prediction.ranked],
+    })
     st.dataframe(ranked, hide_index=True, width="stretch",
-                 column_config={t("probability", lang): st.column_config.ProgressColumn(
-                     format="percent", min_value=0.0, max_value=1.0)})
-with chart:
-    figure = px.bar(ranked[::-1], x=t("probability", lang), y=t("diagnosis", lang), orientation="h",
-                    range_x=(0, 1), text_auto=".1%")
-    st.plotly_chart(figure, width="stretch")
+                 column_config={t("diagnosis", lang): st.column_config.TextColumn(width="large"),
+                                t("probability", lang): st.column_config.ProgressColumn(
+                                    format="percent", min_value=0.0, max_value=1.0, width="medium")})
+    chart = px.bar(ranked[::-1], x=t("probability", lang), y=t("diagnosis", lang), orientation="h",
+                   range_x=(0, 1), text_auto=".1%", height=360)
+    chart.update_yaxes(title=None, automargin=True)
+    chart.update_layout(margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    st.plotly_chart(chart, width="stretch")
 
-st.subheader(t("attention", lang))
-overlay = None
-if prediction.attention is None:
-    st.info(t("no_attention", lang))
-else:
-    opacity = st.slider(t("opacity", lang), 0.0, 1.0, 0.45, 0.05, key="opacity")
-    overlay = imaging.overlay(image, prediction.attention, opacity)
-    left, right = st.columns(2)
-    left.image(image, caption=t("original", lang), width="stretch")
-    right.image(overlay, caption=t("overlay", lang), width="stretch")
-    if st.toggle(t("heads", lang), key="show_heads"):
-        heads = prediction.attention_heads
-        for row_start in range(0, len(heads), 8):
-            for offset, column in enumerate(st.columns(8)):
-                index = row_start + offset
-                if index < len(heads):
-                    head = imaging.upscale_map(heads[index], image.shape[:2])
-                    column.image(imaging.overlay(image, head, opacity), caption=t("head", lang, index=index + 1))
+    attention_section(image, prediction)
 
-report_key = (request, st.session_state.get("opacity"), lang, outside_use)
-if st.session_state.get("report_key") != report_key:  # the PDF is rebuilt only when its content changes
-    st.session_state["report"] = pdf_report(
-        image, overlay, prediction, age=age, sex=sex, site=site, model_name=name,
-        model_version=predictor(name).config.version, language=lang, outside_use=outside_use)
-    st.session_state["report_key"] = report_key
-st.download_button(t("pdf", lang), data=st.session_state["report"], mime="application/pdf",
-                   file_name=f"lesion-report-{photo['sha'][:8]}.pdf")
-st.caption(t("disclaimer", lang))
+    report_key = (request, lang, outside_use, tuple(details.values()), tuple(staff.values()))
+    pdf = st.session_state.get("pdf")
+    if pdf is None or pdf["key"] != report_key:  # built only when asked for, never on a slider step
+        st.button(t("prepare_pdf", lang), on_click=request_pdf, args=(report_key,))
+    else:
+        if pdf["data"] is None:
+            overlay = None if prediction.attention is None else imaging.overlay(
+                image, prediction.attention, st.session_state.get("opacity", DEFAULT_OPACITY))
+            pdf["data"] = pdf_report(
+                image, overlay, prediction, details=details, staff=staff, photo_name=photo["name"],
+                model_name=bundle_config.display_name or name, model_version=bundle_config.version,
+                validated_use=bundle_config.model_card.text("intended_use", lang),
+                external=external_summary(open_bundle(name).metrics, lang),
+                language=lang, outside_use=outside_use)
+        stamp = datetime.date.today().isoformat()
+        st.download_button(t("pdf", lang), data=pdf["data"], mime="application/pdf",
+                           file_name=f"{t('report_file', lang)}-{details['patient_id'] or photo['sha'][:8]}-{stamp}.pdf")
+    st.caption(t("disclaimer", lang))

@@ -36,6 +36,7 @@ SPLIT_FILE = "split.csv"
 HISTORY_FILE = "history.csv"
 DEFAULT_FILE = "default.txt"
 LANGUAGES = ("en", "vi")  # the languages a model card is written in
+INTENDED_USES = ("clinical", "research")  # research: ablations and experiments, never offered for diagnosis
 
 
 class BundleError(Exception):
@@ -129,6 +130,8 @@ class BundleConfig:
     parameters: int
     class_weights: dict
     pretrained_weights: dict
+    intended_use: str = "research"
+    display_name: str = ""  # what a doctor reads in a model list (the folder name when empty)
     low_confidence: LowConfidence = field(default_factory=LowConfidence)
     class_codes: tuple = CLASS_CODES
     metadata_vocabulary: dict = field(default_factory=lambda: {"sex": list(SEXES), "site": list(SITES)})
@@ -139,6 +142,10 @@ class BundleConfig:
     NESTED: ClassVar[dict] = {"age_normalisation": AgeNormalisation, "model_card": ModelCard,
                               "training": TrainingRecord, "low_confidence": LowConfidence,
                               "benchmark": Benchmark, "gate": GateSettings}
+
+    @property
+    def clinical(self) -> bool:
+        return self.intended_use == "clinical"
 
     @property
     def variant(self) -> str:
@@ -193,6 +200,10 @@ class BundleConfig:
         check(self.backbone in BACKBONES, "backbone", f"{self.backbone!r} is not a registered backbone")
         check(self.preprocessing in PREPROCESSING_MODES, "preprocessing",
               f"{self.preprocessing!r} is not one of {PREPROCESSING_MODES}")
+        check(self.intended_use in INTENDED_USES, "intended_use",
+              f"{self.intended_use!r} is not one of {INTENDED_USES}")
+        check(self.intended_use != "clinical" or self.variant == "full_model", "intended_use",
+              f"a {self.variant} ablation cannot be marked for clinical use")
         for flag in ("metadata", "soft_attention", "weighted_loss"):
             check(isinstance(getattr(self, flag), bool), flag, "must be true or false")
         check(_finite(self.temperature) and self.temperature > 0, "temperature",

@@ -75,12 +75,17 @@ def main(argv=None) -> int:
     parser.add_argument("--labels", default=None, help="labels CSV (default: the folder's metadata CSV)")
     parser.add_argument("--out", default=None, help="also write the report to this JSON file")
     parser.add_argument("--tta", action="store_true", help="average predictions over image flips")
+    parser.add_argument("--record-external", metavar="NAME", default=None,
+                        help="also store the report in the bundle's metrics.json as its result on NAME, a set of "
+                             "photos from other clinics that played no part in training or tuning")
     args = parser.parse_args(argv)
 
-    from skin_core.predictor import load_predictor
+    from skin_core import bundle as bundles
+    from skin_core.predictor import Predictor
 
     try:
-        predictor = load_predictor(args.model)
+        bundle = bundles.open_bundle(args.model)
+        predictor = Predictor.from_bundle(bundle)
         frame = read_dataset(args.data, args.labels)
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -89,6 +94,11 @@ def main(argv=None) -> int:
     report = {"model": predictor.name, "data": str(args.data),
               **evaluate(predictor, frame, masks_dir=masks if masks.is_dir() else None, tta=args.tta)}
     text = json.dumps(report, indent=2)
+    if args.record_external:
+        external = {**bundle.metrics.get("external", {}), args.record_external: {
+            key: report[key] for key in ("data", "n", "accuracy", "balanced_accuracy", "macro_auc", "macro_f1",
+                                         "per_class", "malignant", "ece", "gate", "accepted_only") if key in report}}
+        bundles.write_json(bundle.path / bundles.METRICS_FILE, {**bundle.metrics, "external": external})
     if args.out:
         Path(args.out).write_text(text + "\n", encoding="utf-8")
     print(text)

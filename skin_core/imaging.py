@@ -11,29 +11,34 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 MIN_SIDE = 32
 MAX_PIXELS = 60_000_000  # about 8000 x 7500; larger files are refused before decoding
 MAX_BYTES = 100 * 1024 * 1024
+MAX_ASPECT = 6.0  # longest side / shortest side; a lesion photo is never a strip
+DISPLAY_SIDE = 1024  # what a page, an overlay and a report need
 
 
 class InvalidImageError(ValueError):
     """The input cannot be used as a lesion photo. The message is written for the person who chose it;
     ``reason`` (one of REASONS) lets an application show it in another language."""
 
-    REASONS = ("missing", "unsupported", "empty", "too_large", "unreadable", "damaged", "too_small", "channels")
+    REASONS = ("missing", "unsupported", "empty", "too_large", "unreadable", "damaged", "too_small", "channels",
+               "aspect")
 
     def __init__(self, message: str, reason: str):
         super().__init__(message)
         self.reason = reason
 
 
-def load_rgb(image) -> np.ndarray:
+def load_rgb(image, max_side: int | None = None) -> np.ndarray:
     """Return an H x W x 3 uint8 RGB array from a path, bytes, file object, PIL image or array.
 
     EXIF orientation is applied; grayscale, palette, RGBA, CMYK and 16-bit images are converted.
-    Raises InvalidImageError for empty, truncated, non-image, tiny or enormous inputs.
+    With ``max_side`` the result is shrunk to at most that many pixels on its longest side, and a JPEG is
+    decoded at a reduced scale straight away, so a large photo never occupies memory at full size.
+    Raises InvalidImageError for empty, truncated, non-image, tiny, enormous or strip-shaped inputs.
     """
     if isinstance(image, np.ndarray):
-        return _from_array(image)
+        return _bounded(_from_array(image), max_side)
     if isinstance(image, Image.Image):
-        return _from_pil(image)
+        return _bounded(_from_pil(image), max_side)
     if isinstance(image, (str, Path)):
         path = Path(image)
         if not path.is_file():
@@ -53,14 +58,17 @@ def load_rgb(image) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as pil:
-                if pil.width * pil.height > MAX_PIXELS:
-                    raise InvalidImageError("The photo has too many pixels (over 60 megapixels). "
-                                            "Please use a smaller photo.", "too_large")
+                _check_size(pil.width, pil.height)
+                if max_side and max(pil.size) > max_side:
+                    pil.draft("RGB", (max_side, max_side))  # JPEG: decode at 1/2, 1/4 or 1/8 scale
                 pil.load()
-                return _from_pil(pil)
+                return _bounded(_from_pil(pil), max_side)
     except InvalidImageError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InvalidImageError("The photo has too many pixels (over 60 megapixels). Please use a smaller photo.",
+                                "too_large") from None
+    except UnidentifiedImageError:
         raise InvalidImageError("This file is not a photo that can be read (JPEG, PNG, BMP, TIFF or WebP).",
                                 "unreadable") from None
     except (OSError, ValueError, SyntaxError) as error:
@@ -99,15 +107,30 @@ def _from_array(array: np.ndarray) -> np.ndarray:
     return _checked(np.ascontiguousarray(array))
 
 
-def _checked(array: np.ndarray) -> np.ndarray:
-    height, width = array.shape[:2]
+def _check_size(width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise InvalidImageError("The photo has too many pixels (over 60 megapixels). Please use a smaller photo.",
+                                "too_large")
     if min(height, width) < MIN_SIDE:
         raise InvalidImageError(f"The photo is too small ({width}×{height} pixels); "
                                 f"at least {MIN_SIDE}×{MIN_SIDE} is needed.", "too_small")
-    if height * width > MAX_PIXELS:
-        raise InvalidImageError("The photo has too many pixels (over 60 megapixels). Please use a smaller photo.",
-                                "too_large")
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise InvalidImageError(f"The picture is a narrow strip ({width}×{height} pixels), not a lesion photo. "
+                                f"Please use a photo of the lesion.", "aspect")
+
+
+def _checked(array: np.ndarray) -> np.ndarray:
+    _check_size(array.shape[1], array.shape[0])
     return array
+
+
+def _bounded(image: np.ndarray, max_side: int | None) -> np.ndarray:
+    """The image shrunk (area averaging) so that its longest side is at most ``max_side``."""
+    height, width = image.shape[:2]
+    if not max_side or max(height, width) <= max_side:
+        return image
+    scale = max_side / max(height, width)
+    return resize(image, (max(1, round(height * scale)), max(1, round(width * scale))))
 
 
 def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -126,6 +149,12 @@ def upscale_map(attention: np.ndarray, size: tuple[int, int], normalise: bool = 
     resized -= resized.min()
     peak = resized.max()
     return (resized / peak if peak > 0 else resized).astype(np.float32)
+
+
+def colour_scale(width: int = 256, height: int = 12) -> np.ndarray:
+    """The overlay's colour map from no attention (left) to the most attention (right), as an RGB strip."""
+    ramp = np.tile(np.linspace(0, 255, width).astype(np.uint8), (height, 1))
+    return cv2.cvtColor(cv2.applyColorMap(ramp, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
 
 
 def overlay(image: np.ndarray, attention: np.ndarray, opacity: float = 0.5) -> np.ndarray:

@@ -252,6 +252,9 @@ def make_bundle_config(run: Run, model: keras.Model, splits: Splits, calibration
         temperature=calibration.temperature,
         malignancy_threshold=calibration.threshold,
         model_card=ham10000_card(),
+        intended_use="clinical" if (config.metadata and config.soft_attention and config.weighted_loss)
+        else "research",
+        display_name=run.spec.name,
         training=TrainingRecord(arguments=_jsonable(asdict(config)), epochs_run=_epochs_logged(run.out),
                                 wall_time_s=round(train_seconds, 1), total_wall_time_s=round(train_seconds, 1),
                                 hardware=hardware.describe()),

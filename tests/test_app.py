@@ -10,6 +10,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from skin_core import bundle as bundles
+from skin_core.classes import CLASS_CODES
+from ui.i18n import diagnosis_name
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "assets" / "examples"
@@ -25,14 +27,22 @@ def app():
     return at
 
 
-def analyse(at, photo: bytes, name="lesion.jpg", age=60.0, sex="female", site="lower extremity"):
+def analyse(at, photo: bytes, name="lesion.jpg", age=60, sex="female", site="lower extremity", lang="en"):
     at.file_uploader[0].upload(name, photo, "image/jpeg").run()
-    at.number_input(key="age").set_value(age)
-    at.selectbox(key="sex").set_value(sex)
-    at.selectbox(key="site").set_value(site)
+    at.number_input(key=f"age_{lang}").set_value(age).run()
+    at.selectbox(key=f"sex_{lang}").set_value(sex).run()
+    at.selectbox(key=f"site_{lang}").set_value(site).run()
     next(b for b in at.button if b.label in ("Analyse", "Phân tích")).click().run()
     assert not at.exception, at.exception
     return at
+
+
+def prepare_pdf(at):
+    """The PDF is built only when asked for: click, then the download button appears."""
+    assert not at.get("download_button")
+    next(b for b in at.button if b.label in ("Prepare the PDF report", "Tạo báo cáo PDF")).click().run()
+    assert not at.exception
+    return at.get("download_button")[0]
 
 
 def ranked_table(at):
@@ -42,25 +52,25 @@ def ranked_table(at):
 def test_melanoma_example_gives_ranked_result_overlay_and_banner(app):
     analyse(app, (EXAMPLES / "mel.jpg").read_bytes())
     table = ranked_table(app)
-    assert len(table) == 7 and set(table["Code"]) == {"akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"}
+    assert len(table) == 7 and set(table["Diagnosis"]) == {diagnosis_name(code) for code in CLASS_CODES}
     probabilities = table["Probability"].to_numpy()
     assert np.all(np.diff(probabilities) <= 0) and probabilities.sum() == pytest.approx(1.0, abs=1e-4)
     captions = [caption for image in app.image for caption in image.captions]
     assert "Attention overlay" in captions
     assert any("Possible malignancy" in error.value for error in app.error)
     assert any(markdown.value.startswith("Most likely") for markdown in app.markdown)
-    assert app.get("download_button")
+    assert prepare_pdf(app).proto.label == "Download PDF report"
 
 
 def test_vietnamese_labels_everywhere(app):
     app.session_state["language"] = "vi"
     app.run()
-    analyse(app, (EXAMPLES / "nv.jpg").read_bytes(), sex="male", site="back")
+    analyse(app, (EXAMPLES / "nv.jpg").read_bytes(), sex="male", site="back", lang="vi")
     table = ranked_table(app)
-    assert list(table.columns) == ["Chẩn đoán", "Mã", "Xác suất"]
+    assert list(table.columns) == ["Chẩn đoán", "Xác suất"]
     assert "Nốt ruồi sắc tố (nơ-vi hắc tố)" in set(table["Chẩn đoán"])
     assert any(markdown.value.startswith("Khả năng cao nhất") for markdown in app.markdown)
-    assert app.number_input(key="age").label == "Tuổi (năm, không bắt buộc)"
+    assert app.number_input(key="age_vi").label == "Tuổi (năm, không bắt buộc)"
 
 
 @pytest.mark.parametrize("content", [b"this is not a photo", b"", b"\xff\xd8\xff\xe0" + b"\0" * 40])
@@ -75,13 +85,13 @@ def test_bad_file_gives_a_message_not_an_exception(app, content):
 
 
 def test_inputs_survive_other_pages_and_a_model_change_re_predicts(app):
-    analyse(app, (EXAMPLES / "bkl.jpg").read_bytes(), age=71.0)
+    analyse(app, (EXAMPLES / "bkl.jpg").read_bytes(), age=71)
     first_model = app.session_state["result_key"][0]
     app.switch_page("app_pages/compare.py").run()
     app.switch_page("app_pages/diagnose.py").run()
-    assert app.number_input(key="age").value == 71.0
+    assert app.number_input(key="age_en").value == 71
     assert len(ranked_table(app)) == 7  # the result is still there
-    others = [name for name in bundles.list_bundles() if name != first_model]
+    others = [b.name for b in bundles.scan()[0] if b.config.clinical and b.name != first_model]
     if others:
         app.session_state["model"] = others[0]
         app.run()
@@ -95,7 +105,7 @@ def test_comparison_page_draws_charts_from_the_bundles(app):
     assert not app.exception
     charts = app.get("plotly_chart")
     assert len(charts) >= 5
-    models = set(app.dataframe[0].value["model"])
+    models = set(app.dataframe[0].value["Model"])
     assert models == {b for b in bundles.list_bundles() if bundles.open_bundle(b).metrics}
 
 
@@ -118,7 +128,7 @@ def test_a_non_skin_photo_is_refused_unless_the_doctor_overrides(app):
     next(b for b in app.button if b.label.startswith("Analyse anyway")).click().run()
     assert not app.exception
     assert any("Outside the model's validated use" in e.value for e in app.error)
-    assert len(ranked_table(app)) == 7 and app.get("download_button")
+    assert len(ranked_table(app)) == 7 and prepare_pdf(app)
 
 
 def test_broken_bundles_are_named_and_the_others_keep_working(tmp_path, monkeypatch):
@@ -133,7 +143,7 @@ def test_broken_bundles_are_named_and_the_others_keep_working(tmp_path, monkeypa
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
     at.run()
     assert not at.exception
-    assert at.selectbox(key="model").options == ["damaged-model (default)", "working"]
+    assert len(at.selectbox(key="model").options) == 2 and at.selectbox(key="model").value == "damaged-model"
     assert any("bad-config" in w.value and "config.json" in w.value for w in at.sidebar.warning)
     # the damaged model file is found when the model is loaded: a message, no trace, another model works
     analyse(at, (EXAMPLES / "mel.jpg").read_bytes())
@@ -143,3 +153,147 @@ def test_broken_bundles_are_named_and_the_others_keep_working(tmp_path, monkeypa
     for page in ("app_pages/compare.py", "app_pages/about.py"):
         at.switch_page(page).run()
         assert not at.exception
+
+
+def record_pdf_calls(monkeypatch) -> list:
+    """Replace the PDF builder by a recorder that still builds the PDF, to see what reaches it."""
+    import ui.report
+
+    calls, build = [], ui.report.pdf_report
+
+    def recording(*args, **kwargs):
+        pdf = build(*args, **kwargs)
+        calls.append({**kwargs, "pdf": pdf})
+        return pdf
+
+    monkeypatch.setattr(ui.report, "pdf_report", recording)
+    return calls
+
+
+def test_switching_the_language_never_changes_patient_data(app, monkeypatch):
+    calls = record_pdf_calls(monkeypatch)
+    app.selectbox(key="language").set_value("vi").run()
+    app.text_input(key="patient_id_vi").input("BN-0042").run()
+    app.number_input(key="age_vi").set_value(47).run()
+    app.selectbox(key="sex_vi").set_value("female").run()
+    app.selectbox(key="site_vi").set_value("face").run()
+    app.text_input(key="clinic_vi").input("Trạm y tế xã Tân Phú").run()
+    app.text_input(key="clinician_vi").input("BS. Nguyễn Thị Lan").run()
+    for lang in ("en", "vi", "en"):
+        app.selectbox(key="language").set_value(lang).run()
+        assert not app.exception
+        assert app.selectbox(key=f"sex_{lang}").value == "female"
+        assert app.selectbox(key=f"site_{lang}").value == "face"
+        assert app.number_input(key=f"age_{lang}").value == 47
+        assert app.text_input(key=f"patient_id_{lang}").value == "BN-0042"
+    assert "female" in app.selectbox(key="sex_en").options  # the labels follow the language
+    app.selectbox(key="language").set_value("vi").run()
+    app.selectbox(key="sex_vi").set_value("male").run()
+    app.selectbox(key="language").set_value("en").run()
+    assert app.selectbox(key="sex_en").value == "male"  # a change made in the other language is kept
+    app.selectbox(key="sex_en").set_value("female").run()
+    app.file_uploader[0].upload("lesion.jpg", (EXAMPLES / "mel.jpg").read_bytes(), "image/jpeg").run()
+    next(b for b in app.button if b.label == "Analyse").click().run()
+    assert app.session_state["result_key"][2:] == (47, "female", "face")  # what the Predictor received
+    prepare_pdf(app)
+    sent = calls[-1]
+    assert sent["details"] == {"patient_id": "BN-0042", "age": 47, "sex": "female", "site": "face"}
+    assert sent["staff"] == {"clinic": "Trạm y tế xã Tân Phú", "clinician": "BS. Nguyễn Thị Lan"}
+    assert sent["photo_name"] == "lesion.jpg" and sent["language"] == "en"
+
+
+def test_a_phone_photo_is_kept_display_sized_and_its_pdf_is_small(app, monkeypatch):
+    calls = record_pdf_calls(monkeypatch)
+    lesion = np.array(Image.open(EXAMPLES / "nv.jpg").resize((4000, 3000)))
+    noisy = np.clip(lesion + np.random.default_rng(0).normal(0, 6, lesion.shape), 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(noisy).save(buffer, format="JPEG", quality=95)
+    analyse(app, buffer.getvalue(), name="IMG_2041.jpg")
+    image = app.session_state["result"]["image"]
+    assert max(image.shape[:2]) <= 1024 and app.session_state["result"]["prediction"].attention.shape == image.shape[:2]
+    app.slider(key="opacity").set_value(0.8).run()
+    assert not calls  # a slider step builds no PDF
+    button = prepare_pdf(app)
+    assert len(calls) == 1 and button
+    pdf = calls[-1]["pdf"]
+    assert pdf.startswith(b"%PDF") and len(pdf) < 2 * 2**20
+
+
+def test_research_variants_are_not_offered_for_diagnosis_but_are_compared(app):
+    offered = set(app.selectbox(key="model").options)
+    research = [b for b in bundles.scan()[0] if not b.config.clinical]
+    assert research and not any(b.name in option for b in research for option in offered)
+    assert "MobileNetV2 (default)" in offered  # readable names, not folder names
+    app.switch_page("app_pages/compare.py").run()
+    assert {b.name for b in research} <= set(app.dataframe[0].value["Model"])
+
+
+def test_an_alert_beside_a_benign_top_diagnosis_is_explained(app, monkeypatch):
+    import ui.state
+    from skin_core.predictor import Prediction
+
+    ranked = [("nv", 0.52), ("mel", 0.20), ("bcc", 0.12), ("akiec", 0.08), ("bkl", 0.05), ("df", 0.02),
+              ("vasc", 0.01)]
+    crafted = Prediction(ranked=ranked, attention=None, attention_heads=None, malignant_probability=0.40,
+                         malignancy_threshold=0.33, low_confidence=False, probabilities=dict(ranked))
+    real = ui.state.predictor(app.session_state["model"])
+
+    class Fixed:
+        config = real.config
+
+        def predict(self, *args, **kwargs):
+            return crafted
+
+    monkeypatch.setattr(ui.state, "predictor", lambda name: Fixed())
+    analyse(app, (EXAMPLES / "nv.jpg").read_bytes())
+    assert any("Possible malignancy" in e.value for e in app.error)
+    assert any("Why the alert although the single most likely diagnosis is benign" in i.value for i in app.info)
+
+
+def test_new_patient_clears_the_photo_result_and_details_but_not_the_clinic(app):
+    app.text_input(key="clinic_en").input("Provincial hospital").run()
+    app.text_input(key="patient_id_en").input("P-7").run()
+    analyse(app, (EXAMPLES / "bcc.jpg").read_bytes(), age=70)
+    assert len(ranked_table(app)) == 7
+    next(b for b in app.button if b.label == "New patient").click().run()
+    assert not app.exception and not app.dataframe and "photo" not in app.session_state
+    assert app.number_input(key="age_en").value is None and app.text_input(key="patient_id_en").value == ""
+    assert app.selectbox(key="sex_en").value == "unknown"
+    assert app.text_input(key="clinic_en").value == "Provincial hospital"
+    assert app.file_uploader[0].value is None  # the upload widget starts empty too
+
+
+def test_an_example_never_overwrites_what_the_doctor_typed(app):
+    app.number_input(key="age_en").set_value(33).run()
+    app.selectbox(key="sex_en").set_value("male").run()
+    next(b for b in app.button if b.label == "mel").click().run()
+    assert app.number_input(key="age_en").value == 33 and app.selectbox(key="sex_en").value == "male"
+    assert any("were kept" in i.value for i in app.info)
+    next(b for b in app.button if b.label == "New patient").click().run()
+    next(b for b in app.button if b.label == "mel").click().run()  # empty form: the example fills it
+    assert app.number_input(key="age_en").value == 60 and app.selectbox(key="sex_en").value == "female"
+
+
+def test_words_a_doctor_reads(app):
+    buffer = io.BytesIO()
+    Image.open(EXAMPLES / "vasc.jpg").save(buffer, format="GIF")
+    analyse(app, buffer.getvalue(), name="lesion.gif")  # a GIF is read like any photo
+    assert len(ranked_table(app)) == 7
+    assert app.number_input(key="age_en").value == 60  # a whole number, not 60.00
+    captions = [caption for image in app.image for caption in image.captions]
+    assert any(c.startswith("Colour scale") for c in captions)
+    app.toggle(key="show_heads").set_value(True).run()
+    captions = [caption for image in app.image for caption in image.captions]
+    assert any(c.startswith("Map 1") for c in captions) or any("practically identical" in c.value
+                                                                for c in app.caption)
+    app.selectbox(key="language").set_value("vi").run()
+    analyse(app, (EXAMPLES / "mel.jpg").read_bytes(), lang="vi")
+    assert any("u hắc tố ác tính" in e.value for e in app.error)
+    assert not any("Đầu" in c for image in app.image for c in image.captions)
+
+
+def test_external_results_are_on_the_about_page(app):
+    app.switch_page("app_pages/about.py").run()
+    research = [b.name for b in bundles.scan()[0] if not b.config.clinical]
+    assert sum("Research variant" in w.value for w in app.warning) == len(research)
+    assert any("photos from other clinics" in m.value and "isic2017_test" in m.value for m in app.markdown)

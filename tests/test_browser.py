@@ -52,7 +52,17 @@ def server():
         process.wait(timeout=20)
 
 
-def test_upload_a_photo_and_read_the_result_in_chromium(server):
+def choose(page, label: str, option: str):
+    """Pick an option of the Streamlit select box with this label, as a user would."""
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
+    box.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    return box
+
+
+def test_diagnose_in_both_languages_and_compare_in_chromium(server):
+    """Upload, analyse, switch to Vietnamese with the patient's details filled in (they must not change),
+    then open the comparison page; screenshots of each land in test-artifacts/ for review."""
     from playwright.sync_api import expect, sync_playwright
 
     SCREENSHOTS.mkdir(exist_ok=True)
@@ -63,11 +73,27 @@ def test_upload_a_photo_and_read_the_result_in_chromium(server):
         page.get_by_text("Lesion photo").wait_for(timeout=120_000)
         page.locator("input[type=file]").first.set_input_files(str(REPO / "assets" / "examples" / "mel.jpg"))
         page.get_by_text("mel.jpg").wait_for(timeout=30_000)
+        choose(page, "Sex", "female")
+        choose(page, "Anatomical site", "face")
         page.get_by_role("button", name="Analyse").click()
         expect(page.get_by_text("Most likely")).to_be_visible(timeout=120_000)
         expect(page.get_by_text("Attention overlay")).to_be_visible(timeout=30_000)
         expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=30_000)
         page.wait_for_timeout(2000)  # let the images and the chart finish drawing before the screenshot
-        page.screenshot(path=str(SCREENSHOTS / "diagnose.png"), full_page=True)
+        page.screenshot(path=str(SCREENSHOTS / "diagnose-en.png"), full_page=True)
+
+        choose(page, "Language / Ngôn ngữ", "Tiếng Việt")
+        expect(page.get_by_text("Khả năng cao nhất")).to_be_visible(timeout=120_000)
+        for label, value in (("Giới tính", "nữ"), ("Vị trí giải phẫu", "mặt")):  # the patient's data, translated
+            box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
+            expect(box).to_match_aria_snapshot(f'- combobox "{label}": {value}')
+        page.wait_for_timeout(2000)
+        page.screenshot(path=str(SCREENSHOTS / "diagnose-vi.png"), full_page=True)
+
+        page.get_by_role("link", name="So sánh mô hình").click()
+        expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=120_000)
+        page.wait_for_timeout(3000)
+        page.screenshot(path=str(SCREENSHOTS / "compare-vi.png"), full_page=True)
         browser.close()
-    assert (SCREENSHOTS / "diagnose.png").stat().st_size > 10_000
+    for name in ("diagnose-en.png", "diagnose-vi.png", "compare-vi.png"):
+        assert (SCREENSHOTS / name).stat().st_size > 10_000

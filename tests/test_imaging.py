@@ -70,3 +70,18 @@ def test_overlay_blends_and_keeps_size():
 def test_arrays_without_usable_pixel_values_are_refused(array):
     with pytest.raises(InvalidImageError):
         load_rgb(array)
+
+
+def test_a_decompression_bomb_is_too_large_not_unreadable():
+    bomb = encoded(Image.new("1", (9000, 9000)), "PNG")  # 81 megapixels, a few kilobytes
+    with pytest.raises(InvalidImageError) as caught:
+        load_rgb(bomb)
+    assert caught.value.reason == "too_large"
+
+
+def test_a_strip_is_refused_and_a_large_photo_is_decoded_bounded():
+    with pytest.raises(InvalidImageError) as caught:
+        load_rgb(encoded(Image.new("RGB", (6000, 32)), "PNG"))
+    assert caught.value.reason == "aspect"
+    photo = load_rgb(encoded(Image.new("RGB", (4000, 3000), (150, 90, 70)), "JPEG"), max_side=1024)
+    assert photo.shape == (768, 1024, 3) and abs(int(photo[0, 0, 0]) - 150) <= 2

@@ -16,9 +16,13 @@ def summary_frame(evaluated) -> pd.DataFrame:
     for b in evaluated:
         bench = b.config.benchmark
         attention = b.metrics.get("attention_in_lesion", {})
+        external = next(iter(b.metrics.get("external", {}).values()), {})
         rows.append({
             "model": b.name, "backbone": b.config.backbone, "variant": b.config.variant,
+            "intended_use": b.config.intended_use,
             **{m: b.metrics.get(m) for m in SUMMARY_METRICS},
+            "external_balanced_accuracy": external.get("balanced_accuracy"),
+            "external_mel_recall": external.get("per_class", {}).get("mel", {}).get("recall"),
             "ece": b.metrics.get("ece"), "ece_before_calibration": b.metrics.get("ece_before_calibration"),
             "malignant_sensitivity": b.metrics.get("malignant", {}).get("sensitivity"),
             "malignant_specificity": b.metrics.get("malignant", {}).get("specificity"),
@@ -28,6 +32,20 @@ def summary_frame(evaluated) -> pd.DataFrame:
             "bundle_mb": None if bench is None else bench.bundle_mb, "test_images": b.metrics.get("n"),
         })
     return pd.DataFrame(rows)
+
+
+# Column -> string key where the two differ.
+COLUMN_KEYS = {"attention_mass_inside": "attention_mass", "lesion_area_share": "lesion_share",
+               "latency_ms": "latency", "intended_use": "intended_use_column"}
+
+
+def translated(frame: pd.DataFrame, language="en") -> pd.DataFrame:
+    """The frame with column names and coded values (variant, intended use) in words."""
+    words = frame.copy()
+    for column in ("variant", "intended_use"):
+        if column in words:
+            words[column] = words[column].map(lambda value: t(value, language))
+    return words.rename(columns={c: t(COLUMN_KEYS.get(c, c), language) for c in words.columns})
 
 
 GATE_SETS = ("internal_test", "isic2017_test", "A_clinical", "A_clinical_logo_cropped", "B_nonskin", "C_medical")
@@ -79,7 +97,9 @@ def roc_figure(bundle, language="en") -> go.Figure:
                                     name=f"{diagnosis_name(code, language)} (AUC {auc:.3f})"))
     figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"},
                                 showlegend=False))
-    figure.update_layout(xaxis_title=t("fpr", language), yaxis_title=t("tpr", language))
+    figure.update_layout(xaxis_title=t("fpr", language), yaxis_title=t("tpr", language), height=520,
+                         legend={"orientation": "h", "yanchor": "top", "y": -0.18, "xanchor": "left", "x": 0},
+                         margin={"l": 10, "r": 10, "t": 10})
     return figure
 
 

@@ -26,8 +26,8 @@ STRINGS = {
                      "Choose another model in the sidebar.",
                      "Không thể tải mô hình {name} nên chưa phân tích. {reason} Hãy chọn mô hình khác ở thanh bên."),
     "photo": ("Lesion photo", "Ảnh tổn thương"),
-    "upload": ("Upload a dermoscopic photo (JPEG, PNG, BMP, TIFF, WebP)",
-               "Tải lên ảnh soi da (JPEG, PNG, BMP, TIFF, WebP)"),
+    "upload": ("Upload a dermoscopic photo (JPEG, PNG, BMP, TIFF, WebP, GIF)",
+               "Tải lên ảnh soi da (JPEG, PNG, BMP, TIFF, WebP, GIF)"),
     "use_camera": ("Use the camera", "Dùng máy ảnh"),
     "camera": ("Take a photo", "Chụp ảnh"),
     "examples": ("Or try an example from HAM10000:", "Hoặc thử một ảnh mẫu từ HAM10000:"),
@@ -39,6 +39,27 @@ STRINGS = {
     "sex": ("Sex", "Giới tính"),
     "site": ("Anatomical site", "Vị trí giải phẫu"),
     "analyse": ("Analyse", "Phân tích"),
+    "new_patient": ("New patient", "Bệnh nhân mới"),
+    "new_patient_help": ("Clears the photo, the result and the patient's details (clinic and clinician stay).",
+                         "Xóa ảnh, kết quả và thông tin bệnh nhân (giữ phòng khám và bác sĩ)."),
+    "patient_id": ("Patient identifier (the clinic's own code)", "Mã bệnh nhân (mã của phòng khám)"),
+    "clinic": ("Clinic", "Phòng khám"),
+    "clinician": ("Clinician", "Bác sĩ"),
+    "analysing": ("Analysing the photo…", "Đang phân tích ảnh…"),
+    "example_details_kept": (
+        "The patient details you entered were kept; the example's own are age {age}, {sex}, {site}.",
+        "Thông tin bệnh nhân bạn đã nhập được giữ nguyên; thông tin của ảnh mẫu là {age} tuổi, {sex}, {site}."),
+    "prepare_pdf": ("Prepare the PDF report", "Tạo báo cáo PDF"),
+    "alert_with_benign_top": (
+        "Why the alert although the single most likely diagnosis is benign: the malignant classes together "
+        "({probability:.0%}) exceed the alert threshold ({threshold:.0%}). The alert is what counts for referral.",
+        "Vì sao có cảnh báo dù chẩn đoán khả năng cao nhất là lành tính: các nhóm ác tính cộng lại ({probability:.0%}) "
+        "vượt ngưỡng cảnh báo ({threshold:.0%}). Quyết định chuyển khám dựa vào cảnh báo này."),
+    "malignant_top_without_alert": (
+        "The single most likely diagnosis is malignant, but the malignant classes together ({probability:.0%}) stay "
+        "below the alert threshold ({threshold:.0%}): the model is unsure. Examine the lesion with extra care.",
+        "Chẩn đoán khả năng cao nhất là ác tính nhưng các nhóm ác tính cộng lại ({probability:.0%}) vẫn dưới ngưỡng "
+        "cảnh báo ({threshold:.0%}): mô hình không chắc chắn. Cần khám tổn thương thật kỹ."),
     "need_photo": ("Choose a photo first.", "Hãy chọn ảnh trước."),
     "current_photo": ("Photo being analysed: {name}", "Ảnh đang phân tích: {name}"),
     "results": ("Ranked diagnoses", "Các chẩn đoán theo thứ tự"),
@@ -50,7 +71,7 @@ STRINGS = {
         "Possible malignancy: melanoma, basal cell carcinoma or actinic keratosis / Bowen's disease together "
         "reach {probability:.0%} (alert threshold {threshold:.0%}). Advice: refer to a dermatologist and consider "
         "a biopsy; do not reassure the patient on this result alone.",
-        "Nghi ngờ ác tính: u hắc tố, ung thư biểu mô tế bào đáy hoặc dày sừng quang hóa / bệnh Bowen cộng lại "
+        "Nghi ngờ ác tính: u hắc tố ác tính (melanoma), ung thư biểu mô tế bào đáy hoặc dày sừng quang hóa / bệnh Bowen cộng lại "
         "đạt {probability:.0%} (ngưỡng cảnh báo {threshold:.0%}). Khuyến nghị: chuyển khám chuyên khoa da liễu và "
         "cân nhắc sinh thiết; không trấn an bệnh nhân chỉ dựa vào kết quả này."),
     "benign_note": (
@@ -94,8 +115,13 @@ STRINGS = {
     "opacity": ("Heat-map opacity", "Độ đậm bản đồ nhiệt"),
     "original": ("Photo", "Ảnh gốc"),
     "overlay": ("Attention overlay", "Bản đồ chú ý chồng lên ảnh"),
-    "heads": ("Show the attention of each head", "Hiện bản đồ chú ý của từng đầu"),
-    "head": ("Head {index}", "Đầu {index}"),
+    "heads": ("Show the 16 separate attention maps", "Hiện 16 bản đồ chú ý riêng"),
+    "head": ("Map {index}", "Bản đồ {index}"),
+    "heads_identical": (
+        "For this photo the 16 attention maps are practically identical, so only their sum (above) is shown.",
+        "Với ảnh này, 16 bản đồ chú ý gần như giống hệt nhau nên chỉ hiện bản đồ tổng (ở trên)."),
+    "colour_scale": ("Colour scale of the overlay: blue = little attention, red = most attention",
+                     "Thang màu của bản đồ: xanh = ít chú ý, đỏ = chú ý nhiều nhất"),
     "no_attention": ("This model has no Soft-Attention module, so no attention map is shown.",
                      "Mô hình này không có mô-đun Soft-Attention nên không có bản đồ chú ý."),
     "pdf": ("Download PDF report", "Tải báo cáo PDF"),
@@ -103,6 +129,11 @@ STRINGS = {
     "report_inputs": ("Inputs", "Thông tin nhập"),
     "report_model": ("Model: {name}, version {version}", "Mô hình: {name}, phiên bản {version}"),
     "report_date": ("Date: {date}", "Ngày: {date}"),
+    "report_file": ("lesion-report", "bao-cao-ton-thuong"),
+    "report_identity": ("Patient: {patient_id} · Clinic: {clinic} · Clinician: {clinician}",
+                        "Bệnh nhân: {patient_id} · Phòng khám: {clinic} · Bác sĩ: {clinician}"),
+    "report_photo": ("Photo file: {name}", "Tệp ảnh: {name}"),
+    "report_validated_use": ("Validated use", "Phạm vi sử dụng đã kiểm định"),
     "not_given": ("not given", "không cung cấp"),
     "report_outside_use": (
         "OUTSIDE THE VALIDATED USE: the input check flagged this photo ({what}); the doctor chose to analyse it "
@@ -120,6 +151,8 @@ STRINGS = {
                          "Tệp này không phải là ảnh đọc được (JPEG, PNG, BMP, TIFF hoặc WebP)."),
     "image_damaged": ("The photo file is damaged or incomplete. Please choose it again.",
                       "Tệp ảnh bị hỏng hoặc không đầy đủ. Vui lòng chọn lại."),
+    "image_aspect": ("The picture is a narrow strip, not a lesion photo.",
+                     "Ảnh là một dải hẹp, không phải ảnh tổn thương."),
     "image_too_small": ("The photo is too small (at least 32×32 pixels are needed).",
                         "Ảnh quá nhỏ (cần ít nhất 32×32 điểm ảnh)."),
     "image_channels": ("The image must be a colour or grayscale photo.", "Ảnh phải là ảnh màu hoặc ảnh xám."),
@@ -163,6 +196,23 @@ STRINGS = {
     "attention_mass": ("Attention mass inside the lesion", "Tỉ lệ chú ý trong tổn thương"),
     "lesion_share": ("Lesion share of the image", "Tỉ lệ diện tích tổn thương"),
     "calibration": ("Calibration error (ECE)", "Sai số hiệu chuẩn (ECE)"),
+    "backbone": ("Backbone", "Mạng nền"),
+    "intended_use_column": ("Intended use", "Mục đích"),
+    "research_variant": (
+        "Research variant ({variant}): it shows what one part of the method contributes and is not offered for "
+        "diagnosis.",
+        "Biến thể nghiên cứu ({variant}): dùng để cho thấy đóng góp của một thành phần trong phương pháp, không "
+        "dùng để chẩn đoán."),
+    "clinical": ("clinical", "lâm sàng"),
+    "research": ("research only", "chỉ nghiên cứu"),
+    "ece": ("Calibration error (ECE)", "Sai số hiệu chuẩn (ECE)"),
+    "ece_before_calibration": ("ECE before calibration", "ECE trước hiệu chuẩn"),
+    "malignant_sensitivity": ("Malignant sensitivity", "Độ nhạy ác tính"),
+    "malignant_specificity": ("Malignant specificity", "Độ đặc hiệu ác tính"),
+    "external_balanced_accuracy": ("Balanced accuracy, other clinics", "Độ chính xác cân bằng, phòng khám khác"),
+    "external_mel_recall": ("Melanoma recall, other clinics", "Độ nhạy u hắc tố, phòng khám khác"),
+    "bundle_mb": ("Size (MB)", "Dung lượng (MB)"),
+    "test_images": ("Test photos", "Số ảnh kiểm tra"),
     "input_check": ("Input check: photos flagged as unusable", "Kiểm tra ảnh đầu vào: tỉ lệ ảnh bị cảnh báo"),
     "input_check_intro": (
         "Share of photos the input check flags, and its AUROC against the internal test split, on photos it was "
@@ -194,9 +244,10 @@ STRINGS = {
     "training_data": ("Training data", "Dữ liệu huấn luyện"),
     "training_data_text": (
         "{data}; split by lesion "
-        "(no lesion on two sides) 70 / 15 / 15, seed {seed}: {train} training, {val} validation and {test} test images.",
+        "(no lesion on two sides) 70 / 15 / 15 (random split no. {seed}): {train} training, {val} validation and "
+        "{test} test images.",
         "{data}; chia theo tổn thương "
-        "(không tổn thương nào ở hai phía) 70 / 15 / 15, hạt giống {seed}: {train} ảnh huấn luyện, {val} ảnh kiểm "
+        "(không tổn thương nào ở hai phía) 70 / 15 / 15 (lần chia ngẫu nhiên số {seed}): {train} ảnh huấn luyện, {val} ảnh kiểm "
         "định và {test} ảnh kiểm tra."),
     "architecture": ("Architecture", "Kiến trúc"),
     "architecture_text": (
@@ -212,14 +263,27 @@ STRINGS = {
         "Ác tính (u hắc tố, BCC, AKIEC) so với lành tính tại ngưỡng cảnh báo {threshold:.2f}: độ nhạy "
         "{sensitivity:.0%}, độ đặc hiệu {specificity:.0%}, AUC {auc:.3f}."),
     "calibration_text": (
-        "Temperature {temperature:.2f} fitted on the validation split; ECE {before:.3f} before, {after:.3f} after.",
-        "Nhiệt độ {temperature:.2f} ước lượng trên tập kiểm định; ECE {before:.3f} trước, {after:.3f} sau."),
+        "Probabilities are calibrated on the validation split (scaling factor {temperature:.2f}): the average gap "
+        "between stated confidence and actual accuracy (ECE) went from {before:.3f} to {after:.3f}.",
+        "Xác suất được hiệu chỉnh trên tập kiểm định (hệ số {temperature:.2f}): chênh lệch trung bình giữa độ tin "
+        "cậy và độ chính xác thực tế (ECE) giảm từ {before:.3f} xuống {after:.3f}."),
     "image_only_text": (
         "Without any patient details the balanced accuracy is {value:.3f} (with details: {full:.3f}).",
         "Khi không có thông tin bệnh nhân, độ chính xác cân bằng là {value:.3f} (có thông tin: {full:.3f})."),
     "training_text": (
-        "Trained for {epochs} epochs in {minutes:.0f} min on {hardware}.",
-        "Huấn luyện {epochs} epoch trong {minutes:.0f} phút trên {hardware}."),
+        "Trained in {epochs} passes over the training photos, {minutes:.0f} min on {hardware}.",
+        "Huấn luyện qua {epochs} lượt ảnh huấn luyện, {minutes:.0f} phút trên {hardware}."),
+    "external_results": (
+        "On {n} dermoscopic photos from other clinics ({name}, never used for training or tuning): balanced "
+        "accuracy {balanced_accuracy:.2f} (here {internal:.2f}), melanoma recall {mel_recall:.0%}, malignant "
+        "sensitivity {sensitivity:.0%} and specificity {specificity:.0%} at the alert threshold. Expect figures like "
+        "these, not the internal ones, on a new dermatoscope.",
+        "Trên {n} ảnh soi da từ các phòng khám khác ({name}, không dùng để huấn luyện hay tinh chỉnh): độ chính xác "
+        "cân bằng {balanced_accuracy:.2f} (nội bộ {internal:.2f}), độ nhạy u hắc tố {mel_recall:.0%}, độ nhạy ác "
+        "tính {sensitivity:.0%} và độ đặc hiệu {specificity:.0%} tại ngưỡng cảnh báo. Với một kính soi da mới, hãy "
+        "dự kiến kết quả như vậy chứ không phải kết quả nội bộ."),
+    "no_external": ("Not yet measured on photos from other clinics.", "Chưa được đo trên ảnh từ phòng khám khác."),
+    "external_heading": ("Photos from other clinics", "Ảnh từ phòng khám khác"),
     "limits": ("Known limits", "Hạn chế đã biết"),
     "citations": ("Citations", "Trích dẫn"),
 }
@@ -245,6 +309,17 @@ def t(key: str, language: str = "en", **values) -> str:
 
 def diagnosis_name(code: str, language: str = "en") -> str:
     return BY_CODE[code].name(language)
+
+
+def external_summary(metrics: dict, language: str = "en") -> str:
+    """How the model did on photos from other clinics (the first external set in its metrics), in words."""
+    external = metrics.get("external") or {}
+    if not external:
+        return t("no_external", language)
+    name, report = next(iter(external.items()))
+    return t("external_results", language, name=name, n=report["n"], balanced_accuracy=report["balanced_accuracy"],
+             internal=metrics["balanced_accuracy"], mel_recall=report["per_class"]["mel"]["recall"],
+             sensitivity=report["malignant"]["sensitivity"], specificity=report["malignant"]["specificity"])
 
 
 def gate_finding(decision) -> str:

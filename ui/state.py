@@ -6,22 +6,32 @@ from skin_core import bundle as bundles
 from skin_core.predictor import Predictor
 
 
-def bundle_catalogue() -> tuple[list[str], str | None, dict[str, str]]:
-    """The usable bundle names, the default one (None if it is not usable) and, for each broken bundle,
-    why it cannot be used. Read on every run, so that a bundle added or repaired shows up at once."""
+def bundle_catalogue() -> tuple[dict[str, str], str | None, dict[str, str]]:
+    """The usable bundles meant for clinical use (name -> readable name), the default one (None if it is not
+    among them) and, for each broken bundle, why it cannot be used. Research variants (ablations) are left
+    out: they are for the comparison page, not for a diagnosis. Read on every run, so that a bundle added or
+    repaired shows up at once."""
     usable, broken = bundles.scan()
-    names = [b.name for b in usable]
+    clinical = {b.name: b.config.display_name or b.name for b in usable if b.config.clinical}
     try:
         default = bundles.default_bundle_name()
     except bundles.BundleError:
         default = None
-    return names, default if default in names else None, {name: str(error) for name, error in broken.items()}
+    return clinical, default if default in clinical else None, {name: str(error) for name, error in broken.items()}
 
 
 @st.cache_resource(show_spinner=False)
 def predictor(name: str) -> Predictor:
     """Each bundle is loaded once per process and shared by every session."""
     return Predictor.from_bundle(bundles.open_bundle(name))
+
+
+def heads_differ(heads, tolerance: float = 0.05) -> bool:
+    """Whether the per-head attention maps (K, h, w) differ enough to be worth showing one by one: the largest
+    mean absolute difference between a head and their average, each map scaled to [0, 1]."""
+    scaled = [(h - h.min()) / (h.max() - h.min()) if h.max() > h.min() else h * 0 for h in heads]
+    average = sum(scaled) / len(scaled)
+    return max(float(abs(h - average).mean()) for h in scaled) > tolerance
 
 
 def language() -> str:

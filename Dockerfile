@@ -1,0 +1,12 @@
+# The app for a clinic server: docker build -t skin-lesion-app . && docker run -p 8501:8501 skin-lesion-app
+FROM python:3.11-slim
+WORKDIR /app
+COPY requirements.txt requirements-base.txt ./
+RUN python -m pip install --no-cache-dir -r requirements.txt
+COPY . .
+RUN useradd --system --home /app skinapp
+USER skinapp
+EXPOSE 8501
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4)"
+CMD ["python", "-m", "streamlit", "run", "app.py", "--server.address", "0.0.0.0", "--server.port", "8501"]
