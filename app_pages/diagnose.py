@@ -10,7 +10,6 @@ import hashlib
 from pathlib import Path
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from skin_core import imaging
@@ -20,7 +19,7 @@ from skin_core.imaging import InvalidImageError
 from skin_core.metadata import SEXES, SITES, UNKNOWN, InvalidMetadataError
 from ui.i18n import LANGUAGES, diagnosis_name, external_summary, gate_finding, sex_name, site_name, t
 from ui.report import pdf_report
-from ui.state import heads_differ, language, model_name, predictor
+from ui.state import heads_differ, language, model_name, predict, predictor
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp", "gif"]
@@ -190,7 +189,7 @@ if st.session_state.get("result_key") != request:  # new photo, details or model
     slot.info(t("analysing", lang))
     try:
         image = imaging.load_rgb(photo["bytes"], max_side=imaging.DISPLAY_SIDE)
-        prediction = predictor(name).predict(image, age=age, sex=sex, site=site)
+        prediction = predict(name, image, age=age, sex=sex, site=site)
     except InvalidImageError as error:
         slot.error(f"{t('bad_image', lang)} {t('image_' + error.reason, lang)}")
         st.stop()
@@ -243,11 +242,6 @@ with slot.container():
                  column_config={t("diagnosis", lang): st.column_config.TextColumn(width="large"),
                                 t("probability", lang): st.column_config.ProgressColumn(
                                     format="percent", min_value=0.0, max_value=1.0, width="medium")})
-    chart = px.bar(ranked[::-1], x=t("probability", lang), y=t("diagnosis", lang), orientation="h",
-                   range_x=(0, 1), text_auto=".1%", height=360)
-    chart.update_yaxes(title=None, automargin=True)
-    chart.update_layout(margin={"l": 10, "r": 10, "t": 10, "b": 10})
-    st.plotly_chart(chart, width="stretch")
 
     attention_section(image, prediction)
 
