@@ -83,11 +83,19 @@ def on_example(row: dict) -> None:
 
 
 def new_patient() -> None:
-    for key in ("photo", "analysed", "result", "result_key", "gate_override", "pdf", "example_details"):
+    for key in ("photo", "analysed", "analyse_requested", "result", "result_key", "gate_override", "pdf",
+                "example_details"):
         st.session_state.pop(key, None)
     st.session_state["details"] = dict(EMPTY_DETAILS)
     st.session_state["generation"] = generation + 1
     refill_widgets()
+
+
+def request_analysis() -> None:
+    """Only records the click; the request stays pending until a photo is there. A button's return value
+    is lost when its run is cut short by the next event, and under load a click can reach the server before
+    the upload it follows (measured: the page then stayed idle with the file shown)."""
+    st.session_state["analyse_requested"] = True
 
 
 def override_gate(request: tuple) -> None:
@@ -169,14 +177,15 @@ with patient:
         for field in STAFF_FIELDS:
             st.text_input(t(field, lang), key=widget_key(field), max_chars=80, on_change=store, args=(staff, field))
     analyse_column, clear_column = st.columns(2)
-    analyse = analyse_column.button(t("analyse", lang), type="primary", width="stretch")
+    analyse_column.button(t("analyse", lang), type="primary", width="stretch", on_click=request_analysis)
     clear_column.button(t("new_patient", lang), on_click=new_patient, help=t("new_patient_help", lang), width="stretch")
 
 photo = st.session_state.get("photo")
-if analyse:
+if st.session_state.get("analyse_requested"):
     if photo is None:
         st.warning(t("need_photo", lang))
     else:
+        del st.session_state["analyse_requested"]
         st.session_state["analysed"] = photo["sha"]
 if photo is None or st.session_state.get("analysed") != photo["sha"]:
     st.stop()

@@ -297,3 +297,10 @@ def test_external_results_are_on_the_about_page(app):
     research = [b.name for b in bundles.scan()[0] if not b.config.clinical]
     assert sum("Research variant" in w.value for w in app.warning) == len(research)
     assert any("photos from other clinics" in m.value and "isic2017_test" in m.value for m in app.markdown)
+
+
+def test_an_analyse_click_before_the_photo_arrives_is_kept(app):
+    next(b for b in app.button if b.label == "Analyse").click().run()
+    assert any("Choose a photo first" in w.value for w in app.warning)
+    app.file_uploader[0].upload("late.jpg", (EXAMPLES / "nv.jpg").read_bytes(), "image/jpeg").run()
+    assert not app.exception and len(ranked_table(app)) == 7  # the pending click analyses the photo

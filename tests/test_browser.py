@@ -1,55 +1,30 @@
 """A real browser: `streamlit run app.py` on localhost, driven by Playwright in Debian's Chromium."""
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from ui.browser import CHROMIUM_ARGS, chromium_path, served_app
+
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM = chromium_path()
 SCREENSHOTS = REPO / "test-artifacts"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def server():
+def require_browser() -> None:
     if not Path(CHROMIUM).exists():
         message = "needs Debian's chromium (apt-get install chromium)"
         if os.environ.get("SKIN_REQUIRE_BROWSER") == "1":
             pytest.fail(message)
         pytest.skip(message)
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("streamlit did not start")
+
+
+@pytest.fixture
+def server():
+    require_browser()
+    with served_app() as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def choose(page, label: str, option: str):

@@ -12,23 +12,18 @@ import argparse
 import io
 import json
 import shutil
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from skin_core import paths
+from ui.browser import CHROMIUM_ARGS, chromium_path, served_app
 
 PHOTO_SIZE = (4000, 3000)  # 12 megapixels
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 OVERLAY_CHANGED = """([old]) => [...document.querySelectorAll('[data-testid="stImage"]')]
     .some(e => e.innerText.includes('Attention overlay') && e.querySelector('img').src !== old)"""
 
@@ -42,34 +37,14 @@ def phone_photo(seed: int) -> bytes:
     return buffer.getvalue()
 
 
-def _serve() -> tuple[subprocess.Popen, str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                               "--server.port", str(port), "--server.address", "127.0.0.1"],
-                              cwd=paths.REPO_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-            return server, url
-        except OSError:
-            time.sleep(0.5)
-    server.terminate()
-    raise RuntimeError("streamlit did not start")
-
-
 def measure(runs: int, steps: int) -> dict:
     from playwright.sync_api import expect, sync_playwright
 
-    server, url = _serve()
     folder = Path(tempfile.mkdtemp())
     analyse, slider = [], []
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
-                                                 headless=True, args=CHROMIUM_ARGS)
+        with served_app() as url, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1800})
             page.goto(url, timeout=60_000)
             page.get_by_text("Lesion photo").wait_for(timeout=120_000)
@@ -101,7 +76,6 @@ def measure(runs: int, steps: int) -> dict:
             pdf_bytes = Path(download.value.path()).stat().st_size
             browser.close()
     finally:
-        server.terminate()
         shutil.rmtree(folder, ignore_errors=True)
     return {"photo": f"{PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} JPEG", "runs": runs, "slider_steps": steps,
             "analyse_to_complete_page_s": {"median": round(statistics.median(analyse), 2), "max": round(max(analyse), 2)},
