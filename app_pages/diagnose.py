@@ -19,7 +19,7 @@ from skin_core.imaging import InvalidImageError
 from skin_core.metadata import SEXES, SITES, UNKNOWN, InvalidMetadataError
 from ui.i18n import LANGUAGES, diagnosis_name, external_summary, gate_finding, sex_name, site_name, t
 from ui.report import pdf_report
-from ui.state import heads_differ, language, model_name, predict, predictor
+from ui.state import analyse, heads_differ, language, model_name, predictor
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp", "gif"]
@@ -197,8 +197,7 @@ if st.session_state.get("result_key") != request:  # new photo, details or model
     st.session_state.pop("result", None)
     slot.info(t("analysing", lang))
     try:
-        image = imaging.load_rgb(photo["bytes"], max_side=imaging.DISPLAY_SIDE)
-        prediction = predict(name, image, age=age, sex=sex, site=site)
+        image, prediction = analyse(name, photo["bytes"], age=age, sex=sex, site=site)
     except InvalidImageError as error:
         slot.error(f"{t('bad_image', lang)} {t('image_' + error.reason, lang)}")
         st.stop()

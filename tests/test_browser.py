@@ -23,8 +23,8 @@ def require_browser() -> None:
 @pytest.fixture
 def server():
     require_browser()
-    with served_app() as url:
-        yield url
+    with served_app() as served:
+        yield served.url
 
 
 def choose(page, label: str, option: str):

@@ -43,10 +43,10 @@ def measure(runs: int, steps: int) -> dict:
     folder = Path(tempfile.mkdtemp())
     analyse, slider = [], []
     try:
-        with served_app() as url, sync_playwright() as playwright:
+        with served_app() as served, sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1800})
-            page.goto(url, timeout=60_000)
+            page.goto(served.url, timeout=60_000)
             page.get_by_text("Lesion photo").wait_for(timeout=120_000)
             for run in range(runs + 1):
                 photo = folder / f"IMG_{run}.jpg"

@@ -3,6 +3,8 @@
 
 import contextlib
 import shutil
+from pathlib import Path
+from typing import NamedTuple
 import socket
 import subprocess
 import sys
@@ -25,9 +27,22 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+class Served(NamedTuple):
+    url: str
+    pid: int
+
+    def rss_mb(self) -> float | None:
+        """The server's resident memory (Linux), or None where /proc is not available."""
+        status = Path(f"/proc/{self.pid}/status")
+        if not status.is_file():
+            return None
+        line = next(row for row in status.read_text().splitlines() if row.startswith("VmRSS:"))
+        return int(line.split()[1]) / 1024
+
+
 @contextlib.contextmanager
 def served_app(log=subprocess.DEVNULL):
-    """The URL of `streamlit run app.py` on a free port, stopped on exit."""
+    """`streamlit run app.py` on a free port (its URL and process id), stopped on exit."""
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                                "--server.port", str(port), "--server.address", "127.0.0.1"],
@@ -42,7 +57,7 @@ def served_app(log=subprocess.DEVNULL):
                 time.sleep(0.5)
         else:
             raise RuntimeError("streamlit did not start")
-        yield url
+        yield Served(url, server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -1,18 +1,23 @@
 """Several doctors at once: each opens the app in its own browser session, uploads a photo and clicks Analyse
 one second after the upload shows; prints how many got a result and how long it took.
 
-    python -m ui.loadtest [--users 16] [--timeout 120]
+    python -m ui.loadtest [--users 16] [--timeout 120] [--photo PATH] [--settle 150]
 
 Runs `streamlit run app.py` on a free local port and one headless Chromium with a separate context (own
 cookies, own Streamlit session) per user, all at the same time. Prints JSON: users, results (how many saw
-the ranked result within the timeout), and the median and 95th percentile of Analyse → result in seconds.
+the ranked result, or the input check's refusal, within the timeout), the median and 95th percentile of Analyse → result in seconds, and the
+server's memory (RSS, MB) once warm, at its peak, and ``--settle`` seconds after every browser page closed
+(Streamlit keeps a disconnected session for 120 s, in case its browser reconnects). ``--photo`` gives
+every doctor the same file (a huge photo, say) instead of the 7 examples.
 """
 
 import argparse
 import asyncio
 import json
 import re
+import threading
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -21,22 +26,24 @@ from ui.browser import CHROMIUM_ARGS, chromium_path, served_app
 
 EXAMPLES = paths.REPO_DIR / "assets" / "examples"
 PHOTOS = sorted(EXAMPLES.glob("*.jpg"))
+# What a doctor sees when the analysis is done: the ranked result, or the input check's refusal.
+ANSWER = re.compile(r"^Most likely:|does not look like a dermoscopic photo|^The photo is (blurred|too dark|too bright)")
 
 
-async def one_doctor(browser, url: str, user: int, timeout_s: float) -> float | None:
-    """Seconds from the Analyse click to the ranked result, or None when none came."""
+async def one_doctor(browser, url: str, user: int, timeout_s: float, photo: Path | None = None) -> float | None:
+    """Seconds from the Analyse click to the answer (result or refusal), or None when none came."""
     context = await browser.new_context(viewport={"width": 1400, "height": 1600})
     page = await context.new_page()
     try:
         await page.goto(url, timeout=timeout_s * 1000)
         await page.get_by_text("Lesion photo").wait_for(timeout=timeout_s * 1000)
-        photo = PHOTOS[user % len(PHOTOS)]
+        photo = photo or PHOTOS[user % len(PHOTOS)]
         await page.locator("input[type=file]").first.set_input_files(str(photo), timeout=timeout_s * 1000)
         await page.get_by_text(photo.name).first.wait_for(timeout=timeout_s * 1000)
         await asyncio.sleep(1.0)
         started = time.perf_counter()
         await page.get_by_role("button", name="Analyse").click(timeout=timeout_s * 1000)
-        await page.get_by_text(re.compile(r"^Most likely:")).wait_for(timeout=timeout_s * 1000)
+        await page.get_by_text(ANSWER).first.wait_for(timeout=timeout_s * 1000)
         return time.perf_counter() - started
     except Exception:  # a timeout or a closed page: this doctor got no result, which is what is counted
         return None
@@ -44,28 +51,54 @@ async def one_doctor(browser, url: str, user: int, timeout_s: float) -> float | 
         await context.close()
 
 
-async def run(users: int, timeout_s: float) -> dict:
+class PeakMemory(threading.Thread):
+    """Samples the server's RSS every 0.2 s until stopped."""
+
+    def __init__(self, served):
+        super().__init__(daemon=True)
+        self.served, self.peak, self.running = served, 0.0, True
+
+    def run(self):
+        while self.running:
+            self.peak = max(self.peak, self.served.rss_mb() or 0.0)
+            time.sleep(0.2)
+
+
+async def run(users: int, timeout_s: float, photo: Path | None = None, settle_s: float = 150.0) -> dict:
     from playwright.async_api import async_playwright
 
-    with served_app() as url:
+    with served_app() as served:
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=chromium_path(), headless=True,
                                                        args=CHROMIUM_ARGS)
-            await one_doctor(browser, url, 0, timeout_s)  # loads the model, as the first doctor of the day would
-            times = await asyncio.gather(*(one_doctor(browser, url, user, timeout_s) for user in range(users)))
+            await one_doctor(browser, served.url, 0, timeout_s, photo)  # loads the model, as the first doctor would
+            warm = served.rss_mb()
+            sampler = PeakMemory(served)
+            sampler.start()
+            times = await asyncio.gather(*(one_doctor(browser, served.url, user, timeout_s, photo)
+                                           for user in range(users)))
             await browser.close()
+            await asyncio.sleep(settle_s)
+            sampler.running = False
+            after = served.rss_mb()
     answered = [t for t in times if t is not None]
+    rounded = lambda value: None if value is None else round(value)  # noqa: E731
     return {"users": users, "results": len(answered), "timeout_s": timeout_s,
+            "photo": photo.name if photo else "the 7 examples",
             "median_s": round(float(np.median(answered)), 2) if answered else None,
-            "p95_s": round(float(np.percentile(answered, 95)), 2) if answered else None}
+            "p95_s": round(float(np.percentile(answered, 95)), 2) if answered else None,
+            "server_rss_mb": {"warm": rounded(warm), "peak": rounded(sampler.peak), "after_close": rounded(after)}}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ui.loadtest", description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=16)
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds each doctor waits at most")
+    parser.add_argument("--photo", type=Path, default=None, help="the photo every doctor uploads")
+    parser.add_argument("--settle", type=float, default=150.0,
+                        help="seconds to wait after the pages closed before measuring memory again")
     args = parser.parse_args(argv)
-    print(json.dumps(asyncio.run(run(args.users, args.timeout)), indent=2))
+    print(json.dumps(asyncio.run(run(args.users, args.timeout, args.photo, args.settle)), indent=2))
     return 0
 
 

@@ -1,10 +1,12 @@
 """Session state, the process-wide model cache and the inference thread of the Streamlit app."""
 
+import ctypes
 from concurrent.futures import ThreadPoolExecutor
 
 import streamlit as st
 
 from skin_core import bundle as bundles
+from skin_core import imaging
 from skin_core.predictor import Predictor
 
 
@@ -45,9 +47,25 @@ def _inference_thread() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
 
 
-def predict(name: str, image, **details):
-    """The bundle's Prediction for a photo, computed on the inference thread."""
-    return _inference_thread().submit(predictor(name).predict, image, **details).result()
+def analyse(name: str, photo: bytes, **details):
+    """The photo decoded to display size, and the bundle's Prediction for it, both on the inference thread:
+    decoding a huge PNG briefly takes hundreds of megabytes, so several sessions never do it at once."""
+    def work():
+        try:
+            image = imaging.load_rgb(photo, max_side=imaging.DISPLAY_SIDE)
+            return image, predictor(name).predict(image, **details)
+        finally:
+            _return_freed_memory()
+
+    return _inference_thread().submit(work).result()
+
+
+def _return_freed_memory() -> None:
+    """Hand the decoder's freed buffers back to the system (glibc keeps them otherwise; elsewhere a no-op)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def language() -> str:
