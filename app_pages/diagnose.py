@@ -14,7 +14,6 @@ import streamlit as st
 
 from skin_core import imaging
 from skin_core.bundle import BundleError, open_bundle
-from skin_core.classes import MALIGNANT_CODES
 from skin_core.imaging import InvalidImageError
 from skin_core.metadata import SEXES, SITES, UNKNOWN, InvalidMetadataError
 from ui.i18n import LANGUAGES, diagnosis_name, external_summary, gate_finding, sex_name, site_name, t
@@ -235,7 +234,7 @@ with slot.container():
         st.error(t("malignant_banner", lang, **figures), icon="⚠️")
     else:
         st.success(t("benign_note", lang, **figures))
-    if prediction.malignancy_alert != (top_code in MALIGNANT_CODES):
+    if prediction.alert_disagrees_with_top:
         key = "alert_with_benign_top" if prediction.malignancy_alert else "malignant_top_without_alert"
         st.info(t(key, lang, **figures))
     if prediction.low_confidence:

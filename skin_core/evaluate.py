@@ -25,7 +25,11 @@ def evaluate(predictor, frame, images=None, ignore_metadata=False, masks_dir=Non
     """The report for ``frame`` (read_dataset rows); ``images`` may hold them already decoded and resized."""
     if images is None:
         images = load_images(frame["path"], predictor.input_size)
-    outputs = predict_frame(predictor, frame, images, ignore_metadata, tta)
+    if ignore_metadata:
+        metadata = np.repeat(predictor.encoder.encode()[None], len(frame), axis=0)
+    else:
+        metadata = predictor.encoder.encode_frame(frame)
+    outputs = predictor.predict_arrays(images, metadata, tta=tta)
     report = frame_report(frame, outputs.probabilities, predictor.threshold, outputs.heads, masks_dir)
     if predictor.gate is not None:
         decisions = predictor.gate.decide(outputs.features, images)
@@ -35,17 +39,6 @@ def evaluate(predictor, frame, images=None, ignore_metadata=False, masks_dir=Non
             report["accepted_only"] = frame_report(frame[accepted].reset_index(drop=True),
                                                    outputs.probabilities[accepted], predictor.threshold)
     return report
-
-
-def predict_frame(predictor, frame, images=None, ignore_metadata=False, tta=False):
-    """The Predictor's outputs (calibrated probabilities, features, attention heads) for every row of ``frame``."""
-    if images is None:
-        images = load_images(frame["path"], predictor.input_size)
-    if ignore_metadata:
-        metadata = np.repeat(predictor.encoder.encode()[None], len(frame), axis=0)
-    else:
-        metadata = predictor.encoder.encode_frame(frame)
-    return predictor.predict_arrays(images, metadata, tta=tta)
 
 
 def frame_report(frame, probabilities, threshold, heads=None, masks_dir=None) -> dict:

@@ -32,6 +32,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from skin_core import imaging
+
 OK, NOT_DERMOSCOPIC, POOR_QUALITY = "ok", "not_dermoscopic", "poor_quality"
 BLURRED, TOO_DARK, TOO_BRIGHT = "blurred", "too_dark", "too_bright"
 GATE_FILE = "gate.npz"
@@ -288,8 +290,6 @@ def main(argv=None) -> int:
 
 def _top_part(path: Path, size) -> np.ndarray:
     """The upper 60 % of a photo, resized to the model's input: the part above a bottom-corner logo."""
-    from skin_core import imaging
-
     photo = imaging.load_rgb(path)
     return imaging.resize(photo[: int(photo.shape[0] * 0.6)], size)
 

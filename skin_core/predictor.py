@@ -18,7 +18,7 @@ from skin_core import imaging
 from skin_core.bundle import Bundle, BundleConfig, open_bundle
 from skin_core.calibration import apply_temperature
 from skin_core.gate import GateDecision, InputGate
-from skin_core.classes import CLASS_CODES
+from skin_core.classes import CLASS_CODES, MALIGNANT_CODES
 from skin_core.metadata import MetadataEncoder
 from skin_core.metrics import malignant_scores
 from skin_core.model import IMAGE_INPUT, METADATA_INPUT, explain_model
@@ -42,6 +42,12 @@ class Prediction:
     @property
     def malignancy_alert(self) -> bool:
         return self.malignant_probability >= self.malignancy_threshold
+
+    @property
+    def alert_disagrees_with_top(self) -> bool:
+        """The malignant classes together cross the threshold while the most likely class is benign, or the
+        most likely class is malignant while their sum stays below it: a reader needs to be told why."""
+        return self.malignancy_alert != (self.top[0] in MALIGNANT_CODES)
 
 
 class Outputs(NamedTuple):
@@ -97,11 +103,10 @@ class ModelRunner:
 class Predictor:
     """Wraps a trained model with its bundle config: input size, metadata encoding, calibration, thresholds."""
 
-    def __init__(self, model: keras.Model, config: BundleConfig, name: str = "", runner: ModelRunner = None,
-                 gate: InputGate | None = None):
+    def __init__(self, runner: ModelRunner, config: BundleConfig, name: str = "", gate: InputGate | None = None):
         self.config = config
         self.name = name or config.name
-        self.runner = runner or ModelRunner(model)
+        self.runner = runner
         self.gate = gate
         self.input_size = tuple(config.input_size)
         self.encoder = MetadataEncoder(config.age_normalisation.mean, config.age_normalisation.std)
@@ -121,7 +126,7 @@ class Predictor:
     @classmethod
     def from_bundle(cls, bundle: Bundle) -> "Predictor":
         runner = ModelRunner(bundle.load_model())
-        return cls(runner.model, bundle.config, bundle.name, runner, bundle.load_gate(runner.feature_dimension))
+        return cls(runner, bundle.config, bundle.name, bundle.load_gate(runner.feature_dimension))
 
     def predict(self, image, age=None, sex=None, site=None, tta: bool = False) -> Prediction:
         """Rank the seven diagnoses for one photo; raises InvalidImageError / InvalidMetadataError."""

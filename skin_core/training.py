@@ -303,7 +303,7 @@ def train(config: TrainConfig) -> Path:
     runner = ModelRunner(model)
     calibration = calibrate(runner, splits, config.target_sensitivity)
     bundle_config = make_bundle_config(run, model, splits, calibration, train_seconds)
-    metrics = bundle_metrics(run, Predictor(model, bundle_config, runner=runner), splits, calibration)
+    metrics = bundle_metrics(run, Predictor(runner, bundle_config), splits, calibration)
     total = replace(bundle_config.training, total_wall_time_s=round(time.time() - run.started, 1))
     bundles.save_model(model, run.out)
     bundles.write_config(run.out, replace(bundle_config, training=total))

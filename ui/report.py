@@ -9,7 +9,6 @@ from fpdf import FPDF
 from PIL import Image
 
 from skin_core import imaging, paths
-from skin_core.classes import MALIGNANT_CODES
 from ui.i18n import diagnosis_name, sex_name, site_name, t
 
 FONT_DIR = paths.REPO_DIR / "assets" / "fonts"
@@ -83,7 +82,7 @@ def pdf_report(photo: np.ndarray, overlay: np.ndarray | None, prediction, *, det
     figures = {"probability": prediction.malignant_probability, "threshold": prediction.malignancy_threshold}
     alert = prediction.malignancy_alert
     line(t("malignant_banner" if alert else "benign_note", language, **figures).replace("**", ""), 10, bold=alert)
-    if alert != (prediction.top[0] in MALIGNANT_CODES):
+    if prediction.alert_disagrees_with_top:
         line(t("alert_with_benign_top" if alert else "malignant_top_without_alert", language, **figures))
     if prediction.low_confidence:
         line(t("low_confidence", language, probability=prediction.top[1],
