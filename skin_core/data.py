@@ -119,51 +119,27 @@ def load_images(paths, size: tuple[int, int], workers: int = 4) -> np.ndarray:
     return np.stack(images) if images else np.zeros((0, *size, 3), np.uint8)
 
 
-def augmenter(seed=None):
-    """The paper's on-the-fly augmentation: rotation, shifts, zoom, horizontal and vertical flips.
-
-    The layers are applied one by one (not as a keras.Sequential) so that inside tf.data each runs on
-    TensorFlow whatever Keras backend trains the model.
-    """
-    layers = [
-        keras.layers.RandomFlip("horizontal_and_vertical", seed=seed),
-        keras.layers.RandomRotation(0.5, fill_mode="reflect", seed=seed),
-        keras.layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed),
-        keras.layers.RandomZoom(0.1, fill_mode="reflect", seed=seed),
-    ]
-
-    def augment(images, training=True):
-        for layer in layers:
-            images = layer(images, training=training)
-        return images
-
-    return augment
-
-
 def make_dataset(images: np.ndarray, metadata: np.ndarray | None, labels: np.ndarray, *, batch_size=32,
-                 training=False, seed=None):
-    """A tf.data pipeline over decoded images: shuffled and augmented per batch for training.
+                 training=False, seed=None, max_steps=None):
+    """Batches of decoded uint8 images (shuffled for training), their metadata and one-hot labels.
 
-    Images stay uint8 in memory (the decoded cache) and become float32 [0, 255] per batch. Where TensorFlow
-    is not installed (Keras on JAX or PyTorch), the same batches come from ``ArrayBatches``.
+    Batches stay uint8 until they reach the model, which casts them on its device (a quarter of the
+    host-to-device traffic of float32); augmentation runs inside the training step (``skin_core.augmentation``).
+    TensorFlow's tf.data feeds the TensorFlow backend; other backends get ``ArrayBatches``. ``max_steps`` caps
+    the batches per epoch (quick checks).
     """
-    try:
-        import tensorflow as tf
-    except ImportError:
-        return ArrayBatches(images, metadata, labels, batch_size=batch_size, training=training, seed=seed)
+    if keras.backend.backend() != "tensorflow":
+        return ArrayBatches(images, metadata, labels, batch_size=batch_size, training=training, seed=seed,
+                            max_steps=max_steps)
+    import tensorflow as tf
 
     one_hot = np.eye(len(CLASS_CODES), dtype=np.float32)[labels]
-    features = _features(images, metadata)
-    dataset = tf.data.Dataset.from_tensor_slices((features, one_hot))
+    dataset = tf.data.Dataset.from_tensor_slices((_features(images, metadata), one_hot))
     if training:
         dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size)
-    to_float = lambda x, y: ({**x, IMAGE_INPUT: tf.cast(x[IMAGE_INPUT], tf.float32)}, y)  # noqa: E731
-    dataset = dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
-    if training:
-        augment = augmenter(seed)
-        dataset = dataset.map(lambda x, y: ({**x, IMAGE_INPUT: augment(x[IMAGE_INPUT], training=True)}, y),
-                              num_parallel_calls=tf.data.AUTOTUNE)
+    if max_steps:
+        dataset = dataset.take(max_steps)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
@@ -173,25 +149,30 @@ def _features(images, metadata) -> dict:
 
 
 class ArrayBatches(keras.utils.PyDataset):
-    """Backend-neutral batches with the same shuffling and augmentation as the tf.data pipeline."""
+    """Backend-neutral batches for JAX and PyTorch, filled by several worker threads.
 
-    def __init__(self, images, metadata, labels, batch_size=32, training=False, seed=None):
-        super().__init__()
+    Training batches are reshuffled every epoch and all full-sized (the last partial batch is left out), so a
+    compiled training step never sees a second batch shape and is never compiled twice.
+    """
+
+    def __init__(self, images, metadata, labels, batch_size=32, training=False, seed=None, max_steps=None,
+                 workers=4):
+        super().__init__(workers=workers, max_queue_size=2 * workers)
         self.images, self.metadata, self.batch_size, self.training = images, metadata, batch_size, training
         self.one_hot = np.eye(len(CLASS_CODES), dtype=np.float32)[labels]
         self.rng = np.random.default_rng(seed)
         self.order = self.rng.permutation(len(labels)) if training else np.arange(len(labels))
-        self.augment = augmenter(seed) if training else None
+        self.max_steps = max_steps
 
     def __len__(self):
-        return -(-len(self.order) // self.batch_size)
+        full, partial = divmod(len(self.order), self.batch_size)
+        steps = full if self.training and full else full + (partial > 0)
+        return min(steps, self.max_steps) if self.max_steps else steps
 
     def __getitem__(self, index):
-        rows = self.order[index * self.batch_size:(index + 1) * self.batch_size]
-        image = self.images[rows].astype(np.float32)
-        if self.augment is not None:
-            image = keras.ops.convert_to_numpy(self.augment(image, training=True))
-        return _features(image, None if self.metadata is None else self.metadata[rows]), self.one_hot[rows]
+        rows = np.sort(self.order[index * self.batch_size:(index + 1) * self.batch_size])
+        return (_features(self.images[rows], None if self.metadata is None else self.metadata[rows]),
+                self.one_hot[rows])
 
     def on_epoch_end(self):
         if self.training:

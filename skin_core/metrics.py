@@ -1,6 +1,7 @@
 """The evaluation report: every figure computed with scikit-learn from labels and probabilities."""
 
 import numpy as np
+from scipy.stats import norm
 from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score,
                              precision_recall_fscore_support, roc_auc_score, roc_curve)
 
@@ -15,12 +16,30 @@ def malignant_scores(probabilities: np.ndarray) -> np.ndarray:
     return np.asarray(probabilities)[:, list(MALIGNANT_INDICES)].sum(axis=1)
 
 
-def malignancy_threshold(probabilities, labels, sensitivity=0.90) -> float:
-    """The highest threshold on the malignant score whose sensitivity reaches ``sensitivity``."""
-    scores = malignant_scores(probabilities)[np.isin(labels, MALIGNANT_INDICES)]
+def malignancy_threshold(probabilities, labels, sensitivity=0.90, confidence=None) -> float:
+    """The highest threshold on the malignant score whose sensitivity on these photos reaches ``sensitivity``.
+
+    With ``confidence`` (e.g. 0.95) the one-sided lower Wilson bound of that sensitivity must reach it instead:
+    a margin that shrinks as the malignant photos grow in number, so that the operating point chosen on
+    validation still holds on photos it never saw (another clinic's camera included).
+    """
+    scores = np.sort(malignant_scores(probabilities)[np.isin(labels, MALIGNANT_INDICES)])[::-1]
     if scores.size == 0:
         return FALLBACK_MALIGNANCY_THRESHOLD
-    return float(np.quantile(scores, 1.0 - sensitivity, method="lower"))
+    if confidence is None:
+        return float(np.quantile(scores, 1.0 - sensitivity, method="lower"))
+    caught = np.arange(1, scores.size + 1)  # photos at or above the k-th highest score
+    reaching = np.flatnonzero(wilson_lower_bound(caught, scores.size, confidence) >= sensitivity)
+    return float(scores[reaching[0]] if reaching.size else scores[-1])
+
+
+def wilson_lower_bound(successes, trials, confidence=0.95):
+    """One-sided lower confidence bound of a proportion (Wilson score interval)."""
+    z = norm.ppf(confidence)
+    p = np.asarray(successes, dtype=np.float64) / trials
+    centre = p + z * z / (2 * trials)
+    spread = z * np.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
+    return (centre - spread) / (1 + z * z / trials)
 
 
 def _round(value):

@@ -1,6 +1,6 @@
 """The classifier of Nguyen et al. (Sensors 2022): backbone + Soft-Attention head + metadata branch.
 
-    image -> preprocessing -> backbone trunk -> t
+    image -> [Shades-of-Gray colour constancy] -> preprocessing -> backbone trunk -> t
       t -> MaxPool2D(2) ----------------------------\
       t -> SoftAttention -> MaxPool2D(2) -------------> concat -> ReLU -> Dropout(0.5) -> Flatten -\
     metadata (age, sex, site) -> MetadataDropout -> Dense(4096, ReLU) --------------------------------> concat
@@ -15,12 +15,13 @@ from skin_core import metadata as meta
 from skin_core.attention import SoftAttention
 from skin_core.backbones import TRUNK_SUFFIX, BackboneSpec, ResolvedWeights, get_backbone
 from skin_core.classes import CLASS_CODES
-from skin_core.layers import ImagePreprocessing, MetadataDropout
+from skin_core.layers import ImagePreprocessing, MetadataDropout, ShadesOfGray
 
 # The names by which data pipelines, the Predictor and saved bundles address the model's parts.
 IMAGE_INPUT = "image"
 METADATA_INPUT = "metadata"
 PREPROCESSING_LAYER = "preprocessing"
+COLOUR_CONSTANCY_LAYER = "colour_constancy"
 ATTENTION_LAYER = "soft_attention"
 FEATURE_POOL_LAYER = "feature_pool"  # its input is the backbone's feature map
 OUTPUT_LAYER = "probabilities"
@@ -46,6 +47,7 @@ def build_model(
     weights=None,
     metadata=True,
     soft_attention=True,
+    colour_constancy=False,
     backbone_trainable=True,
     attention_heads=16,
     dropout=0.5,
@@ -62,6 +64,8 @@ def build_model(
         a copy of it, or an already resolved ``ResolvedWeights``; its entry sets the preprocessing.
       metadata: add the age / sex / site branch (the model then has a second input, ``metadata``).
       soft_attention: add the Soft-Attention branch (False gives the paper's ablation).
+      colour_constancy: normalise each photo's illuminant first (``layers.ShadesOfGray``, p = 6), so photos
+        from dermatoscopes with other light sources reach the backbone with comparable colours.
       backbone_trainable: True (all backbone layers), False (frozen) or the name of the first backbone
         layer to train. Batch normalisation always stays frozen: fine-tuning on small batches would replace
         the pretrained statistics (and collapse the folded MobileNetV3 weights).
@@ -80,7 +84,8 @@ def build_model(
     trunk = spec.build((height, width, 3), weights=weights)
     set_backbone_trainable(trunk, backbone_trainable)
     mode = spec.preprocessing if weights.entry is None else weights.entry.preprocessing
-    features = trunk(ImagePreprocessing(mode, name=PREPROCESSING_LAYER)(image))
+    x = ShadesOfGray(6.0, name=COLOUR_CONSTANCY_LAYER)(image) if colour_constancy else image
+    features = trunk(ImagePreprocessing(mode, name=PREPROCESSING_LAYER)(x))
 
     branches = [keras.layers.MaxPooling2D(2, padding="same", name=FEATURE_POOL_LAYER)(features)]
     if soft_attention:

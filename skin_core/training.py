@@ -3,7 +3,8 @@
 Adam (lr 1e-3, epsilon 0.1), class-weighted cross-entropy, ReduceLROnPlateau (factor 0.2, min lr 1e-7),
 early stopping on the validation loss with the best weights restored, batch size 32. The test split is used
 once, after training, for the bundle's metrics report; temperature and malignancy threshold come from the
-validation split.
+validation split. Augmentation runs inside the compiled training step (``skin_core.augmentation``), so on a GPU
+the host only hands over uint8 batches.
 """
 
 import contextlib
@@ -20,6 +21,7 @@ import pandas as pd
 
 from skin_core import bundle as bundles
 from skin_core import hardware, paths
+from skin_core.augmentation import LesionAugmentation, training_model
 from skin_core.backbones import BackboneSpec, ResolvedWeights, get_backbone
 from skin_core.bundle import AgeNormalisation, BundleConfig, TrainingRecord
 from skin_core.calibration import apply_temperature, expected_calibration_error, fit_temperature
@@ -49,6 +51,9 @@ class TrainConfig:
     metadata: bool = True
     soft_attention: bool = True
     weighted_loss: bool = True
+    colour_constancy: bool = True  # Shades-of-Gray layer inside the model
+    photometric: bool = True  # brightness / contrast / saturation / hue / gamma augmentation
+    crop_area: tuple = (0.6, 1.0)  # random resized crops keep this share of the photo (1, 1: none)
     backbone_trainable: bool | str = True
     learning_rate: float = 1e-3
     fine_tune_learning_rate: float = 1e-4
@@ -59,16 +64,29 @@ class TrainConfig:
     split: str | None = None  # reuse another bundle's split.csv
     fractions: tuple = (0.70, 0.15, 0.15)
     target_sensitivity: float = 0.90
-    mixed_precision: bool | None = None  # None: on when a GPU is present
-    xla: bool = False
-    devices: list | None = None  # MirroredStrategy over these devices (e.g. ["/cpu:0", "/cpu:1"])
+    sensitivity_confidence: float | None = 0.95  # the lower bound of validation sensitivity must reach it
+    mixed_precision: bool | None = None  # None: on when a GPU is present (bfloat16 where it supports it)
+    xla: bool = False  # TensorFlow: compile the step with XLA (JAX always compiles it)
+    devices: list | None = None  # data parallelism over these devices (TF: "/gpu:0"; JAX: "gpu:0")
     resume: bool = False
     max_steps_per_epoch: int | None = None
+    time_budget_minutes: float | None = None  # stop after the epoch that passes it (a GPU lease, a night)
+    init_from: str | None = None  # a bundle of the same architecture whose weights this run continues from
 
 
 def distribution_strategy(devices=None):
-    """MultiWorkerMirroredStrategy when TF_CONFIG names a cluster, MirroredStrategy for several local GPUs
-    (or the given devices), otherwise the default strategy. Only the TensorFlow backend distributes."""
+    """Data parallelism over several devices.
+
+    TensorFlow: MultiWorkerMirroredStrategy when TF_CONFIG names a cluster, MirroredStrategy for several local
+    GPUs (or the given devices), otherwise the default strategy. JAX: ``keras.distribution.DataParallel`` over
+    the given devices or every local GPU when there are several (set globally; returns None).
+    """
+    if keras.backend.backend() == "jax":
+        if devices and len(devices) > 1:
+            keras.distribution.set_distribution(keras.distribution.DataParallel(devices=list(devices)))
+        elif not devices and len(hardware.accelerators()) > 1:
+            keras.distribution.set_distribution(keras.distribution.DataParallel())  # every local GPU
+        return None
     if keras.backend.backend() != "tensorflow":
         return None
     import tensorflow as tf
@@ -97,6 +115,10 @@ class Run:
     @property
     def checkpoints(self) -> Path:
         return self.out / CHECKPOINT_DIR
+
+    def out_of_time(self) -> bool:
+        budget = self.config.time_budget_minutes
+        return budget is not None and time.time() - self.started > 60 * budget
 
 
 @dataclass
@@ -175,16 +197,18 @@ def fit_stages(run: Run, splits: Splits) -> keras.Model:
         return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
     with scope():
-        model = build_model(run.spec, input_size=run.input_size, weights=run.weights, metadata=config.metadata,
-                            soft_attention=config.soft_attention, backbone_trainable=False, seed=config.seed)
+        model = _build(run, backbone_trainable=False)
+        if config.init_from and not config.resume:
+            continue_from(model, config.init_from)
+        trainer = training_model(model, LesionAugmentation(crop_area=config.crop_area, photometric=config.photometric,
+                                                           seed=config.seed))
     loss = (WeightedCategoricalCrossentropy(class_weights(splits.labels["train"], len(CLASS_CODES)))
             if config.weighted_loss else keras.losses.CategoricalCrossentropy())
     train_data = make_dataset(splits.images["train"], splits.metadata["train"], splits.labels["train"],
-                              batch_size=config.batch_size, training=True, seed=config.seed)
+                              batch_size=config.batch_size, training=True, seed=config.seed,
+                              max_steps=config.max_steps_per_epoch)
     val_data = make_dataset(splits.images["val"], splits.metadata["val"], splits.labels["val"],
                             batch_size=config.batch_size)
-    if config.max_steps_per_epoch:
-        train_data = train_data.take(config.max_steps_per_epoch)
     run.checkpoints.mkdir(exist_ok=True)
     if not config.resume:
         (run.out / bundles.HISTORY_FILE).unlink(missing_ok=True)
@@ -196,21 +220,77 @@ def fit_stages(run: Run, splits: Splits) -> keras.Model:
             continue
         finished = run.checkpoints / f"{stage}.finished.weights.h5"
         if finished.is_file():  # resumed run: this stage is already done
-            model.load_weights(finished)
+            trainer.load_weights(finished)
+            continue
+        if run.out_of_time() and _epochs_logged(run.out):  # a budget never leaves the model untrained
+            print(f"Stage {stage} skipped: the time budget is spent.", flush=True)
             continue
         with scope():
             set_backbone_trainable(backbone_of(model), trainable)
-            model.compile(optimizer=keras.optimizers.Adam(learning_rate, epsilon=config.adam_epsilon), loss=loss,
-                          metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")], jit_compile=config.xla)
+            trainer.compile(optimizer=keras.optimizers.Adam(learning_rate, epsilon=config.adam_epsilon), loss=loss,
+                            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")], jit_compile=_jit(config))
         best = run.checkpoints / f"{stage}.best.weights.h5"
         print(f"Stage {stage}: epochs {first_epoch + 1}-{last_epoch}, learning rate {learning_rate:g}", flush=True)
-        model.fit(train_data, validation_data=val_data, initial_epoch=first_epoch, epochs=last_epoch,
-                  callbacks=_callbacks(run, stage, best, first_epoch),
-                  verbose=1 if sys.stdout.isatty() else 2)  # bars on a terminal
+        trainer.fit(train_data, validation_data=val_data, initial_epoch=first_epoch, epochs=last_epoch,
+                    callbacks=_callbacks(run, stage, best, first_epoch),
+                    verbose=1 if sys.stdout.isatty() else 2)  # bars on a terminal
         if best.is_file():  # the best epoch, also across an interrupted and resumed run
-            model.load_weights(best)
-        model.save_weights(finished)
+            trainer.load_weights(best)
+        trainer.save_weights(finished)
     return model
+
+
+def continue_from(model: keras.Model, bundle_name: str) -> None:
+    """Start from another bundle's trained weights (e.g. a short GPU run continued on a CPU); its architecture
+    must be this run's, which the weight shapes check."""
+    source = bundles.open_bundle(bundle_name)
+    weights = source.load_model().get_weights()
+    expected = [tuple(w.shape) for w in model.get_weights()]
+    if [tuple(w.shape) for w in weights] != expected:
+        raise ValueError(f"Bundle {source.name!r} ({source.config.backbone}, input {list(source.config.input_size)}) "
+                         f"does not have this run's architecture; --init-from needs the same backbone, input size "
+                         f"and branches.")
+    model.set_weights(weights)
+    print(f"Continuing from the weights of bundle {source.name!r}.", flush=True)
+
+
+def _build(run: Run, backbone_trainable) -> keras.Model:
+    config = run.config
+    return build_model(run.spec, input_size=run.input_size, weights=run.weights, metadata=config.metadata,
+                       soft_attention=config.soft_attention, colour_constancy=config.colour_constancy,
+                       backbone_trainable=backbone_trainable, seed=config.seed)
+
+
+def _jit(config: TrainConfig):
+    """JAX (and PyTorch) compile where they can; TensorFlow uses XLA only when asked (slower on CPU)."""
+    if keras.backend.backend() == "tensorflow":
+        return bool(config.xla)
+    return True if config.xla else "auto"
+
+
+def precision_policy(mixed_precision: bool | None) -> str:
+    """float32, or mixed precision: bfloat16 where the GPU computes it natively (no loss scaling), else float16.
+    ``None`` switches mixed precision on when the backend sees a GPU."""
+    if mixed_precision is None:
+        mixed_precision = bool(hardware.accelerators())
+    if not mixed_precision:
+        return "float32"
+    return "mixed_bfloat16" if hardware.supports_bfloat16() else "mixed_float16"
+
+
+def float32_model(run: Run, model: keras.Model) -> keras.Model:
+    """The trained model with a float32 policy, for calibration and the bundle: a bundle saved under a
+    mixed-precision policy would run in half precision on a clinic's CPU too."""
+    if all(layer.dtype_policy.name == "float32" for layer in model.layers if layer.weights):
+        return model
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        copy = _build(run, backbone_trainable=False)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def _callbacks(run: Run, stage: str, best: Path, first_epoch: int) -> list:
@@ -224,15 +304,30 @@ def _callbacks(run: Run, stage: str, best: Path, first_epoch: int) -> list:
                                           min_lr=1e-7, verbose=1),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.early_stopping_patience,
                                       restore_best_weights=True, verbose=1),
+        TimeBudget(run),
     ]
 
 
-def calibrate(runner: ModelRunner, splits: Splits, target_sensitivity: float) -> Calibration:
+class TimeBudget(keras.callbacks.Callback):
+    """Ends training after the epoch that spends the run's time budget (the best epoch is still restored)."""
+
+    def __init__(self, run: "Run"):
+        super().__init__()
+        self.run = run
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.run.out_of_time():
+            print(f"Time budget of {self.run.config.time_budget_minutes:g} min spent: stopping.", flush=True)
+            self.model.stop_training = True
+
+
+def calibrate(runner: ModelRunner, splits: Splits, target_sensitivity: float,
+              confidence: float | None = None) -> Calibration:
     """One pass over validation and test; temperature and threshold are fitted on validation only."""
     raw = {name: runner.run(splits.images[name], splits.metadata[name]) for name in ("val", "test")}
     temperature = fit_temperature(raw["val"].probabilities, splits.labels["val"])
     threshold = malignancy_threshold(apply_temperature(raw["val"].probabilities, temperature), splits.labels["val"],
-                                     target_sensitivity)
+                                     target_sensitivity, confidence)
     return Calibration(temperature, threshold, raw)
 
 
@@ -248,6 +343,7 @@ def make_bundle_config(run: Run, model: keras.Model, splits: Splits, calibration
         metadata=config.metadata,
         soft_attention=config.soft_attention,
         weighted_loss=config.weighted_loss,
+        colour_constancy=config.colour_constancy,
         age_normalisation=AgeNormalisation(splits.encoder.age_mean, splits.encoder.age_std),
         temperature=calibration.temperature,
         malignancy_threshold=calibration.threshold,
@@ -293,15 +389,13 @@ def train(config: TrainConfig) -> Path:
     """Train, calibrate and evaluate one model; returns the bundle folder."""
     run = start_run(config)
     keras.utils.set_random_seed(config.seed)
-    mixed = config.mixed_precision if config.mixed_precision is not None else bool(hardware.accelerators())
-    if mixed:
-        keras.mixed_precision.set_global_policy("mixed_float16")
+    keras.mixed_precision.set_global_policy(precision_policy(config.mixed_precision))
     splits = load_splits(run)
-    model = fit_stages(run, splits)
+    model = float32_model(run, fit_stages(run, splits))
     train_seconds = time.time() - run.started
 
     runner = ModelRunner(model)
-    calibration = calibrate(runner, splits, config.target_sensitivity)
+    calibration = calibrate(runner, splits, config.target_sensitivity, config.sensitivity_confidence)
     bundle_config = make_bundle_config(run, model, splits, calibration, train_seconds)
     metrics = bundle_metrics(run, Predictor(runner, bundle_config), splits, calibration)
     total = replace(bundle_config.training, total_wall_time_s=round(time.time() - run.started, 1))

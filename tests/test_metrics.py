@@ -91,3 +91,26 @@ def test_attention_inside_lesion_against_lesion_share():
     assert result["mass_inside_lesion"] == pytest.approx(0.75)
     assert result["lesion_area_share"] == pytest.approx(0.5)
     assert result["ratio"] == pytest.approx(1.5)
+
+
+def test_wilson_lower_bound_matches_scipy():
+    from scipy.stats import binomtest
+
+    from skin_core.metrics import wilson_lower_bound
+
+    for caught, total in ((27, 30), (262, 290), (5, 5)):
+        expected = binomtest(caught, total).proportion_ci(confidence_level=0.90, method="wilson").low
+        assert wilson_lower_bound(caught, total, 0.95) == pytest.approx(expected, abs=1e-9)
+
+
+def test_threshold_with_a_confidence_margin_is_stricter_and_its_lower_bound_reaches_the_target(predictions):
+    from skin_core.metrics import malignant_scores, wilson_lower_bound
+
+    labels, probabilities = predictions
+    plain = malignancy_threshold(probabilities, labels, sensitivity=0.9)
+    margin = malignancy_threshold(probabilities, labels, sensitivity=0.9, confidence=0.95)
+    assert margin <= plain  # a lower threshold: more photos called possibly malignant
+    malignant = malignant_scores(probabilities)[np.isin(labels, MALIGNANT_INDICES)]
+    caught = int((malignant >= margin).sum())
+    assert wilson_lower_bound(caught, malignant.size, 0.95) >= 0.9 or caught == malignant.size
+    assert wilson_lower_bound(caught - 1, malignant.size, 0.95) < 0.9  # the highest such threshold

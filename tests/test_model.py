@@ -40,8 +40,9 @@ def test_every_backbone_builds_with_attention_and_metadata(name):
 def test_registry_rows_state_sizes_and_attachment_reasons():
     assert get_backbone("InceptionResNetV2").input_size == 299
     assert get_backbone("NASNetLarge").input_size == 331
+    assert get_backbone("EfficientNetLite2").input_size == 260
     assert {spec.input_size for name, spec in BACKBONES.items()
-            if name not in ("InceptionResNetV2", "NASNetLarge")} == {224}
+            if name not in ("InceptionResNetV2", "NASNetLarge", "EfficientNetLite2")} == {224}
     assert all(spec.attach_reason for spec in BACKBONES.values())
     with pytest.raises(ValueError, match="registered"):
         get_backbone("VGG16")

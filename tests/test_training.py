@@ -148,3 +148,44 @@ def test_train_command_reports_bad_data_in_one_line(tiny_dataset, tmp_path, caps
     error = capsys.readouterr().err.strip()
     assert error.startswith("error: ") and "line 6" in error and "left knee" in error and "\n" not in error
     assert not out.exists()
+
+
+def test_time_budget_stops_after_the_epoch_that_spends_it(tiny_dataset, tmp_path):
+    out = training.train(tiny_train_config(tiny_dataset, tmp_path / "budget", head_epochs=2, epochs=2,
+                                           time_budget_minutes=0))
+    assert len(pd.read_csv(out / bundles.HISTORY_FILE)) == 1  # one epoch, then no fine-tuning stage
+    assert bundles.open_bundle(out).config.training.epochs_run == 1
+
+
+def test_init_from_continues_a_bundle_and_refuses_another_architecture(tiny_bundle):
+    import numpy as np
+
+    from skin_core.model import build_model
+
+    same = build_model("MobileNetV3Small", input_size=64)
+    training.continue_from(same, str(tiny_bundle))
+    stored = bundles.open_bundle(tiny_bundle).load_model().get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(same.get_weights(), stored))
+    with pytest.raises(ValueError, match="does not have this run's architecture"):
+        training.continue_from(build_model("MobileNetV3Small", input_size=64, soft_attention=False), str(tiny_bundle))
+
+
+def test_precision_policy_prefers_bfloat16_only_where_the_gpu_has_it(monkeypatch):
+    from skin_core import hardware
+
+    assert training.precision_policy(False) == "float32"
+    monkeypatch.setattr(hardware, "accelerators", lambda: [])
+    assert training.precision_policy(None) == "float32"
+    monkeypatch.setattr(hardware, "accelerators", lambda: ["gpu:0"])
+    monkeypatch.setattr(hardware, "supports_bfloat16", lambda: True)
+    assert training.precision_policy(None) == "mixed_bfloat16"
+    monkeypatch.setattr(hardware, "supports_bfloat16", lambda: False)
+    assert training.precision_policy(None) == "mixed_float16"
+
+
+def test_training_speed_benchmark_reports_images_per_second_and_compile_time():
+    from skin_core.train_bench import training_speed
+
+    figures = training_speed("MobileNetV3Small", (48, 48), batch_size=4, steps=2)
+    assert figures["images_per_s"] > 0 and figures["step_ms"] > 0 and figures["policy"] == "float32"
+    assert figures["hardware"]["backend"] == keras.backend.backend()
