@@ -31,9 +31,14 @@ for bundle in evaluated:
                                                ("with_metadata", config.metadata),
                                                ("with_weighted_loss", config.weighted_loss)) if on]
         height, width = config.input_size
-        st.markdown(f"**{t('architecture', lang)}**: " + t(
-            "architecture_text", lang, backbone=config.backbone, parts=", ".join(parts) or "—",
-            height=height, width=width, parameters=config.parameters))
+        if config.is_ensemble:
+            st.markdown(f"**{t('architecture', lang)}**: " + t(
+                "ensemble_text", lang, members=", ".join(config.members), lead=config.members[0],
+                parameters=config.parameters))
+        else:
+            st.markdown(f"**{t('architecture', lang)}**: " + t(
+                "architecture_text", lang, backbone=config.backbone, parts=", ".join(parts) or "—",
+                height=height, width=width, parameters=config.parameters))
         st.markdown(f"**{t('test_metrics', lang, n=metrics['n'])}**")
         st.dataframe(pd.DataFrame({t("metric", lang): [t(m, lang) for m in comparison.SUMMARY_METRICS],
                                    t("value", lang): [metrics[m] for m in comparison.SUMMARY_METRICS]}),
@@ -47,9 +52,10 @@ for bundle in evaluated:
             st.markdown(t("image_only_text", lang, value=metrics["image_only"]["balanced_accuracy"],
                           full=metrics["balanced_accuracy"]))
         training = config.training
-        gpus = ", ".join(training.hardware.get("gpus", [])) or "—"
-        st.markdown(t("training_text", lang, epochs=training.epochs_run, minutes=training.wall_time_s / 60,
-                      hardware=f"{training.hardware.get('cpu_count', '?')} CPU, GPU: {gpus}"))
+        if not config.is_ensemble:  # an ensemble trains nothing itself; its members' cards say how they were
+            gpus = ", ".join(training.hardware.get("gpus", [])) or "—"
+            st.markdown(t("training_text", lang, epochs=training.epochs_run, minutes=training.wall_time_s / 60,
+                          hardware=f"{training.hardware.get('cpu_count', '?')} CPU, GPU: {gpus}"))
         st.markdown(f"**{t('external_heading', lang)}**: {external_summary(metrics, lang)}")
         gate = metrics.get("gate")
         if gate:

@@ -36,6 +36,7 @@ SPLIT_FILE = "split.csv"
 HISTORY_FILE = "history.csv"
 DEFAULT_FILE = "default.txt"
 LANGUAGES = ("en", "vi")  # the languages a model card is written in
+ENSEMBLE = "ensemble"  # the backbone field of a bundle that averages other bundles (its members)
 INTENDED_USES = ("clinical", "research")  # research: ablations and experiments, never offered for diagnosis
 
 
@@ -138,6 +139,7 @@ class BundleConfig:
     metadata_vocabulary: dict = field(default_factory=lambda: {"sex": list(SEXES), "site": list(SITES)})
     benchmark: Benchmark | None = None
     gate: GateSettings | None = None  # None: no input gate fitted (python -m skin_core.gate)
+    members: tuple = ()  # an ensemble's member bundles, by name in the same folder; the first leads
     schema_version: int = SCHEMA_VERSION
 
     NESTED: ClassVar[dict] = {"age_normalisation": AgeNormalisation, "model_card": ModelCard,
@@ -147,6 +149,10 @@ class BundleConfig:
     @property
     def clinical(self) -> bool:
         return self.intended_use == "clinical"
+
+    @property
+    def is_ensemble(self) -> bool:
+        return bool(self.members)
 
     @property
     def variant(self) -> str:
@@ -174,7 +180,7 @@ class BundleConfig:
         for name, nested in cls.NESTED.items():
             if values.get(name) is not None:
                 values[name] = nested(**_fields_of(nested, values[name], bundle, f"{name}."))
-        for name in ("input_size", "class_codes"):
+        for name in ("input_size", "class_codes", "members"):
             if isinstance(values.get(name), list):
                 values[name] = tuple(values[name])
         card = values["model_card"]
@@ -198,7 +204,12 @@ class BundleConfig:
             input_shape_of(self.input_size)
         except (TypeError, ValueError) as error:
             check(False, "input_size", str(error))
-        check(self.backbone in BACKBONES, "backbone", f"{self.backbone!r} is not a registered backbone")
+        if self.members or self.backbone == ENSEMBLE:
+            check(self.backbone == ENSEMBLE and len(self.members) >= 2 and all(
+                isinstance(m, str) and m and m != bundle for m in self.members), "members",
+                f"an ensemble names at least two other bundles, got {list(self.members)!r}")
+        else:
+            check(self.backbone in BACKBONES, "backbone", f"{self.backbone!r} is not a registered backbone")
         check(self.preprocessing in PREPROCESSING_MODES, "preprocessing",
               f"{self.preprocessing!r} is not one of {PREPROCESSING_MODES}")
         check(self.intended_use in INTENDED_USES, "intended_use",
@@ -262,6 +273,8 @@ class Bundle:
         import skin_core.attention, skin_core.layers, skin_core.losses  # noqa: F401, E401
 
         model_file = self.path / MODEL_FILE
+        if self.config.is_ensemble:
+            raise InvalidBundleError(self.name, MODEL_FILE, "an ensemble has no model of its own; load its members")
         if not zipfile.is_zipfile(model_file):
             raise InvalidBundleError(self.name, MODEL_FILE, "is damaged or not a Keras model archive")
         try:
@@ -300,7 +313,27 @@ def write_config(folder: Path, config: BundleConfig) -> None:
 
 
 def is_bundle(folder: Path) -> bool:
-    return (folder / MODEL_FILE).is_file() and (folder / CONFIG_FILE).is_file()
+    """A folder with a config and a model, or an ensemble's config (which names its members instead)."""
+    config = folder / CONFIG_FILE
+    if not config.is_file():
+        return False
+    if (folder / MODEL_FILE).is_file():
+        return True
+    try:
+        return bool(json.loads(config.read_text(encoding="utf-8")).get("members"))
+    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return False
+
+
+def open_members(bundle: Bundle) -> list[Bundle]:
+    """An ensemble's member bundles, from the folder that holds the ensemble; a missing member names it."""
+    members = []
+    for name in bundle.config.members:
+        try:
+            members.append(open_bundle(name, bundle.path.parent))
+        except BundleError as error:
+            raise InvalidBundleError(bundle.name, "members", f"member {name!r} is unusable ({error})") from None
+    return members
 
 
 def list_bundles(weights_dir=None) -> list[str]:
@@ -340,7 +373,10 @@ def open_bundle(bundle=None, weights_dir=None) -> Bundle:
     metrics = read_json(path / METRICS_FILE, path.name)
     if not isinstance(metrics, dict):
         raise InvalidBundleError(path.name, METRICS_FILE, "expected a JSON object")
-    return Bundle(path, config, metrics)
+    opened = Bundle(path, config, metrics)
+    if config.is_ensemble:
+        open_members(opened)  # an ensemble with a missing or broken member is itself unusable
+    return opened
 
 
 def scan(weights_dir=None) -> tuple[list[Bundle], dict[str, BundleError]]:

@@ -16,20 +16,15 @@ from pathlib import Path
 import numpy as np
 
 from skin_core import imaging
-from skin_core.data import labels_of, load_images, read_dataset
+from skin_core.data import labels_of, read_dataset
 from skin_core.gate import summarise
+from skin_core.calibration import apply_temperature, expected_calibration_error
 from skin_core.metrics import attention_in_lesion, evaluation_report
 
 
 def evaluate(predictor, frame, images=None, ignore_metadata=False, masks_dir=None, tta=False) -> dict:
     """The report for ``frame`` (read_dataset rows); ``images`` may hold them already decoded and resized."""
-    if images is None:
-        images = load_images(frame["path"], predictor.input_size)
-    if ignore_metadata:
-        metadata = np.repeat(predictor.encoder.encode()[None], len(frame), axis=0)
-    else:
-        metadata = predictor.encoder.encode_frame(frame)
-    outputs = predictor.predict_arrays(images, metadata, tta=tta)
+    outputs, images = predictor.frame_outputs(frame, images, ignore_metadata=ignore_metadata, tta=tta)
     report = frame_report(frame, outputs.probabilities, predictor.threshold, outputs.heads, masks_dir)
     if predictor.gate is not None:
         decisions = predictor.gate.decide(outputs.features, images)
@@ -39,6 +34,23 @@ def evaluate(predictor, frame, images=None, ignore_metadata=False, masks_dir=Non
             report["accepted_only"] = frame_report(frame[accepted].reset_index(drop=True),
                                                    outputs.probabilities[accepted], predictor.threshold)
     return report
+
+
+def add_validation(report: dict, data, val_labels, raw_val, test_labels, raw_test, temperature, threshold) -> dict:
+    """A bundle's metrics: the test ``report`` with what calibration did and the validation figures beside it
+    (``raw_*`` are probabilities at temperature 1)."""
+    val = evaluation_report(val_labels, apply_temperature(raw_val, temperature), threshold)
+    return {**report, "split": "test", "data": str(data),
+            "ece_before_calibration": expected_calibration_error(raw_test, test_labels),
+            "validation": {"balanced_accuracy": val["balanced_accuracy"], "macro_auc": val["macro_auc"],
+                           "ece_before_calibration": expected_calibration_error(raw_val, val_labels),
+                           "ece": val["ece"], "n": val["n"]}}
+
+
+def image_only_summary(report: dict) -> dict:
+    """The figures kept from a report made with every patient's details left empty."""
+    summary = {key: report[key] for key in ("balanced_accuracy", "accuracy", "macro_auc", "macro_f1", "ece")}
+    return {**summary, "per_class_recall": {code: v["recall"] for code, v in report["per_class"].items()}}
 
 
 def frame_report(frame, probabilities, threshold, heads=None, masks_dir=None) -> dict:

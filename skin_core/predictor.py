@@ -15,10 +15,11 @@ import keras
 import numpy as np
 
 from skin_core import imaging
-from skin_core.bundle import Bundle, BundleConfig, open_bundle
+from skin_core.bundle import Bundle, BundleConfig, open_bundle, open_members
 from skin_core.calibration import apply_temperature
 from skin_core.gate import GateDecision, InputGate
 from skin_core.classes import CLASS_CODES, MALIGNANT_CODES
+from skin_core.data import load_images
 from skin_core.metadata import MetadataEncoder
 from skin_core.metrics import malignant_scores
 from skin_core.model import IMAGE_INPUT, METADATA_INPUT, explain_model
@@ -125,15 +126,17 @@ class Predictor:
 
     @classmethod
     def from_bundle(cls, bundle: Bundle) -> "Predictor":
+        if bundle.config.is_ensemble:
+            return EnsemblePredictor([Predictor.from_bundle(member) for member in open_members(bundle)],
+                                     bundle.config, bundle.name)
         runner = ModelRunner(bundle.load_model())
         return cls(runner, bundle.config, bundle.name, bundle.load_gate(runner.feature_dimension))
 
     def predict(self, image, age=None, sex=None, site=None, tta: bool = False) -> Prediction:
         """Rank the seven diagnoses for one photo; raises InvalidImageError / InvalidMetadataError."""
-        metadata = self.encoder.encode(age, sex, site)  # validates before any work is done
+        self.encoder.encode(age, sex, site)  # validates before any work is done
         photo = imaging.load_rgb(image)
-        resized = imaging.resize(photo, self.input_size)
-        probabilities, features, heads = self.predict_arrays(resized[None], metadata[None], tta=tta)
+        (probabilities, features, heads), resized = self.photo_outputs(photo, (age, sex, site), tta)
         probabilities = probabilities[0]
         attention = None
         head_maps = None
@@ -150,7 +153,23 @@ class Predictor:
             malignancy_threshold=self.threshold,
             low_confidence=ranked[0][1] < low.min_top_probability or margin < low.min_margin,
             probabilities=dict(ranked),
-            gate=None if self.gate is None else self.gate.decide(features, resized[None])[0])
+            gate=None if self.gate is None else self.gate.decide(features, resized)[0])
+
+    def photo_outputs(self, photo: np.ndarray, details: tuple, tta: bool = False) -> tuple[Outputs, np.ndarray]:
+        """Calibrated outputs for one decoded photo and its (age, sex, site), with the photo at the input size."""
+        resized = imaging.resize(photo, self.input_size)[None]
+        return self.predict_arrays(resized, self.encoder.encode(*details)[None], tta=tta), resized
+
+    def frame_outputs(self, frame, images=None, ignore_metadata=False, tta=False) -> tuple[Outputs, np.ndarray]:
+        """Calibrated outputs for ``read_dataset`` rows (their metadata, or unknown with ``ignore_metadata``),
+        with the photos at the input size; ``images`` may hold them already decoded and resized."""
+        if images is None:
+            images = load_images(frame["path"], self.input_size)
+        if ignore_metadata:
+            metadata = np.repeat(self.encoder.encode()[None], len(frame), axis=0)
+        else:
+            metadata = self.encoder.encode_frame(frame)
+        return self.predict_arrays(images, metadata, tta=tta), images
 
     def predict_arrays(self, images: np.ndarray, metadata: np.ndarray, tta: bool = False,
                        batch_size: int = 32) -> Outputs:
@@ -158,6 +177,36 @@ class Predictor:
         outputs = self.runner.run(images, metadata, tta=tta, batch_size=batch_size)
         calibrated = apply_temperature(outputs.probabilities, self.config.temperature).astype(np.float32)
         return outputs._replace(probabilities=calibrated)
+
+
+class EnsemblePredictor(Predictor):
+    """Averages its members' calibrated probabilities and recalibrates the mean with its own temperature.
+
+    Each member sees the photo at its own input size with its own metadata encoding; the attention map and the
+    input gate come from the first member (the lead), whose input size the gate's quality checks use.
+    """
+
+    def __init__(self, members: list, config: BundleConfig, name: str = ""):
+        lead = members[0]
+        super().__init__(lead.runner, config, name, lead.gate)
+        self.members = members
+        self.input_size, self.encoder = lead.input_size, lead.encoder
+
+    def photo_outputs(self, photo, details, tta=False):
+        results = [member.photo_outputs(photo, details, tta) for member in self.members]
+        return self._combine([outputs for outputs, _ in results]), results[0][1]
+
+    def frame_outputs(self, frame, images=None, ignore_metadata=False, tta=False):
+        results = [member.frame_outputs(frame, images if index == 0 else None, ignore_metadata, tta)
+                   for index, member in enumerate(self.members)]
+        return self._combine([outputs for outputs, _ in results]), results[0][1]
+
+    def predict_arrays(self, images, metadata, tta=False, batch_size=32):
+        raise TypeError("An ensemble's members take photos at their own input sizes; use frame_outputs or predict.")
+
+    def _combine(self, outputs: list) -> Outputs:
+        mean = np.mean([o.probabilities for o in outputs], axis=0)
+        return outputs[0]._replace(probabilities=apply_temperature(mean, self.config.temperature).astype(np.float32))
 
 
 def _flip(batch, horizontal, vertical):

@@ -24,13 +24,13 @@ from skin_core import hardware, paths
 from skin_core.augmentation import LesionAugmentation, training_model
 from skin_core.backbones import BackboneSpec, ResolvedWeights, get_backbone
 from skin_core.bundle import AgeNormalisation, BundleConfig, TrainingRecord
-from skin_core.calibration import apply_temperature, expected_calibration_error, fit_temperature
+from skin_core.calibration import apply_temperature, fit_temperature
 from skin_core.classes import CLASS_CODES
 from skin_core.data import SPLITS, labels_of, lesion_split, load_images, make_dataset, read_dataset
-from skin_core.evaluate import evaluate, frame_report
+from skin_core.evaluate import add_validation, evaluate, frame_report, image_only_summary
 from skin_core.losses import WeightedCategoricalCrossentropy, class_weights
 from skin_core.metadata import MetadataEncoder
-from skin_core.metrics import evaluation_report, malignancy_threshold
+from skin_core.metrics import malignancy_threshold
 from skin_core.model import PREPROCESSING_LAYER, backbone_of, build_model, input_shape_of, set_backbone_trainable
 from skin_core.model_card import ham10000_card
 from skin_core.predictor import ModelRunner, Predictor
@@ -362,26 +362,15 @@ def make_bundle_config(run: Run, model: keras.Model, splits: Splits, calibration
 
 def bundle_metrics(run: Run, predictor: Predictor, splits: Splits, calibration: Calibration) -> dict:
     """The bundle's metrics: the test report, with the validation and image-only figures beside it."""
-    raw_val = calibration.raw["val"].probabilities
     raw_test, test_heads = calibration.raw["test"].probabilities, calibration.raw["test"].heads
     masks = Path(run.config.data) / "masks"
     report = frame_report(splits.parts["test"], apply_temperature(raw_test, calibration.temperature),
                           calibration.threshold, test_heads, masks if masks.is_dir() else None)
-    val = evaluation_report(splits.labels["val"], apply_temperature(raw_val, calibration.temperature),
-                            calibration.threshold)
-    report.update({
-        "split": "test",
-        "data": str(run.config.data),
-        "ece_before_calibration": expected_calibration_error(raw_test, splits.labels["test"]),
-        "validation": {"balanced_accuracy": val["balanced_accuracy"], "macro_auc": val["macro_auc"],
-                       "ece_before_calibration": expected_calibration_error(raw_val, splits.labels["val"]),
-                       "ece": val["ece"], "n": val["n"]},
-    })
+    report = add_validation(report, run.config.data, splits.labels["val"], calibration.raw["val"].probabilities,
+                            splits.labels["test"], raw_test, calibration.temperature, calibration.threshold)
     if run.config.metadata:
-        image_only = evaluate(predictor, splits.parts["test"], splits.images["test"], ignore_metadata=True)
-        report["image_only"] = {key: image_only[key] for key in
-                                ("balanced_accuracy", "accuracy", "macro_auc", "macro_f1", "ece")}
-        report["image_only"]["per_class_recall"] = {c: v["recall"] for c, v in image_only["per_class"].items()}
+        report["image_only"] = image_only_summary(
+            evaluate(predictor, splits.parts["test"], splits.images["test"], ignore_metadata=True))
     return report
 
 

@@ -253,6 +253,11 @@ STRINGS = {
     "architecture_text": (
         "{backbone} (ImageNet weights) with {parts}; input {height}×{width}; {parameters:,} parameters.",
         "{backbone} (trọng số ImageNet) với {parts}; đầu vào {height}×{width}; {parameters:,} tham số."),
+    "ensemble_text": (
+        "an ensemble: the average of the calibrated probabilities of {members}, calibrated again on the validation "
+        "photos; the attention map and the photo check come from {lead}; {parameters:,} parameters in all.",
+        "một tổ hợp mô hình: trung bình các xác suất đã hiệu chỉnh của {members}, được hiệu chỉnh lại trên ảnh "
+        "kiểm định; bản đồ chú ý và bước kiểm tra ảnh lấy từ {lead}; tổng cộng {parameters:,} tham số."),
     "with_sa": ("Soft-Attention", "Soft-Attention"),
     "with_metadata": ("metadata branch (age, sex, site)", "nhánh thông tin bệnh nhân (tuổi, giới, vị trí)"),
     "with_weighted_loss": ("class-weighted loss", "hàm mất mát có trọng số lớp"),

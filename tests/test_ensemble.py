@@ -1,0 +1,75 @@
+"""Ensemble bundles: members averaged, recalibrated on validation, usable wherever a bundle is."""
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import tiny_train_config
+from skin_core import bundle as bundles
+from skin_core.calibration import apply_temperature
+from skin_core.classes import CLASS_CODES
+from skin_core.ensemble import build_ensemble
+from skin_core.predictor import EnsemblePredictor, Predictor
+
+
+@pytest.fixture(scope="module")
+def members_dir(tiny_bundle, tiny_dataset, tmp_path_factory):
+    """Two bundles trained on one split (the second with another seed and no Soft-Attention)."""
+    from skin_core.training import train
+
+    folder = tmp_path_factory.mktemp("weights")
+    shutil.copytree(tiny_bundle, folder / "first")
+    train(tiny_train_config(tiny_dataset, folder / "second", seed=1, soft_attention=False, epochs=0,
+                            split=str(tiny_bundle / bundles.SPLIT_FILE)))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def ensemble(members_dir, tiny_dataset):
+    return build_ensemble(["first", "second"], "pair", data=tiny_dataset, weights_dir=members_dir)
+
+
+def test_ensemble_bundle_describes_itself_and_is_listed_like_any_bundle(ensemble, members_dir):
+    opened = bundles.open_bundle(ensemble)
+    assert opened.config.is_ensemble and opened.config.members == ("first", "second")
+    assert opened.config.intended_use == "research"  # one member is an ablation
+    assert 0 < opened.config.malignancy_threshold < 1 and opened.config.temperature > 0
+    assert opened.metrics["split"] == "test" and "validation" in opened.metrics and "image_only" in opened.metrics
+    assert "pair" in bundles.list_bundles(members_dir)
+    with pytest.raises(bundles.InvalidBundleError, match="no model of its own"):
+        opened.load_model()
+
+
+def test_ensemble_prediction_is_the_recalibrated_mean_of_its_members(ensemble, members_dir, tiny_dataset):
+    predictor = Predictor.from_bundle(bundles.open_bundle(ensemble))
+    assert isinstance(predictor, EnsemblePredictor)
+    photo = next((tiny_dataset / "images").glob("*.jpg"))
+    members = [Predictor.from_bundle(bundles.open_bundle(name, members_dir)) for name in ("first", "second")]
+    mean = np.mean([[m.predict(photo, age=40, sex="male", site="back").probabilities[c] for c in
+                     CLASS_CODES] for m in members], axis=0)
+    expected = apply_temperature(mean[None], predictor.config.temperature)[0]
+    result = predictor.predict(photo, age=40, sex="male", site="back")
+    np.testing.assert_allclose([result.probabilities[c] for c in CLASS_CODES], expected, atol=1e-5)
+    assert result.attention is not None  # from the lead member, which has Soft-Attention
+
+
+def test_members_on_different_splits_are_refused(members_dir, tiny_dataset, tmp_path):
+    other = tmp_path / "weights"
+    shutil.copytree(members_dir / "first", other / "first")
+    shutil.copytree(members_dir / "second", other / "second")
+    split = pd.read_csv(other / "second" / bundles.SPLIT_FILE)
+    split.loc[0, "split"] = "train" if split.loc[0, "split"] != "train" else "test"
+    split.to_csv(other / "second" / bundles.SPLIT_FILE, index=False)
+    with pytest.raises(ValueError, match="another split"):
+        build_ensemble(["first", "second"], "pair", data=tiny_dataset, weights_dir=other)
+
+
+def test_an_ensemble_with_a_missing_member_is_reported_not_fatal(ensemble, tmp_path):
+    folder = tmp_path / "weights"
+    shutil.copytree(ensemble, folder / "pair")
+    shutil.copytree(ensemble.parent / "first", folder / "first")
+    usable, broken = bundles.scan(folder)
+    assert [b.name for b in usable] == ["first"]
+    assert "member 'second'" in str(broken["pair"])
