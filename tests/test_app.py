@@ -223,7 +223,8 @@ def test_research_variants_are_not_offered_for_diagnosis_but_are_compared(app):
     offered = set(app.selectbox(key="model").options)
     research = [b for b in bundles.scan()[0] if not b.config.clinical]
     assert research and not any(b.name in option for b in research for option in offered)
-    assert "MobileNetV2 (default)" in offered  # readable names, not folder names
+    default = bundles.open_bundle(None).config.display_name
+    assert f"{default} (default)" in offered and default != bundles.default_bundle_name()  # readable names
     app.switch_page("app_pages/compare.py").run()
     assert {b.name for b in research} <= set(app.dataframe[0].value["Model"])
 
