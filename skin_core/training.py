@@ -55,9 +55,9 @@ class TrainConfig:
     photometric: bool = True  # brightness / contrast / saturation / hue / gamma augmentation
     crop_area: tuple = (0.6, 1.0)  # random resized crops keep this share of the photo (1, 1: none)
     backbone_trainable: bool | str = True
-    learning_rate: float = 1e-3
+    learning_rate: float | None = None  # stage 1; None: the backbone row's head_learning_rate
     fine_tune_learning_rate: float = 1e-4
-    adam_epsilon: float = 0.1
+    adam_epsilon: float | None = None  # None: the backbone row's
     lr_patience: int = 2
     early_stopping_patience: int = 5
     seed: int = 0
@@ -156,6 +156,8 @@ def start_run(config: TrainConfig) -> Run:
         raise FileExistsError(f"{out} holds an interrupted run; pass --resume to continue it or choose another --out.")
     spec = get_backbone(config.backbone)
     input_size = input_shape_of(config.input_size or spec.input_size)
+    config = replace(config, learning_rate=config.learning_rate or spec.head_learning_rate,
+                     adam_epsilon=config.adam_epsilon or spec.adam_epsilon)  # recorded as used
     return Run(config, out, spec, spec.resolve_weights(config.weights), input_size)
 
 
