@@ -22,7 +22,7 @@ from skin_core import hardware, paths
 from skin_core.bundle import ENSEMBLE, BundleConfig, TrainingRecord
 from skin_core.calibration import apply_temperature, fit_temperature
 from skin_core.data import SPLITS, labels_of, read_dataset
-from skin_core.evaluate import add_validation, evaluate, image_only_summary
+from skin_core.evaluate import add_validation, evaluate, frame_report, image_only_summary
 from skin_core.metrics import malignancy_threshold
 from skin_core.model_card import ham10000_card
 from skin_core.predictor import EnsemblePredictor, Predictor
@@ -49,7 +49,8 @@ def build_ensemble(member_names: list, name: str, display_name: str = "", data=N
         raise FileExistsError(f"{out} already exists; choose another --name.")
     started = time.time()
     members = [bundles.open_bundle(m, weights_dir) for m in member_names]
-    frame = read_dataset(data or paths.ham10000_dir()).merge(shared_split(members), on="image_id", how="inner")
+    data = Path(data or paths.ham10000_dir())
+    frame = read_dataset(data).merge(shared_split(members), on="image_id", how="inner")
     parts = {part: frame[frame["split"] == part].reset_index(drop=True) for part in SPLITS}
     lead = members[0].config
     config = BundleConfig(
@@ -66,17 +67,18 @@ def build_ensemble(member_names: list, name: str, display_name: str = "", data=N
         parameters=sum(m.config.parameters for m in members), class_weights=lead.class_weights,
         pretrained_weights={"tag": "members"}, members=tuple(member_names))
     predictor = EnsemblePredictor([Predictor.from_bundle(m) for m in members], config, name)
-    raw = {part: predictor.frame_outputs(parts[part])[0].probabilities for part in ("val", "test")}  # T = 1
+    outputs = {part: predictor.frame_outputs(parts[part])[0] for part in ("val", "test")}  # temperature 1
+    raw = {part: outputs[part].probabilities for part in outputs}
     labels = {part: labels_of(parts[part]) for part in ("val", "test")}
     temperature = fit_temperature(raw["val"], labels["val"])
     threshold = malignancy_threshold(apply_temperature(raw["val"], temperature), labels["val"], target_sensitivity,
                                      confidence)
     predictor.config = config = replace(config, temperature=temperature, malignancy_threshold=threshold)
-    masks = Path(data or paths.ham10000_dir()) / "masks"
-    report = evaluate(predictor, parts["test"], masks_dir=masks if masks.is_dir() else None)
-    report = add_validation(report, data or paths.ham10000_dir(), labels["val"], raw["val"], labels["test"],
-                            raw["test"], temperature, threshold)
-    report.pop("gate", None)  # the test photos' decisions; the gate's own report is the lead's, below
+    masks = data / "masks"
+    report = frame_report(parts["test"], apply_temperature(raw["test"], temperature), threshold,
+                          outputs["test"].heads, masks if masks.is_dir() else None)
+    report = add_validation(report, data, labels["val"], raw["val"], labels["test"], raw["test"], temperature,
+                            threshold)
     if "gate" in members[0].metrics:  # the same gate on the same features: the lead's measurements hold
         report["gate"] = members[0].metrics["gate"]
     if config.metadata:
