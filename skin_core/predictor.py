@@ -125,13 +125,10 @@ class Predictor:
         return self.config.malignancy_threshold
 
     @classmethod
-    def from_bundle(cls, bundle: Bundle, load_member=None) -> "Predictor":
-        """The bundle's Predictor; an ensemble's members come from ``load_member(member_bundle)`` (e.g. a cache
-        that already holds them), by default loaded afresh."""
+    def from_bundle(cls, bundle: Bundle) -> "Predictor":
         if bundle.config.is_ensemble:
-            load_member = load_member or Predictor.from_bundle
-            return EnsemblePredictor([load_member(member) for member in open_members(bundle)], bundle.config,
-                                     bundle.name)
+            return EnsemblePredictor([Predictor.from_bundle(member) for member in open_members(bundle)],
+                                     bundle.config, bundle.name)
         runner = ModelRunner(bundle.load_model())
         return cls(runner, bundle.config, bundle.name, bundle.load_gate(runner.feature_dimension))
 

@@ -26,8 +26,8 @@ def bundle_catalogue() -> tuple[dict[str, str], str | None, dict[str, str]]:
 
 @st.cache_resource(show_spinner=False)
 def predictor(name: str) -> Predictor:
-    """Each bundle is loaded once per process and shared by every session (an ensemble shares its members')."""
-    return Predictor.from_bundle(bundles.open_bundle(name), load_member=lambda member: predictor(member.name))
+    """Each bundle is loaded once per process and shared by every session."""
+    return Predictor.from_bundle(bundles.open_bundle(name))
 
 
 def heads_differ(heads, tolerance: float = 0.05) -> bool:
