@@ -1,10 +1,13 @@
 # The app for a clinic server: docker build -t skin-lesion-app . && docker run -p 8501:8501 skin-lesion-app
+# With the case history kept on the host (README: Case history):
+#   docker run -p 8501:8501 -v /srv/skin-cases:/data -e SKIN_CASES_DATABASE=/data/cases.db skin-lesion-app
 FROM python:3.11-slim
 WORKDIR /app
 COPY requirements.txt requirements-base.txt ./
 RUN python -m pip install --no-cache-dir -r requirements.txt
 COPY . .
-RUN useradd --system --home /app skinapp
+RUN useradd --system --home /app skinapp && mkdir /data && chown skinapp /data
+VOLUME /data
 USER skinapp
 EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \

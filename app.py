@@ -1,7 +1,14 @@
-"""Skin-lesion decision support: `streamlit run app.py`."""
+"""Skin-lesion decision support: `streamlit run app.py`.
+
+With a case-history database configured (README: Case history), every page asks for a sign-in first and the
+History, Clinic validation and (for admins) Settings pages appear; without one the app runs as a demo, open
+to anyone, and nothing is saved.
+"""
 
 import streamlit as st
 
+from skin_core.cases import CaseError
+from ui.cases import FIRST_ADMIN, case_store, current_user, sign_in, sign_out
 from ui.i18n import LANGUAGES, t
 from ui.state import bundle_catalogue, keep, remember
 
@@ -10,6 +17,39 @@ st.set_page_config(page_title="Skin lesion decision support", page_icon="🩺", 
 keep("language", "en")
 language = st.sidebar.selectbox("Language / Ngôn ngữ", list(LANGUAGES), format_func=LANGUAGES.get,
                                 key="language", on_change=remember, args=("language",))
+store, history_problem = case_store()
+if history_problem:
+    st.sidebar.error(t("history_unavailable", language, reason=history_problem))
+user = current_user()
+if store is not None and user is not None:
+    try:
+        if not store.is_active(user):  # deactivated or given another role since signing in
+            sign_out()
+            user = None
+    except CaseError as error:
+        st.error(t("history_unavailable", language, reason=error))
+        st.stop()
+if store is not None and user is None:
+    st.title(t("app_title", language))
+    st.subheader(t("login_title", language))
+    st.info(t("login_intro", language))
+    try:
+        if not store.has_users():
+            st.warning(t("no_users", language, command=FIRST_ADMIN))
+        with st.form("login"):
+            username = st.text_input(t("username", language), max_chars=64, key="login_username")
+            password = st.text_input(t("password", language), type="password", key="login_password")
+            if st.form_submit_button(t("sign_in", language), type="primary"):
+                if sign_in(store, username, password):
+                    st.rerun()
+                st.error(t("login_failed", language))
+    except CaseError as error:
+        st.error(t("history_unavailable", language, reason=error))
+    st.stop()
+if store is not None:
+    st.sidebar.caption(t("signed_in_as", language, user=user.username, role=t(f"role_{user.role}", language)))
+    st.sidebar.button(t("sign_out", language), on_click=sign_out)
+
 clinical, default, broken = bundle_catalogue()
 if clinical:
     if st.session_state.get("kept_model") not in clinical:
@@ -23,9 +63,13 @@ for name, reason in broken.items():
     st.sidebar.warning(t("broken_model", language, name=name, reason=reason))
 st.sidebar.caption(t("disclaimer", language))
 
-pages = [
-    st.Page("app_pages/diagnose.py", title=t("page_diagnose", language), icon=":material/biotech:", default=True),
-    st.Page("app_pages/compare.py", title=t("page_compare", language), icon=":material/bar_chart:"),
-    st.Page("app_pages/about.py", title=t("page_about", language), icon=":material/info:"),
-]
+pages = [st.Page("app_pages/diagnose.py", title=t("page_diagnose", language), icon=":material/biotech:",
+                 default=True)]
+if store is not None:
+    pages += [st.Page("app_pages/history.py", title=t("page_history", language), icon=":material/history:"),
+              st.Page("app_pages/validation.py", title=t("page_validation", language), icon=":material/fact_check:")]
+pages += [st.Page("app_pages/compare.py", title=t("page_compare", language), icon=":material/bar_chart:"),
+          st.Page("app_pages/about.py", title=t("page_about", language), icon=":material/info:")]
+if store is not None and user.is_admin:
+    pages.append(st.Page("app_pages/settings.py", title=t("page_settings", language), icon=":material/settings:"))
 st.navigation(pages).run()

@@ -33,7 +33,7 @@ bundle = evaluated[names.index(chosen)]
 confusion, roc = st.columns(2)
 with confusion:
     st.markdown(f"**{t('confusion', lang)}**")
-    st.plotly_chart(comparison.confusion_figure(bundle, lang), width="stretch")
+    st.plotly_chart(comparison.confusion_figure(bundle.metrics["confusion_matrix"], lang), width="stretch")
 with roc:
     st.markdown(f"**{t('roc', lang)}**")
     st.plotly_chart(comparison.roc_figure(bundle, lang), width="stretch")

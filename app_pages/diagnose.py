@@ -14,9 +14,11 @@ import streamlit as st
 
 from skin_core import imaging
 from skin_core.bundle import BundleError, open_bundle
+from skin_core.cases import CaseDraft, CaseError
 from skin_core.imaging import InvalidImageError
 from skin_core.metadata import SEXES, SITES, UNKNOWN, InvalidMetadataError
 from ui.i18n import LANGUAGES, diagnosis_name, external_summary, gate_finding, sex_name, site_name, t
+from ui.cases import case_store, current_user, error_message
 from ui.report import pdf_report
 from ui.state import analyse, heads_differ, language, model_name, predictor
 
@@ -25,6 +27,7 @@ UPLOAD_TYPES = ["jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp", "gif"]
 EMPTY_DETAILS = {"patient_id": "", "age": None, "sex": UNKNOWN, "site": UNKNOWN}
 STAFF_FIELDS = ("clinic", "clinician")
 DEFAULT_OPACITY = 0.45
+CASE_FIELDS = ("case_lesion", "case_visit_date", "case_note")  # what the save form holds for this patient
 
 lang = language()
 st.title(t("app_title", lang))
@@ -83,7 +86,7 @@ def on_example(row: dict) -> None:
 
 def new_patient() -> None:
     for key in ("photo", "analysed", "analyse_requested", "result", "result_key", "gate_override", "pdf",
-                "example_details"):
+                "example_details", "save_error", *CASE_FIELDS):
         st.session_state.pop(key, None)
     st.session_state["details"] = dict(EMPTY_DETAILS)
     st.session_state["generation"] = generation + 1
@@ -104,6 +107,55 @@ def override_gate(request: tuple) -> None:
 
 def request_pdf(key: tuple) -> None:
     st.session_state["pdf"] = {"key": key, "data": None}
+
+
+def save_case(store, user, request: tuple) -> None:
+    """Save the analysis shown for ``request`` with what the save form holds; a refusal is kept for the page
+    to show, and the form keeps everything typed."""
+    result = st.session_state["result"]["prediction"]
+    config = predictor(request[0]).config
+    photo = st.session_state["photo"]
+    try:
+        case_id = store.save_case(user, CaseDraft.from_prediction(
+            result, patient_code=details["patient_id"], model_name=request[0], model_version=config.version,
+            photo=photo["bytes"], photo_name=photo["name"], lesion_label=st.session_state.get("case_lesion", ""),
+            visit_date=st.session_state.get("case_visit_date"), age=details["age"], sex=details["sex"],
+            site=details["site"], clinic=staff["clinic"], clinician=staff["clinician"],
+            note=st.session_state.get("case_note", "")))
+    except CaseError as error:
+        st.session_state["save_error"] = (request, error_message(error, lang))
+        return
+    st.session_state.pop("save_error", None)
+    st.session_state.setdefault("saved_cases", {})[request] = case_id
+
+
+def save_section(store, user, request: tuple) -> None:
+    st.subheader(t("save_heading", lang))
+    try:
+        settings = store.settings()
+    except CaseError as error:
+        st.error(t("history_error", lang, reason=error))
+        return
+    st.caption(t("photo_storage_is", lang, storage=t(f"storage_{settings['photo_storage']}", lang)))
+    lesion_column, date_column = st.columns([3, 1])
+    lesion_column.text_input(t("lesion_label", lang), key="case_lesion", max_chars=120)
+    date_column.date_input(t("visit_date", lang), key="case_visit_date", value=datetime.date.today(),
+                           format="YYYY-MM-DD")
+    st.text_area(t("note", lang), key="case_note", max_chars=10_000)
+    saved = st.session_state.setdefault("saved_cases", {})
+    error = st.session_state.get("save_error")
+    if settings["auto_save"] and request not in saved and (error is None or error[0] != request):
+        save_case(store, user, request)
+        if request in saved:
+            st.success(t("auto_saved", lang, case_id=saved[request]))
+            return
+    if request in saved:
+        st.success(t("saved_case", lang, case_id=saved[request]))
+        return
+    error = st.session_state.get("save_error")
+    if error is not None and error[0] == request:
+        st.error(t("save_failed", lang, reason=error[1]))
+    st.button(t("save_case", lang), type="primary", on_click=save_case, args=(store, user, request))
 
 
 @st.fragment
@@ -269,4 +321,7 @@ with slot.container():
         stamp = datetime.date.today().isoformat()
         st.download_button(t("pdf", lang), data=pdf["data"], mime="application/pdf",
                            file_name=f"{t('report_file', lang)}-{details['patient_id'] or photo['sha'][:8]}-{stamp}.pdf")
+    store, _ = case_store()
+    if store is not None and current_user() is not None:
+        save_section(store, current_user(), request)
     st.caption(t("disclaimer", lang))

@@ -8,6 +8,9 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# the app runs in its demo mode (no case history) unless a test sets a database; a developer's own
+# .streamlit/secrets.toml is not read (an empty value turns history off)
+os.environ["SKIN_CASES_DATABASE"] = ""
 
 from pathlib import Path  # noqa: E402
 

@@ -1,5 +1,6 @@
 """A real browser: `streamlit run app.py` on localhost, driven by Playwright in Debian's Chromium."""
 
+import datetime
 import os
 from pathlib import Path
 
@@ -71,3 +72,45 @@ def test_diagnose_in_both_languages_and_compare_in_chromium(server):
         browser.close()
     for name in ("diagnose-en.png", "diagnose-vi.png", "compare-vi.png"):
         assert (SCREENSHOTS / name).stat().st_size > 10_000
+
+
+def test_case_history_in_chromium(tmp_path):
+    """History on: sign in, analyse, save the case, find and open it on the History page."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from skin_core.cases import CaseStore
+
+    require_browser()
+    database = str(tmp_path / "cases.db")
+    store = CaseStore.open(database)
+    store.add_user("lan", "doctor password", "doctor")
+    SCREENSHOTS.mkdir(exist_ok=True)
+    with served_app(environment={"SKIN_CASES_DATABASE": database}) as served, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.goto(served.url, timeout=60_000)
+        page.get_by_label("User name").fill("lan", timeout=120_000)
+        page.get_by_label("Password", exact=True).fill("doctor password")
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_text("Lesion photo").wait_for(timeout=120_000)
+        page.get_by_label("Patient identifier (the clinic's own code)").fill("BN-0042")
+        page.get_by_label("Patient identifier (the clinic's own code)").press("Enter")
+        page.locator("input[type=file]").first.set_input_files(str(REPO / "assets" / "examples" / "bcc.jpg"))
+        page.get_by_text("bcc.jpg").wait_for(timeout=30_000)
+        page.get_by_role("button", name="Analyse").click()
+        expect(page.get_by_text("Most likely")).to_be_visible(timeout=120_000)
+        page.get_by_label("Lesion (e.g. left shoulder, lesion 1)").fill("nose, lesion 1")
+        page.get_by_label("Lesion (e.g. left shoulder, lesion 1)").press("Enter")
+        page.get_by_role("button", name="Save case").click()
+        expect(page.get_by_text("Saved as case #1")).to_be_visible(timeout=60_000)
+
+        page.get_by_role("link", name="Case history").click()
+        expect(page.get_by_text("1 cases (newest visit first)")).to_be_visible(timeout=60_000)
+        choose(page, "Open a case", f"#1 · BN-0042 · {datetime.date.today()} · nose, lesion 1")
+        expect(page.get_by_text("Case #1 · patient BN-0042")).to_be_visible(timeout=60_000)
+        page.wait_for_timeout(2000)
+        page.screenshot(path=str(SCREENSHOTS / "history-en.png"), full_page=True)
+        browser.close()
+    [case] = store.find_cases(store.authenticate("lan", "doctor password"))
+    assert (case.patient_code, case.lesion_label, case.created_by) == ("BN-0042", "nose, lesion 1", "lan")
+    store.close()

@@ -320,7 +320,9 @@ def test_passwords_are_argon2_hashes_and_logins_are_logged(store):
     assert store.authenticate("lan", "correct horse battery") == DOCTOR
     assert store.authenticate("lan", "wrong password") is None
     assert store.authenticate("nobody", "correct horse battery") is None
+    assert store.is_active(DOCTOR) and not store.is_active(UserInfo("lan", "admin"))
     store.set_user("lan", by=ADMIN, active=False)
+    assert not store.is_active(DOCTOR)
     assert store.authenticate("lan", "correct horse battery") is None
     assert audit_actions(store)[-5:] == ["login", "login_failed", "login_failed", "change_user", "login_failed"]
     with pytest.raises(InvalidCaseError, match="at least 8"):

@@ -2,6 +2,7 @@
 `streamlit run app.py` on a free local port, driven by Debian's Chromium through Playwright."""
 
 import contextlib
+import os
 import shutil
 from pathlib import Path
 from typing import NamedTuple
@@ -41,12 +42,14 @@ class Served(NamedTuple):
 
 
 @contextlib.contextmanager
-def served_app(log=subprocess.DEVNULL):
-    """`streamlit run app.py` on a free port (its URL and process id), stopped on exit."""
+def served_app(log=subprocess.DEVNULL, environment: dict | None = None):
+    """`streamlit run app.py` on a free port (its URL and process id), stopped on exit; ``environment`` adds
+    to or overrides this process's environment variables (e.g. SKIN_CASES_DATABASE)."""
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                                "--server.port", str(port), "--server.address", "127.0.0.1"],
-                              cwd=paths.REPO_DIR, stdout=log, stderr=subprocess.STDOUT)
+                              cwd=paths.REPO_DIR, stdout=log, stderr=subprocess.STDOUT,
+                              env={**os.environ, **(environment or {})})
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(240):

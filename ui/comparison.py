@@ -82,8 +82,8 @@ def per_class_figure(evaluated, metric="recall", language="en") -> go.Figure:
                      labels={"color": t(metric, language)})
 
 
-def confusion_figure(bundle, language="en") -> go.Figure:
-    matrix = bundle.metrics["confusion_matrix"]
+def confusion_figure(matrix, language="en") -> go.Figure:
+    """Rows: the true class; columns: the predicted one (evaluation_report's confusion_matrix)."""
     return px.imshow(matrix, x=list(CLASS_CODES), y=list(CLASS_CODES), text_auto=True,
                      color_continuous_scale="Blues", aspect="auto",
                      labels={"x": t("predicted", language), "y": t("truth", language), "color": "n"})

@@ -23,7 +23,7 @@ def _jpeg(array: np.ndarray) -> io.BytesIO:
     return buffer
 
 
-def pdf_report(photo: np.ndarray, overlay: np.ndarray | None, prediction, *, details: dict, staff: dict,
+def pdf_report(photo: np.ndarray | None, overlay: np.ndarray | None, prediction, *, details: dict, staff: dict,
                photo_name: str, model_name: str, model_version: str, validated_use: str, external: str,
                language: str = "en", when: datetime.datetime | None = None, outside_use: str | None = None) -> bytes:
     """Identity (patient code, clinic, clinician), photo and overlay, inputs, ranked diagnoses, the alert
@@ -31,7 +31,8 @@ def pdf_report(photo: np.ndarray, overlay: np.ndarray | None, prediction, *, det
     photos from other clinics, date and disclaimer.
 
     ``outside_use`` names what the input check saw when the doctor analysed a flagged photo anyway; the
-    report then says, above everything else, that the result is outside the model's validated use."""
+    report then says, above everything else, that the result is outside the model's validated use. A report
+    of a saved case whose photo the clinic did not store (``photo`` None) says so in its place."""
     when = when or datetime.datetime.now()
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(True, margin=12)
@@ -57,13 +58,16 @@ def pdf_report(photo: np.ndarray, overlay: np.ndarray | None, prediction, *, det
         pdf.set_text_color(0, 0, 0)
         pdf.ln(2)
 
-    top = pdf.get_y()
-    width = 85
-    height = width * photo.shape[0] / photo.shape[1]
-    pdf.image(_jpeg(photo), x=pdf.l_margin, y=top, w=width, h=height)
-    if overlay is not None:
-        pdf.image(_jpeg(overlay), x=pdf.l_margin + width + 5, y=top, w=width, h=height)
-    pdf.set_y(top + height + 4)
+    if photo is None:
+        line(t("no_photo_stored", language))
+    else:
+        top = pdf.get_y()
+        width = 85
+        height = width * photo.shape[0] / photo.shape[1]
+        pdf.image(_jpeg(photo), x=pdf.l_margin, y=top, w=width, h=height)
+        if overlay is not None:
+            pdf.image(_jpeg(overlay), x=pdf.l_margin + width + 5, y=top, w=width, h=height)
+        pdf.set_y(top + height + 4)
 
     line(t("report_inputs", language), 11, bold=True, height=6)
     age = not_given if details["age"] is None else f"{details['age']:g}"

@@ -18,6 +18,7 @@ import os
 import sqlite3
 import tomllib
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -191,7 +192,8 @@ _CASE_COLUMNS = [f.name for f in fields(CaseRecord) if f.name not in ("photo", "
 
 def configured_database() -> str | None:
     """The case-history database the clinic configured, or None (history off: the demo mode).
-    ``SKIN_CASES_DATABASE`` wins over ``database`` in the ``[cases]`` table of .streamlit/secrets.toml."""
+    ``SKIN_CASES_DATABASE`` wins over ``database`` in the ``[cases]`` table of .streamlit/secrets.toml; set
+    empty, it turns history off whatever the file says."""
     value = os.environ.get(DATABASE_ENV)
     if value is None and SECRETS_FILE.is_file():
         try:
@@ -332,8 +334,15 @@ class CaseStore:
     def is_sqlite(self) -> bool:
         return self.engine.url.get_backend_name() == "sqlite"
 
+    @contextmanager
     def _transaction(self):
-        return self._session.begin()
+        """One transaction: committed when the block ends, rolled back (nothing stored) when it raises."""
+        try:
+            with self._session.begin() as session:
+                yield session
+        except OperationalError as error:  # server gone, disk full, locked for longer than the busy timeout
+            raise DatabaseUnavailableError(
+                f"The case-history database could not complete this ({error.orig}); nothing was changed.") from error
 
     # users ------------------------------------------------------------------------------------------------
 
@@ -398,6 +407,12 @@ class CaseStore:
             if _hasher.check_needs_rehash(user.password_hash):
                 user.password_hash = _hasher.hash(password)
             return UserInfo(user.username, user.role)
+
+    def is_active(self, user: UserInfo) -> bool:
+        """Whether ``user`` may still work with the same role (an admin may have deactivated or changed it)."""
+        with self._transaction() as session:
+            row = session.scalar(select(User).where(User.username == user.username))
+            return row is not None and row.active and row.role == user.role
 
     @staticmethod
     def _user(session: Session, username: str) -> User:

@@ -1,0 +1,260 @@
+"""Case history: find saved cases, open one (photo, overlay, result, report again), record the final diagnosis,
+set two visits of a lesion side by side; admins export and delete a patient's data. Every search, view, edit,
+export and deletion is logged by the store."""
+
+import datetime
+
+import pandas as pd
+import streamlit as st
+
+from skin_core.bundle import BundleError, open_bundle
+from skin_core.cases import FINAL_DIAGNOSES, FINAL_SOURCES, CaseError
+from ui.cases import case_store, current_user, error_message, saved_prediction, stored_photo
+from ui.i18n import diagnosis_name, external_summary, sex_name, site_name, t
+from ui.report import pdf_report
+from ui.state import language
+
+lang = language()
+store, _ = case_store()
+user = current_user()
+st.title(t("page_history", lang))
+if store is None or user is None:  # app.py offers this page only when history is on and someone signed in
+    st.stop()
+
+
+def final_name(code: str) -> str:
+    return t("diagnosis_other", lang) if code == "other" else diagnosis_name(code, lang)
+
+
+def forget_results() -> None:
+    """After a change, search and open again (also picks up other doctors' new cases)."""
+    for key in ("history_search", "opened_cases", "history_export"):
+        st.session_state.pop(key, None)
+
+
+def opened(case_id: int):
+    """The case with its images, read (and logged as a view) once while it stays on the page."""
+    cache = st.session_state.setdefault("opened_cases", {})
+    if case_id not in cache:
+        if len(cache) >= 4:  # photos can be large: keep the last few only
+            cache.pop(next(iter(cache)))
+        cache[case_id] = store.open_case(user, case_id)
+    return cache[case_id]
+
+
+def run(action, changed: bool = True) -> None:
+    """A button's action (it may return a message to show). After a change, cases are read again; a refusal
+    is shown, and what was typed stays."""
+    try:
+        message = action()
+    except CaseError as error:
+        st.session_state["history_message"] = ("error", t("history_error", lang, reason=error_message(error, lang)))
+        return
+    if changed:
+        forget_results()
+    if message:
+        st.session_state["history_message"] = ("success", message)
+
+
+with st.container(border=True):
+    st.caption(t("filters", lang))
+    code_column, from_column, to_column, diagnosis_column, alert_column = st.columns([2, 1, 1, 2, 1])
+    code = code_column.text_input(t("patient_code_filter", lang), key="filter_code", max_chars=64)
+    date_from = from_column.date_input(t("date_from", lang), value=None, key="filter_from", format="YYYY-MM-DD")
+    date_to = to_column.date_input(t("date_to", lang), value=None, key="filter_to", format="YYYY-MM-DD")
+    diagnosis = diagnosis_column.selectbox(
+        t("diagnosis_filter", lang), ["any", "unconfirmed", *FINAL_DIAGNOSES], key="filter_diagnosis",
+        format_func=lambda v: t(v, lang) if v in ("any", "unconfirmed") else final_name(v))
+    alert = alert_column.selectbox(t("alert_filter", lang), ["any", "yes", "no"], key="filter_alert",
+                                   format_func=lambda v: t(v, lang))
+    st.button("↻", help=t("filters", lang), on_click=forget_results)
+
+message = st.session_state.pop("history_message", None)
+if message:
+    getattr(st, message[0])(message[1])
+
+filters = (code, date_from, date_to, diagnosis, alert)
+search = st.session_state.get("history_search")
+try:
+    if search is None or search[0] != filters:
+        cases = store.find_cases(user, patient_code=code, date_from=date_from, date_to=date_to,
+                                 diagnosis=None if diagnosis in ("any", "unconfirmed") else diagnosis,
+                                 alert={"any": None, "yes": True, "no": False}[alert],
+                                 unconfirmed=diagnosis == "unconfirmed")
+        st.session_state["history_search"] = search = (filters, cases)
+except CaseError as error:
+    st.error(t("history_error", lang, reason=error_message(error, lang)))
+    st.stop()
+cases = search[1]
+if not cases:
+    st.info(t("no_cases", lang))
+    st.stop()
+
+st.caption(t("cases_found", lang, n=len(cases)))
+st.dataframe(pd.DataFrame({
+    t("case_column", lang): [c.id for c in cases],
+    t("visit_date", lang): [c.visit_date for c in cases],
+    t("patient_id", lang): [c.patient_code for c in cases],
+    t("lesion_column", lang): [c.lesion_label for c in cases],
+    t("top_column", lang): [diagnosis_name(c.top_code, lang) for c in cases],
+    t("malignant_column", lang): [c.malignant_probability for c in cases],
+    t("alert_filter", lang): [t("yes" if c.malignancy_alert else "no", lang) for c in cases],
+    t("final_column", lang): [final_name(c.final_diagnosis) if c.confirmed else "" for c in cases],
+}), hide_index=True, width="stretch", column_config={t("malignant_column", lang): st.column_config.ProgressColumn(
+    format="percent", min_value=0.0, max_value=1.0)})
+
+by_id = {c.id: c for c in cases}
+case_id = st.selectbox(t("open_case", lang), [None, *by_id], key="open_case_id",
+                       format_func=lambda i: "—" if i is None else
+                       f"#{i} · {by_id[i].patient_code} · {by_id[i].visit_date} · {by_id[i].lesion_label}")
+
+
+def visit_column(column, case) -> None:
+    """One visit: its photo (or overlay) and its result in a line."""
+    photo, overlay = stored_photo(case)
+    top_code, top_probability = case.ranked[0]
+    column.markdown(t("visit_summary", lang, date=case.visit_date, diagnosis=diagnosis_name(top_code, lang),
+                      probability=top_probability, malignant=case.malignant_probability,
+                      alert=t("alert_mark", lang) if case.malignancy_alert else ""))
+    if photo is None:
+        column.caption(t("no_photo_stored", lang))
+    else:
+        column.image(photo, width="stretch", output_format="JPEG")
+    if case.confirmed:
+        column.caption(t("final_is", lang, diagnosis=final_name(case.final_diagnosis), user=case.confirmed_by,
+                         source=t(f"source_{case.final_source}", lang), date=case.final_date))
+
+
+def report(case, photo, overlay, outside_use) -> bytes:
+    try:
+        bundle = open_bundle(case.model_name)
+        display, use = bundle.config.display_name or case.model_name, bundle.config.model_card.text("intended_use", lang)
+        external = external_summary(bundle.metrics, lang)
+    except BundleError:  # the model was removed since: the report still shows what it said
+        display, use, external = case.model_name, "", t("no_external", lang)
+    return pdf_report(photo, overlay, saved_prediction(case),
+                      details={"patient_id": case.patient_code, "age": case.age, "sex": case.sex, "site": case.site},
+                      staff={"clinic": case.clinic, "clinician": case.clinician}, photo_name=case.photo_name,
+                      model_name=display, model_version=case.model_version, validated_use=use, external=external,
+                      language=lang, when=case.created_at, outside_use=outside_use)
+
+
+if case_id is not None:
+    try:
+        case = opened(case_id)
+    except CaseError as error:
+        st.error(t("history_error", lang, reason=error_message(error, lang)))
+        st.stop()
+    st.divider()
+    st.subheader(t("case_heading", lang, case_id=case.id, patient=case.patient_code, date=case.visit_date))
+    st.caption(t("saved_by", lang, user=case.created_by, when=f"{case.created_at:%Y-%m-%d %H:%M}",
+                 model=case.model_name, version=case.model_version) + " · "
+               + f"{t('lesion_column', lang)}: {case.lesion_label or '—'} · {t('age', lang).split(' (')[0]}: "
+               + f"{'—' if case.age is None else f'{case.age:g}'} · {sex_name(case.sex, lang)} · "
+               + site_name(case.site, lang))
+    outside_use = None
+    if case.gate_reason not in (None, "ok"):
+        outside_use = t(f"gate_what_{case.gate_problem or case.gate_reason}", lang)
+        st.error(t("outside_use", lang, what=outside_use), icon="🚫")
+    photo, overlay = stored_photo(case)
+    left, right = st.columns(2)
+    if photo is None:
+        left.info(t("no_photo_stored", lang))
+    else:
+        left.image(photo, caption=t("original", lang) + (
+            "" if case.photo_storage == "full" else " · " + t("thumbnail_stored", lang)), width="stretch",
+            output_format="JPEG")
+        if overlay is not None:
+            right.image(overlay, caption=t("overlay", lang), width="stretch", output_format="JPEG")
+    prediction = saved_prediction(case)
+    st.markdown(t("top_sentence", lang, name=diagnosis_name(prediction.top[0], lang), probability=prediction.top[1]))
+    figures = {"probability": case.malignant_probability, "threshold": case.malignancy_threshold}
+    if case.malignancy_alert:
+        st.error(t("malignant_banner", lang, **figures), icon="⚠️")
+    else:
+        st.success(t("benign_note", lang, **figures))
+    st.dataframe(pd.DataFrame({t("diagnosis", lang): [diagnosis_name(c, lang) for c, _ in prediction.ranked],
+                               t("probability", lang): [p for _, p in prediction.ranked]}),
+                 hide_index=True, width="stretch", column_config={t("probability", lang): st.column_config.ProgressColumn(
+                     format="percent", min_value=0.0, max_value=1.0)})
+
+    note_key = f"case_note_{case.id}"
+    st.session_state.setdefault(note_key, case.note)
+    st.text_area(t("note", lang), key=note_key, max_chars=10_000)
+    st.button(t("save_note", lang), key="save_note", on_click=run, args=(
+        lambda: store.edit_note(user, case.id, st.session_state[note_key]) or t("note_saved", lang),))
+
+    st.markdown(f"**{t('final_heading', lang)}**")
+    if case.confirmed:
+        st.success(t("final_is", lang, diagnosis=final_name(case.final_diagnosis), user=case.confirmed_by,
+                     source=t(f"source_{case.final_source}", lang), date=case.final_date))
+    else:
+        st.caption(t("not_confirmed", lang))
+    diagnosis_column, source_column, date_column = st.columns(3)
+    final_keys = {field: f"{field}_{case.id}" for field in ("final_diagnosis", "final_source", "final_date")}
+    diagnosis_column.selectbox(t("final_diagnosis", lang), FINAL_DIAGNOSES, key=final_keys["final_diagnosis"],
+                               index=FINAL_DIAGNOSES.index(case.final_diagnosis or case.top_code),
+                               format_func=final_name)
+    source_column.selectbox(t("final_source", lang), FINAL_SOURCES, key=final_keys["final_source"],
+                            index=FINAL_SOURCES.index(case.final_source or FINAL_SOURCES[0]),
+                            format_func=lambda s: t(f"source_{s}", lang))
+    date_column.date_input(t("final_date", lang), key=final_keys["final_date"],
+                           value=case.final_date or datetime.date.today(), format="YYYY-MM-DD")
+    st.button(t("save_final", lang), key="save_final", type="primary", on_click=run, args=(
+        lambda: store.confirm(user, case.id, *(st.session_state[key] for key in final_keys.values()))
+        or t("final_saved", lang),))
+
+    pdf = st.session_state.get("history_pdf")
+    if pdf is None or pdf[0] != (case.id, lang):
+        st.button(t("prepare_pdf", lang), key="history_prepare_pdf",
+                  on_click=lambda: st.session_state.update(history_pdf=((case.id, lang), None)))
+    else:
+        if pdf[1] is None:
+            pdf = ((case.id, lang), report(case, photo, overlay, outside_use))
+            st.session_state["history_pdf"] = pdf
+        st.download_button(t("pdf", lang), data=pdf[1], mime="application/pdf",
+                           file_name=f"{t('report_file', lang)}-{case.patient_code}-{case.visit_date}-{case.id}.pdf")
+
+    st.subheader(t("follow_up", lang))
+    others = [v for v in store.lesion_visits(user, case.id) if v.id != case.id]
+    if not others:
+        st.caption(t("no_other_visits", lang))
+    else:
+        other_id = st.selectbox(t("compare_with", lang), [v.id for v in others], key="compare_with",
+                                format_func=lambda i: next(f"#{v.id} · {v.visit_date}" for v in others if v.id == i))
+        if other_id is not None:
+            earlier, later = sorted((case, opened(other_id)), key=lambda c: (c.visit_date, c.id))
+            left, right = st.columns(2)
+            visit_column(left, earlier)
+            visit_column(right, later)
+
+if user.is_admin:
+    with st.expander(t("admin_tools", lang)):
+        chosen = st.multiselect(t("export_cases", lang), list(by_id), default=list(by_id), key="export_ids",
+                                format_func=lambda i: f"#{i} · {by_id[i].patient_code}")
+        st.checkbox(t("with_photos", lang), key="export_photos")
+
+        def prepare_export():
+            data = store.export(user, st.session_state["export_ids"], photos=st.session_state["export_photos"])
+            kind = ("zip", "application/zip") if st.session_state["export_photos"] else ("csv", "text/csv")
+            st.session_state["history_export"] = (data, f"cases-{datetime.date.today()}.{kind[0]}", kind[1])
+
+        st.button(t("prepare_export", lang), key="prepare_export", disabled=not chosen, on_click=run,
+                  args=(prepare_export, False))
+        export = st.session_state.get("history_export")
+        if export is not None:
+            st.download_button(t("download_export", lang), data=export[0], file_name=export[1], mime=export[2])
+        st.divider()
+        st.markdown(f"**{t('delete_patient', lang)}**")
+        st.text_input(t("delete_code", lang), key="delete_code", max_chars=64)
+        sure = st.checkbox(t("delete_confirm", lang), key="delete_sure")
+
+        def delete_patient():
+            patient = st.session_state["delete_code"]
+            count = store.delete_patient(user, patient)
+            for key in ("open_case_id", "delete_code", "delete_sure"):
+                st.session_state.pop(key, None)
+            return t("deleted", lang, n=count, patient=patient)
+
+        st.button(t("delete_button", lang), key="delete_patient", disabled=not sure, on_click=run,
+                  args=(delete_patient,))
