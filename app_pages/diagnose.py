@@ -126,6 +126,7 @@ def save_case(store, user, request: tuple) -> None:
         st.session_state["save_error"] = (request, error_message(error, lang))
         return
     st.session_state.pop("save_error", None)
+    st.session_state.pop("history_search", None)  # the History page searches again and finds it
     st.session_state.setdefault("saved_cases", {})[request] = case_id
 
 

@@ -75,6 +75,7 @@ def test_login_analyse_save_history_confirm_and_clinic_validation(clinic):
     assert list(at.dataframe[0].value["Case"]) == [1]
     at.selectbox(key="open_case_id").set_value(1).run()
     assert not at.exception, at.exception
+    assert at.text_area(key="case_note_1").value == "Bờ không đều; \"so sánh\" lần sau 🙂"  # shown verbatim
     assert any(image.captions and "Attention overlay" in image.captions[0] for image in at.image)
     at.selectbox(key="final_diagnosis_1").set_value("mel")
     at.selectbox(key="final_source_1").set_value("histopathology")
@@ -151,3 +152,25 @@ def test_a_deactivated_doctor_is_signed_out_at_the_next_step(clinic):
     at.run()
     assert not at.exception
     assert [b.label for b in at.button] == ["Sign in"] and not at.file_uploader
+
+
+def test_two_visits_of_a_lesion_side_by_side_in_vietnamese(clinic):
+    at = signed_in("lan")
+    at.session_state["language"] = "vi"
+    at.run()
+    for visit, (code, day) in enumerate((("nv", datetime.date(2026, 5, 4)), ("mel", datetime.date(2026, 11, 2)))):
+        at.text_input(key="patient_id_vi").set_value("BN-9").run()
+        next(b for b in at.button if b.label == code).click().run()
+        next(b for b in at.button if b.label == "Phân tích").click().run()
+        assert not at.exception, at.exception
+        at.text_input(key="case_lesion").set_value("lưng, tổn thương 2")
+        at.date_input(key="case_visit_date").set_value(day).run()
+        next(b for b in at.button if b.label == "Lưu ca bệnh").click().run()
+        assert any(f"Đã lưu thành ca #{visit + 1}" in s.value for s in at.success)
+    at.switch_page("app_pages/history.py").run()
+    assert at.title[0].value == "Lịch sử ca bệnh"
+    at.selectbox(key="open_case_id").set_value(2).run()
+    assert not at.exception, at.exception
+    visits = [m.value for m in at.markdown if m.value.startswith("2026-")]
+    assert len(visits) == 2 and visits[0].startswith("2026-05-04") and visits[1].startswith("2026-11-02")
+    assert "cảnh báo ác tính" in visits[1]  # the later visit of the melanoma example alerts

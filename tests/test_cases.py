@@ -3,8 +3,13 @@
 import datetime
 import io
 import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -257,6 +262,41 @@ def test_a_save_cut_short_leaves_no_half_case(store, monkeypatch):
     with pytest.raises(ConnectionError):
         store.save_case(DOCTOR, draft())
     assert count(store, Case) == 0 and count(store, CaseImages) == 0
+
+
+KILLED_WRITER = """
+import sys
+from tests.test_cases import DOCTOR, draft, photo_bytes
+from skin_core.cases import CaseStore
+store = CaseStore.open(sys.argv[1])
+for index in range(10_000):
+    store.save_case(DOCTOR, draft(f"BN-{index}", photo=photo_bytes(size=(900, 1200), format="BMP")))
+"""
+
+
+def test_a_writer_killed_mid_save_leaves_only_whole_cases(tmp_path):
+    """SIGKILL a process in the middle of saving cases with full-size photos: what it left is whole."""
+    database = str(tmp_path / "cases.db")
+    store = CaseStore.open(database)
+    store.change_settings(ADMIN, photo_storage="full")
+    writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, database], cwd=Path(__file__).parent.parent)
+    try:
+        deadline = time.monotonic() + 120
+        while count(store, Case) < 5 and writer.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert writer.poll() is None, "the writer stopped by itself"
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+    store.close()
+    store = CaseStore.open(database)  # opening after a crash: SQLite rolls the torn transaction back
+    saved = count(store, Case)
+    assert saved >= 5 and count(store, CaseImages) == saved
+    with store.engine.connect() as connection:
+        audited = connection.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "save"))
+    assert audited == saved
+    store.save_case(DOCTOR, draft())  # and it takes new cases
+    store.close()
 
 
 def test_eight_doctors_save_and_read_at_once(database):

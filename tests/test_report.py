@@ -13,14 +13,15 @@ def prediction(low_confidence=False):
                       malignancy_threshold=0.3, low_confidence=low_confidence, probabilities=dict(ranked))
 
 
-def report(language="en", photo_side=200, **overrides):
+def report(language="en", photo_side=200, with_photo=True, **overrides):
     photo = np.random.default_rng(0).integers(0, 255, (photo_side * 3 // 4, photo_side, 3), np.uint8)
     settings = dict(details={"patient_id": "BN-1", "age": 61, "sex": "female", "site": "back"},
                     staff={"clinic": "Trạm y tế", "clinician": "BS. Lan"}, photo_name="IMG_1.jpg",
                     model_name="MobileNetV2", model_version="2026-11-25", validated_use="Dermoscopic photos.",
                     external="On 600 photos from other clinics: balanced accuracy 0.48.", language=language,
                     when=datetime.datetime(2026, 11, 25, 10, 30))
-    return pdf_report(photo, photo[::-1], prediction(**overrides.pop("prediction", {})), **{**settings, **overrides})
+    images = (photo, photo[::-1]) if with_photo else (None, None)
+    return pdf_report(*images, prediction(**overrides.pop("prediction", {})), **{**settings, **overrides})
 
 
 def test_pdf_report_in_both_languages():
@@ -35,3 +36,9 @@ def test_warnings_add_to_the_report_and_a_full_size_photo_stays_small():
     flagged = report(outside_use="not a dermoscopic lesion photo", prediction={"low_confidence": True})
     assert len(flagged) > len(plain)  # the outside-use and low-confidence lines are there
     assert len(report(photo_side=4000)) < 2 * 2**20  # a 12-megapixel photo is embedded display-sized
+
+
+def test_a_saved_case_without_a_stored_photo_still_has_its_report():
+    for language in ("en", "vi"):
+        without = report(language, with_photo=False)
+        assert without.startswith(b"%PDF") and len(without) < len(report(language)) - 20_000
