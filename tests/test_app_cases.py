@@ -134,6 +134,16 @@ def test_only_an_admin_sees_settings_and_export(clinic):
     assert any("Saved automatically as case #2" in success.value for success in admin.success)
     assert clinic.open_case(UserInfo("chi", "admin"), 2).photo is None
 
+    admin.switch_page("app_pages/history.py").run()
+    admin.text_input(key="delete_code").set_value("BN-0042")
+    admin.checkbox(key="delete_sure").check().run()
+    next(b for b in admin.button if b.label == "Delete the patient's cases").click().run()
+    assert not admin.exception, admin.exception
+    assert any("1 cases of patient BN-0042 were deleted" in s.value for s in admin.success)
+    assert [c.patient_code for c in clinic.find_cases(UserInfo("chi", "admin"))] == ["BN-0043"]
+    assert any(e["action"] == "delete_patient" and e["user"] == "chi" and "BN-0042" in e["detail"]
+               for e in clinic.audit_log(UserInfo("chi", "admin")))
+
 
 def test_demo_mode_needs_no_sign_in_and_saves_nothing(monkeypatch):
     monkeypatch.setenv("SKIN_CASES_DATABASE", "")
