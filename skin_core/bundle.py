@@ -391,6 +391,20 @@ def scan(weights_dir=None) -> tuple[list[Bundle], dict[str, BundleError]]:
     return usable, broken
 
 
+def weights_signature(weights_dir=None) -> tuple:
+    """Every file in weights/ and its bundle folders with size and modification time: ``scan`` gives the same
+    answer while this stays the same, so a caller can keep a scan until a bundle is added, changed or removed."""
+    weights_dir = Path(weights_dir or paths.weights_dir())
+    if not weights_dir.is_dir():
+        return ()
+    entries = [str(weights_dir.resolve())]
+    for entry in sorted(weights_dir.iterdir()):
+        for item in sorted(entry.iterdir()) if entry.is_dir() else [entry]:
+            status = item.stat()
+            entries.append((str(item.relative_to(weights_dir)), status.st_size, status.st_mtime_ns))
+    return tuple(entries)
+
+
 def evaluated_bundles(weights_dir=None) -> list[Bundle]:
     """The usable bundles in weights/ that carry a metrics report, in name order."""
     return [b for b in scan(weights_dir)[0] if b.metrics]

@@ -1,9 +1,11 @@
 """Session state, the process-wide model cache and the inference thread of the Streamlit app."""
 
 import ctypes
+import gc
 from concurrent.futures import ThreadPoolExecutor
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import script_runner
 
 from skin_core import bundle as bundles
 from skin_core import imaging
@@ -13,8 +15,14 @@ from skin_core.predictor import Predictor
 def bundle_catalogue() -> tuple[dict[str, str], str | None, dict[str, str]]:
     """The usable bundles meant for clinical use (name -> readable name), the default one (None if it is not
     among them) and, for each broken bundle, why it cannot be used. Research variants (ablations) are left
-    out: they are for the comparison page, not for a diagnosis. Read on every run, so that a bundle added or
-    repaired shows up at once."""
+    out: they are for the comparison page, not for a diagnosis. Checked on every run, so that a bundle added
+    or repaired shows up at once; read again only when a file in weights/ changed (reading every bundle's
+    metrics took most of a run's time with 8 doctors at once)."""
+    return _catalogue(bundles.weights_signature())
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _catalogue(signature: tuple) -> tuple[dict[str, str], str | None, dict[str, str]]:
     usable, broken = bundles.scan()
     clinical = {b.name: b.config.display_name or b.name for b in usable if b.config.clinical}
     try:
@@ -24,10 +32,29 @@ def bundle_catalogue() -> tuple[dict[str, str], str | None, dict[str, str]]:
     return clinical, default if default in clinical else None, {name: str(error) for name, error in broken.items()}
 
 
+def _keep_loaded_models() -> None:
+    """Stop Streamlit from clearing Keras' global state after every script run.
+
+    Streamlit does so for apps that build a Keras model in each run; this app loads each model once per process
+    and shares it. The clearing empties TensorFlow's kernel cache and forces a full garbage collection, which
+    cost, measured on the 2-core CPU, 0.35 s holding the GIL after every run (every slider step too) and the
+    next prediction 0.7-1.2 s instead of 0.06 s. Streamlit is pinned; a test checks that this still takes."""
+    if hasattr(script_runner, "_clean_problem_modules"):
+        script_runner._clean_problem_modules = lambda: None
+
+
+_keep_loaded_models()
+
+
 @st.cache_resource(show_spinner=False)
 def predictor(name: str) -> Predictor:
-    """Each bundle is loaded once per process and shared by every session."""
-    return Predictor.from_bundle(bundles.open_bundle(name))
+    """Each bundle is loaded once per process and shared by every session. The loaded model's objects are
+    then left out of later garbage collections (gc.freeze): they live as long as the process, and Streamlit
+    collects after every script run, which otherwise rescans them each time (0.35 s measured)."""
+    loaded = Predictor.from_bundle(bundles.open_bundle(name))
+    gc.collect()
+    gc.freeze()
+    return loaded
 
 
 def heads_differ(heads, tolerance: float = 0.05) -> bool:
