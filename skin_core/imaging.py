@@ -62,7 +62,7 @@ def load_rgb(image, max_side: int | None = None) -> np.ndarray:
                 if max_side and max(pil.size) > max_side:
                     pil.draft("RGB", (max_side, max_side))  # JPEG: decode at 1/2, 1/4 or 1/8 scale
                 pil.load()
-                return _bounded(_from_pil(pil), max_side)
+                return _bounded(_from_pil(_reduced(pil, max_side)), max_side)
     except InvalidImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -74,6 +74,16 @@ def load_rgb(image, max_side: int | None = None) -> np.ndarray:
     except (OSError, ValueError, SyntaxError) as error:
         raise InvalidImageError("The photo file is damaged or incomplete. Please choose it again.",
                                 "damaged") from error
+
+
+def _reduced(pil: Image.Image, max_side: int | None) -> Image.Image:
+    """A decoded photo at least twice ``max_side`` shrunk by a whole factor (box averaging) first, upright, so
+    that the conversions after it copy a small image: a 60-megapixel PNG otherwise took four full-size copies
+    (about 180 MB each) while being converted."""
+    if not max_side or max(pil.size) < 2 * max_side:
+        return pil
+    ImageOps.exif_transpose(pil, in_place=True)  # the orientation tag does not survive reduce()
+    return pil.reduce(max(pil.size) // max_side)
 
 
 def _from_pil(pil: Image.Image) -> np.ndarray:

@@ -1,5 +1,6 @@
 import io
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -85,3 +86,20 @@ def test_a_strip_is_refused_and_a_large_photo_is_decoded_bounded():
     assert caught.value.reason == "aspect"
     photo = load_rgb(encoded(Image.new("RGB", (4000, 3000), (150, 90, 70)), "JPEG"), max_side=1024)
     assert photo.shape == (768, 1024, 3) and abs(int(photo[0, 0, 0]) - 150) <= 2
+
+
+@pytest.mark.parametrize("format", ["JPEG", "PNG", "TIFF", "WEBP"])
+def test_a_large_photo_shrunk_while_decoding_stays_upright_and_faithful(format):
+    """Photos over twice the asked size are shrunk by a whole factor right after decoding: the result is the
+    full decode shrunk by area averaging (within a grey level), and the EXIF orientation is kept."""
+    photo = Image.new("RGB", (4000, 3000), (200, 10, 10))
+    photo.paste((10, 200, 10), (0, 0, 2000, 3000))
+    exif = photo.getexif()
+    exif[0x0112] = 6  # shot sideways: the upright photo is 3000 wide, 4000 high
+    buffer = io.BytesIO()
+    photo.save(buffer, format=format, exif=exif.tobytes())
+    shrunk = load_rgb(buffer.getvalue(), max_side=512)
+    reference = cv2.resize(load_rgb(buffer.getvalue()), (384, 512), interpolation=cv2.INTER_AREA)
+    assert shrunk.shape == (512, 384, 3)
+    assert np.abs(shrunk.astype(int) - reference.astype(int)).mean() < 1.0
+    assert shrunk[0, 192, 1] > 150 and shrunk[-1, 192, 0] > 150  # green half on top once upright
