@@ -7,7 +7,7 @@ to anyone, and nothing is saved.
 
 import streamlit as st
 
-from skin_core.cases import CaseError
+from skin_core.cases import CaseError, NotAllowedError
 from ui.cases import FIRST_ADMIN, case_store, current_user, sign_in, sign_out
 from ui.i18n import LANGUAGES, t
 from ui.state import bundle_catalogue, keep, remember
@@ -40,9 +40,12 @@ if store is not None and user is None:
             username = st.text_input(t("username", language), max_chars=64, key="login_username")
             password = st.text_input(t("password", language), type="password", key="login_password")
             if st.form_submit_button(t("sign_in", language), type="primary"):
-                if sign_in(store, username, password):
-                    st.rerun()
-                st.error(t("login_failed", language))
+                try:
+                    if sign_in(store, username, password):
+                        st.rerun()
+                    st.error(t("login_failed", language))
+                except NotAllowedError:
+                    st.error(t("login_locked", language))
     except CaseError as error:
         st.error(t("history_unavailable", language, reason=error))
     st.stop()

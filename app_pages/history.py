@@ -136,7 +136,7 @@ def report(case, photo, overlay, outside_use) -> bytes:
                       details={"patient_id": case.patient_code, "age": case.age, "sex": case.sex, "site": case.site},
                       staff={"clinic": case.clinic, "clinician": case.clinician}, photo_name=case.photo_name,
                       model_name=display, model_version=case.model_version, validated_use=use, external=external,
-                      language=lang, when=case.created_at, outside_use=outside_use)
+                      language=lang, when=case.created_at.astimezone(), outside_use=outside_use)
 
 
 if case_id is not None:
@@ -147,7 +147,7 @@ if case_id is not None:
         st.stop()
     st.divider()
     st.subheader(t("case_heading", lang, case_id=case.id, patient=case.patient_code, date=case.visit_date))
-    st.caption(t("saved_by", lang, user=case.created_by, when=f"{case.created_at:%Y-%m-%d %H:%M}",
+    st.caption(t("saved_by", lang, user=case.created_by, when=f"{case.created_at.astimezone():%Y-%m-%d %H:%M}",
                  model=case.model_name, version=case.model_version) + " · "
                + f"{t('lesion_column', lang)}: {case.lesion_label or '—'} · {t('age', lang).split(' (')[0]}: "
                + f"{'—' if case.age is None else f'{case.age:g}'} · {sex_name(case.sex, lang)} · "

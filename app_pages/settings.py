@@ -66,4 +66,5 @@ with deactivate_column.form("deactivate_user"):
         st.rerun()
 
 st.subheader(t("audit_log", lang))
-st.dataframe(pd.DataFrame(audit), hide_index=True, width="stretch")
+st.dataframe(pd.DataFrame([{**entry, "at": entry["at"].astimezone().strftime("%Y-%m-%d %H:%M:%S")} for entry in audit]),
+             hide_index=True, width="stretch")

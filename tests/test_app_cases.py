@@ -184,3 +184,14 @@ def test_two_visits_of_a_lesion_side_by_side_in_vietnamese(clinic):
     visits = [m.value for m in at.markdown if m.value.startswith("2026-")]
     assert len(visits) == 2 and visits[0].startswith("2026-05-04") and visits[1].startswith("2026-11-02")
     assert "cảnh báo ác tính" in visits[1]  # the later visit of the melanoma example alerts
+
+
+def test_repeated_wrong_passwords_lock_the_name_with_a_message(clinic):
+    at = signed_in("lan", "wrong password")
+    for _ in range(5):
+        at.text_input(key="login_username").set_value("lan")
+        at.text_input(key="login_password").set_value("wrong password")
+        next(b for b in at.button if b.label == "Sign in").click().run()
+    assert not at.exception
+    assert any("Too many failed sign-ins" in error.value for error in at.error)
+    assert not at.file_uploader

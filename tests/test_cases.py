@@ -410,3 +410,19 @@ def test_unreachable_database_gives_a_clear_message(tmp_path):
     blocker.write_text("")
     with pytest.raises(DatabaseUnavailableError):
         CaseStore.open(str(blocker / "cases.db"))  # its folder is a file
+
+
+def test_five_failed_sign_ins_lock_the_name_for_a_while(store):
+    store.add_user("lan", "correct horse battery", "doctor")
+    for _ in range(store_module.LOGIN_ATTEMPTS):
+        assert store.authenticate("lan", "guess") is None
+    with pytest.raises(NotAllowedError, match="15 minutes"):
+        store.authenticate("lan", "correct horse battery")
+    assert store.authenticate("chi", "anything") is None  # other names are not locked
+    assert audit_actions(store)[-2:] == ["login_refused", "login_failed"]
+    entries = store.audit_log(ADMIN)
+    assert all(entry["at"].tzinfo is not None for entry in entries)
+    with store.engine.begin() as connection:  # a quarter of an hour later
+        connection.execute(AuditEntry.__table__.update().values(
+            at=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=16)))
+    assert store.authenticate("lan", "correct horse battery") == DOCTOR

@@ -306,6 +306,8 @@ STRINGS = {
     "sign_out": ("Sign out", "Đăng xuất"),
     "login_failed": ("User name or password is wrong, or the account is deactivated.",
                      "Sai tên đăng nhập hoặc mật khẩu, hoặc tài khoản đã bị khóa."),
+    "login_locked": ("Too many failed sign-ins for this user name: try again in 15 minutes.",
+                     "Đăng nhập sai quá nhiều lần với tên này: hãy thử lại sau 15 phút."),
     "no_users": ("No user exists yet. On the server, create the first admin with: {command}",
                  "Chưa có người dùng nào. Trên máy chủ, hãy tạo quản trị viên đầu tiên bằng lệnh: {command}"),
     "signed_in_as": ("Signed in as {user} ({role})", "Đăng nhập: {user} ({role})"),

@@ -55,6 +55,9 @@ PASSWORD_MIN = 8
 SQLITE_BUSY_TIMEOUT_S = 30
 
 _hasher = PasswordHasher()  # argon2id with the library's recommended parameters
+_UNKNOWN_USER_HASH = _hasher.hash("no user has this password")  # checked for an unknown name, to take as long
+LOGIN_ATTEMPTS = 5
+LOCKOUT = datetime.timedelta(minutes=15)
 
 
 class CaseError(Exception):
@@ -273,6 +276,11 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
+def _aware(moment: datetime.datetime) -> datetime.datetime:
+    """Times are stored in UTC; SQLite hands them back without the zone."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
+
+
 def _audit(session: Session, by: UserInfo, action: str, case_id: int | None = None, detail: str = "") -> None:
     session.add(AuditEntry(at=_now(), username=by.username, action=action, case_id=case_id, detail=detail))
 
@@ -291,14 +299,18 @@ def _stored_images(draft: CaseDraft, storage: str) -> CaseImages | None:
         photo, media_type = buffer.getvalue(), "image/jpeg"
     attention = None
     if draft.attention is not None:
-        scaled = imaging.load_rgb(np.repeat((np.clip(draft.attention, 0, 1) * 255).astype(np.uint8)[..., None], 3, -1),
-                                  max_side=ATTENTION_SIDE)[..., 0]
+        scaled = (np.clip(draft.attention, 0, 1) * 255).astype(np.uint8)
+        shrink = ATTENTION_SIDE / max(scaled.shape)
+        if shrink < 1:
+            scaled = imaging.resize(scaled, (max(1, round(scaled.shape[0] * shrink)),
+                                             max(1, round(scaled.shape[1] * shrink))))
         attention = cv2.imencode(".png", scaled)[1].tobytes()
     return CaseImages(photo=photo, photo_media_type=media_type, attention=attention)
 
 
 def _record(case: Case, images: CaseImages | None = None) -> CaseRecord:
     record = CaseRecord(**{name: getattr(case, name) for name in _CASE_COLUMNS})
+    record.created_at = _aware(record.created_at)
     if images is not None:
         record.photo, record.photo_media_type = images.photo, images.photo_media_type
         if images.attention is not None:
@@ -382,7 +394,7 @@ class CaseStore:
         _require_admin(by)
         with self._transaction() as session:
             rows = session.scalars(select(User).order_by(User.username)).all()
-            return [{"username": u.username, "role": u.role, "active": u.active, "created_at": u.created_at}
+            return [{"username": u.username, "role": u.role, "active": u.active, "created_at": _aware(u.created_at)}
                     for u in rows]
 
     def has_users(self) -> bool:
@@ -390,17 +402,28 @@ class CaseStore:
             return session.scalar(select(func.count(User.id))) > 0
 
     def authenticate(self, username: str, password: str) -> UserInfo | None:
-        """The user, or None for an unknown name, a wrong password or a deactivated account (all logged)."""
-        username = (username or "").strip()
+        """The user, or None for an unknown name, a wrong password or a deactivated account (all logged, and
+        all as slow: a password is checked even for an unknown name). After LOGIN_ATTEMPTS failures within
+        LOCKOUT, a name is refused for the rest of that time (NotAllowedError)."""
+        username = (username or "").strip()[:USERNAME_MAX]
+        with self._transaction() as session:
+            who = UserInfo(username or "?", "")
+            recent = session.scalar(select(func.count(AuditEntry.id)).where(
+                AuditEntry.username == who.username, AuditEntry.action == "login_failed",
+                AuditEntry.at >= _now() - LOCKOUT))
+            locked = recent >= LOGIN_ATTEMPTS
+            if locked:
+                _audit(session, who, "login_refused", detail=f"{recent} failed sign-ins within {LOCKOUT}")
+        if locked:  # raised once the refusal is logged
+            raise NotAllowedError(f"Too many failed sign-ins for {who.username}; try again in "
+                                  f"{LOCKOUT.seconds // 60} minutes.")
         with self._transaction() as session:
             user = session.scalar(select(User).where(User.username == username))
-            verified = False
-            if user is not None and user.active:
-                try:
-                    verified = _hasher.verify(user.password_hash, password or "")
-                except (VerificationError, InvalidHashError):
-                    verified = False
-            who = UserInfo(username[:USERNAME_MAX] or "?", user.role if user else "")
+            try:
+                verified = _hasher.verify(user.password_hash if user else _UNKNOWN_USER_HASH, password or "")
+            except (VerificationError, InvalidHashError):
+                verified = False
+            verified = verified and user is not None and user.active
             _audit(session, who, "login" if verified else "login_failed")
             if not verified:
                 return None
@@ -587,7 +610,7 @@ class CaseStore:
         _require_admin(by)
         with self._transaction() as session:
             entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)).all()
-            return [{"at": e.at, "user": e.username, "action": e.action, "case": e.case_id, "detail": e.detail}
+            return [{"at": _aware(e.at), "user": e.username, "action": e.action, "case": e.case_id, "detail": e.detail}
                     for e in entries]
 
     def backup(self, destination: str | Path) -> Path:
