@@ -46,8 +46,17 @@ with st.form("clinic_settings"):
         attempt(lambda: store.change_settings(user, photo_storage=storage, auto_save=auto), t("settings_saved", lang))
         st.rerun()
 
+def when(moment) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
 st.subheader(t("users", lang))
-st.dataframe(pd.DataFrame(users), hide_index=True, width="stretch")
+st.dataframe(pd.DataFrame({
+    t("username", lang): [u["username"] for u in users],
+    t("role", lang): [t(f"role_{u['role']}", lang) for u in users],
+    t("user_active", lang): [u["active"] for u in users],
+    t("user_created", lang): [when(u["created_at"]) for u in users],
+}), hide_index=True, width="stretch")
 add_column, deactivate_column = st.columns(2)
 with add_column.form("add_user", clear_on_submit=False):
     st.markdown(f"**{t('add_user', lang)}**")
@@ -66,5 +75,10 @@ with deactivate_column.form("deactivate_user"):
         st.rerun()
 
 st.subheader(t("audit_log", lang))
-st.dataframe(pd.DataFrame([{**entry, "at": entry["at"].astimezone().strftime("%Y-%m-%d %H:%M:%S")} for entry in audit]),
-             hide_index=True, width="stretch")
+st.dataframe(pd.DataFrame({
+    t("audit_when", lang): [when(e["at"]) for e in audit],
+    t("username", lang): [e["user"] for e in audit],
+    t("audit_action", lang): [e["action"] for e in audit],
+    t("case_column", lang): [e["case"] for e in audit],
+    t("audit_detail", lang): [e["detail"] for e in audit],
+}), hide_index=True, width="stretch")

@@ -427,6 +427,11 @@ STRINGS = {
     "deactivate_user": ("Deactivate a user", "Khóa một người dùng"),
     "deactivate": ("Deactivate", "Khóa"),
     "user_deactivated": ("User {user} can no longer sign in.", "Người dùng {user} không thể đăng nhập nữa."),
+    "user_active": ("Active", "Đang hoạt động"),
+    "user_created": ("Created", "Ngày tạo"),
+    "audit_when": ("When", "Thời điểm"),
+    "audit_action": ("Action", "Thao tác"),
+    "audit_detail": ("Detail", "Chi tiết"),
     "audit_log": ("Audit log (latest 500 entries)", "Nhật ký truy cập (500 mục mới nhất)"),
     "history_error": ("The case history could not do this: {reason}", "Lịch sử ca bệnh không thực hiện được: {reason}"),
 }
