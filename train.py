@@ -57,6 +57,8 @@ def parse_args(argv=None):
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     parser.add_argument("--init-from", default=None,
                         help="start from this bundle's trained weights (same backbone, size and branches)")
+    parser.add_argument("--research", action="store_true",
+                        help="a comparison run: the bundle is never offered for diagnosis, whatever its recipe")
     parser.add_argument("--max-steps-per-epoch", type=int, default=None, help="cap steps (quick checks)")
     parser.add_argument("--time-budget-minutes", type=float, default=None,
                         help="stop after the epoch that passes this wall time (the best epoch is kept)")

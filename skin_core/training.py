@@ -72,6 +72,14 @@ class TrainConfig:
     max_steps_per_epoch: int | None = None
     time_budget_minutes: float | None = None  # stop after the epoch that passes it (a GPU lease, a night)
     init_from: str | None = None  # a bundle of the same architecture whose weights this run continues from
+    research: bool = False  # a comparison run: never offered for diagnosis, whatever its recipe
+
+
+def intended_use(config: TrainConfig) -> str:
+    """Only the full recipe (metadata, Soft-Attention, weighted loss) run for use can be offered to doctors;
+    ablations and runs marked as research are compared, not used."""
+    full_recipe = config.metadata and config.soft_attention and config.weighted_loss
+    return "clinical" if full_recipe and not config.research else "research"
 
 
 def distribution_strategy(devices=None):
@@ -350,8 +358,7 @@ def make_bundle_config(run: Run, model: keras.Model, splits: Splits, calibration
         temperature=calibration.temperature,
         malignancy_threshold=calibration.threshold,
         model_card=ham10000_card(),
-        intended_use="clinical" if (config.metadata and config.soft_attention and config.weighted_loss)
-        else "research",
+        intended_use=intended_use(config),
         display_name=run.spec.name,
         training=TrainingRecord(arguments=_jsonable(asdict(config)), epochs_run=_epochs_logged(run.out),
                                 wall_time_s=round(train_seconds, 1), total_wall_time_s=round(train_seconds, 1),

@@ -199,3 +199,12 @@ def test_learning_rate_and_adam_epsilon_default_to_the_backbone_row_and_are_reco
     chosen = training.start_run(training.TrainConfig(backbone="EfficientNetLite0", out=str(tmp_path / "c"),
                                                      learning_rate=3e-4, adam_epsilon=0.1))
     assert (chosen.config.learning_rate, chosen.config.adam_epsilon) == (3e-4, 0.1)
+
+
+@pytest.mark.parametrize(("overrides", "use"), [
+    ({}, "clinical"), ({"research": True}, "research"), ({"metadata": False}, "research"),
+    ({"soft_attention": False}, "research"), ({"weighted_loss": False}, "research")])
+def test_only_a_full_recipe_run_for_use_is_offered_to_doctors(overrides, use):
+    from skin_core.training import TrainConfig, intended_use
+
+    assert intended_use(TrainConfig(**overrides)) == use
