@@ -20,6 +20,7 @@ from skin_core.metadata import SEXES, SITES, UNKNOWN, InvalidMetadataError
 from ui.i18n import LANGUAGES, diagnosis_name, external_summary, gate_finding, sex_name, site_name, t
 from ui.cases import case_store, current_user, error_message
 from ui.report import pdf_report
+from ui.result import show_result
 from ui.state import analyse, heads_differ, language, model_name, predictor
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
@@ -280,29 +281,7 @@ with slot.container():
         st.error(t("outside_use", lang, what=outside_use), icon="🚫")
 
     st.subheader(t("results", lang))
-    top_code, top_probability = prediction.top
-    st.markdown(t("top_sentence", lang, name=diagnosis_name(top_code, lang), probability=top_probability))
-    figures = {"probability": prediction.malignant_probability, "threshold": prediction.malignancy_threshold}
-    if prediction.malignancy_alert:
-        st.error(t("malignant_banner", lang, **figures), icon="⚠️")
-    else:
-        st.success(t("benign_note", lang, **figures))
-    if prediction.alert_disagrees_with_top:
-        key = "alert_with_benign_top" if prediction.malignancy_alert else "malignant_top_without_alert"
-        st.info(t(key, lang, **figures))
-    if prediction.low_confidence:
-        st.warning(t("low_confidence", lang, probability=top_probability,
-                     margin=top_probability - prediction.ranked[1][1]))
-
-    ranked = pd.DataFrame({
-        t("diagnosis", lang): [diagnosis_name(code, lang) for code, _ in prediction.ranked],
-        t("probability", lang): [probability for _, probability in prediction.ranked],
-    })
-    st.dataframe(ranked, hide_index=True, width="stretch",
-                 column_config={t("diagnosis", lang): st.column_config.TextColumn(width="large"),
-                                t("probability", lang): st.column_config.ProgressColumn(
-                                    format="percent", min_value=0.0, max_value=1.0, width="medium")})
-
+    show_result(prediction, lang)
     attention_section(image, prediction)
 
     report_key = (request, lang, outside_use, tuple(details.values()), tuple(staff.values()))

@@ -12,6 +12,7 @@ from skin_core.cases import FINAL_DIAGNOSES, FINAL_SOURCES, CaseError
 from ui.cases import case_store, current_user, error_message, saved_prediction, stored_photo
 from ui.i18n import diagnosis_name, external_summary, sex_name, site_name, t
 from ui.report import pdf_report
+from ui.result import show_result
 from ui.state import language
 
 lang = language()
@@ -166,17 +167,7 @@ if case_id is not None:
             output_format="JPEG")
         if overlay is not None:
             right.image(overlay, caption=t("overlay", lang), width="stretch", output_format="JPEG")
-    prediction = saved_prediction(case)
-    st.markdown(t("top_sentence", lang, name=diagnosis_name(prediction.top[0], lang), probability=prediction.top[1]))
-    figures = {"probability": case.malignant_probability, "threshold": case.malignancy_threshold}
-    if case.malignancy_alert:
-        st.error(t("malignant_banner", lang, **figures), icon="⚠️")
-    else:
-        st.success(t("benign_note", lang, **figures))
-    st.dataframe(pd.DataFrame({t("diagnosis", lang): [diagnosis_name(c, lang) for c, _ in prediction.ranked],
-                               t("probability", lang): [p for _, p in prediction.ranked]}),
-                 hide_index=True, width="stretch", column_config={t("probability", lang): st.column_config.ProgressColumn(
-                     format="percent", min_value=0.0, max_value=1.0)})
+    show_result(saved_prediction(case), lang)
 
     note_key = f"case_note_{case.id}"
     st.session_state.setdefault(note_key, case.note)

@@ -524,18 +524,14 @@ class CaseStore:
     def open_case(self, by: UserInfo, case_id: int) -> CaseRecord:
         """One case with its photo and attention map (logged as a view)."""
         with self._transaction() as session:
-            case = session.get(Case, case_id)
-            if case is None:
-                raise CaseNotFoundError(f"There is no case {case_id}.")
+            case = self._case(session, case_id)
             _audit(session, by, "view", case_id)
             return _record(case, case.images)
 
     def lesion_visits(self, by: UserInfo, case_id: int) -> list[CaseRecord]:
         """Every case of the same patient code and lesion label as ``case_id`` (itself included), oldest first."""
         with self._transaction() as session:
-            case = session.get(Case, case_id)
-            if case is None:
-                raise CaseNotFoundError(f"There is no case {case_id}.")
+            case = self._case(session, case_id)
             visits = session.scalars(select(Case).where(
                 Case.patient_code == case.patient_code, Case.lesion_label == case.lesion_label)
                 .order_by(Case.visit_date, Case.id)).all()

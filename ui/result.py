@@ -1,0 +1,32 @@
+"""The result block a doctor reads, the same on the diagnose page and for a saved case: the most likely
+diagnosis, the malignancy banner, the notes that explain a disagreement or low confidence, the ranked table."""
+
+import pandas as pd
+import streamlit as st
+
+from ui.i18n import diagnosis_name, t
+
+
+def show_result(prediction, lang: str) -> None:
+    top_code, top_probability = prediction.top
+    st.markdown(t("top_sentence", lang, name=diagnosis_name(top_code, lang), probability=top_probability))
+    figures = {"probability": prediction.malignant_probability, "threshold": prediction.malignancy_threshold}
+    if prediction.malignancy_alert:
+        st.error(t("malignant_banner", lang, **figures), icon="⚠️")
+    else:
+        st.success(t("benign_note", lang, **figures))
+    if prediction.alert_disagrees_with_top:
+        key = "alert_with_benign_top" if prediction.malignancy_alert else "malignant_top_without_alert"
+        st.info(t(key, lang, **figures))
+    if prediction.low_confidence:
+        st.warning(t("low_confidence", lang, probability=top_probability,
+                     margin=top_probability - prediction.ranked[1][1]))
+
+    ranked = pd.DataFrame({
+        t("diagnosis", lang): [diagnosis_name(code, lang) for code, _ in prediction.ranked],
+        t("probability", lang): [probability for _, probability in prediction.ranked],
+    })
+    st.dataframe(ranked, hide_index=True, width="stretch",
+                 column_config={t("diagnosis", lang): st.column_config.TextColumn(width="large"),
+                                t("probability", lang): st.column_config.ProgressColumn(
+                                    format="percent", min_value=0.0, max_value=1.0, width="medium")})
