@@ -33,13 +33,15 @@ def forget_results() -> None:
         st.session_state.pop(key, None)
 
 
-def opened(case_id: int):
-    """The case with its images, read (and logged as a view) once while it stays on the page."""
+def opened(case_id: int) -> tuple:
+    """The case, its photo and its overlay: read (and logged as a view) and decoded once while the case stays
+    on the page, not again at every rerun (typing a note, comparing visits)."""
     cache = st.session_state.setdefault("opened_cases", {})
     if case_id not in cache:
         if len(cache) >= 4:  # photos can be large: keep the last few only
             cache.pop(next(iter(cache)))
-        cache[case_id] = store.open_case(user, case_id)
+        case = store.open_case(user, case_id)
+        cache[case_id] = (case, *stored_photo(case))
     return cache[case_id]
 
 
@@ -110,9 +112,8 @@ case_id = st.selectbox(t("open_case", lang), [None, *by_id], key="open_case_id",
                        f"#{i} · {by_id[i].patient_code} · {by_id[i].visit_date} · {by_id[i].lesion_label}")
 
 
-def visit_column(column, case) -> None:
-    """One visit: its photo (or overlay) and its result in a line."""
-    photo, overlay = stored_photo(case)
+def visit_column(column, case, photo) -> None:
+    """One visit: its photo and its result in a line."""
     top_code, top_probability = case.ranked[0]
     column.markdown(t("visit_summary", lang, date=case.visit_date, diagnosis=diagnosis_name(top_code, lang),
                       probability=top_probability, malignant=case.malignant_probability,
@@ -142,7 +143,7 @@ def report(case, photo, overlay, outside_use) -> bytes:
 
 if case_id is not None:
     try:
-        case = opened(case_id)
+        case, photo, overlay = opened(case_id)
     except CaseError as error:
         st.error(t("history_error", lang, reason=error_message(error, lang)))
         st.stop()
@@ -157,7 +158,6 @@ if case_id is not None:
     if case.gate_reason not in (None, "ok"):
         outside_use = t(f"gate_what_{case.gate_problem or case.gate_reason}", lang)
         st.error(t("outside_use", lang, what=outside_use), icon="🚫")
-    photo, overlay = stored_photo(case)
     left, right = st.columns(2)
     if photo is None:
         left.info(t("no_photo_stored", lang))
@@ -214,10 +214,9 @@ if case_id is not None:
         other_id = st.selectbox(t("compare_with", lang), [v.id for v in others], key="compare_with",
                                 format_func=lambda i: next(f"#{v.id} · {v.visit_date}" for v in others if v.id == i))
         if other_id is not None:
-            earlier, later = sorted((case, opened(other_id)), key=lambda c: (c.visit_date, c.id))
-            left, right = st.columns(2)
-            visit_column(left, earlier)
-            visit_column(right, later)
+            visits = sorted(((case, photo), opened(other_id)[:2]), key=lambda v: (v[0].visit_date, v[0].id))
+            for column, (visit, visit_photo) in zip(st.columns(2), visits):
+                visit_column(column, visit, visit_photo)
 
 if user.is_admin:
     with st.expander(t("admin_tools", lang)):

@@ -143,6 +143,13 @@ def _bounded(image: np.ndarray, max_side: int | None) -> np.ndarray:
     return resize(image, (max(1, round(height * scale)), max(1, round(width * scale))))
 
 
+def jpeg_bytes(image, max_side: int | None = None, quality: int = 90) -> bytes:
+    """A photo (anything ``load_rgb`` takes) as a JPEG of at most ``max_side`` pixels on its longest side."""
+    buffer = io.BytesIO()
+    Image.fromarray(load_rgb(image, max_side=max_side)).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
 def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize an H x W x C array to (height, width); area averaging when shrinking, bilinear otherwise."""
     height, width = size

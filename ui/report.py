@@ -6,7 +6,6 @@ import io
 
 import numpy as np
 from fpdf import FPDF
-from PIL import Image
 
 from skin_core import imaging, paths
 from ui.i18n import diagnosis_name, sex_name, site_name, t
@@ -16,11 +15,7 @@ JPEG_QUALITY = 90
 
 
 def _jpeg(array: np.ndarray) -> io.BytesIO:
-    buffer = io.BytesIO()
-    Image.fromarray(imaging.load_rgb(array, max_side=imaging.DISPLAY_SIDE)).save(
-        buffer, format="JPEG", quality=JPEG_QUALITY)
-    buffer.seek(0)
-    return buffer
+    return io.BytesIO(imaging.jpeg_bytes(array, imaging.DISPLAY_SIDE, JPEG_QUALITY))
 
 
 def pdf_report(photo: np.ndarray | None, overlay: np.ndarray | None, prediction, *, details: dict, staff: dict,

@@ -293,10 +293,7 @@ def _stored_images(draft: CaseDraft, storage: str) -> CaseImages | None:
             media_type = Image.MIME.get(pil.format, "application/octet-stream")
         photo = draft.photo
     else:
-        thumbnail = imaging.load_rgb(draft.photo, max_side=THUMBNAIL_SIDE)
-        buffer = io.BytesIO()
-        Image.fromarray(thumbnail).save(buffer, format="JPEG", quality=85)
-        photo, media_type = buffer.getvalue(), "image/jpeg"
+        photo, media_type = imaging.jpeg_bytes(draft.photo, THUMBNAIL_SIDE, quality=85), "image/jpeg"
     attention = None
     if draft.attention is not None:
         scaled = (np.clip(draft.attention, 0, 1) * 255).astype(np.uint8)
