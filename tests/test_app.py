@@ -46,7 +46,7 @@ def prepare_pdf(at):
 
 
 def ranked_table(at):
-    return at.dataframe[0].value
+    return at.table[0].value
 
 
 def test_melanoma_example_gives_ranked_result_overlay_and_banner(app):
@@ -123,7 +123,7 @@ def test_a_non_skin_photo_is_refused_unless_the_doctor_overrides(app):
     Image.fromarray(landscape()).save(buffer, format="PNG")
     analyse(app, buffer.getvalue(), name="garden.png")
     assert any("does not look like a dermoscopic photo" in w.value for w in app.warning)
-    assert not app.dataframe and not app.get("download_button")  # no ranked table, no report
+    assert not app.table and not app.get("download_button")  # no ranked table, no report
     assert not any("Possible malignancy" in e.value for e in app.error)
     next(b for b in app.button if b.label.startswith("Analyse anyway")).click().run()
     assert not app.exception
@@ -257,7 +257,7 @@ def test_new_patient_clears_the_photo_result_and_details_but_not_the_clinic(app)
     analyse(app, (EXAMPLES / "bcc.jpg").read_bytes(), age=70)
     assert len(ranked_table(app)) == 7
     next(b for b in app.button if b.label == "New patient").click().run()
-    assert not app.exception and not app.dataframe and "photo" not in app.session_state
+    assert not app.exception and not app.table and "photo" not in app.session_state
     assert app.number_input(key="age_en").value is None and app.text_input(key="patient_id_en").value == ""
     assert app.selectbox(key="sex_en").value == "unknown"
     assert app.text_input(key="clinic_en").value == "Provincial hospital"

@@ -5,19 +5,22 @@ one second after the upload shows; prints how many got a result and how long it 
 
 Runs `streamlit run app.py` on a free local port and one headless Chromium with a separate context (own
 cookies, own Streamlit session) per user, all at the same time. Prints JSON: users, results (how many saw
-the ranked result, or the input check's refusal, within the timeout), the median and 95th percentile of Analyse → result in seconds, and the
-server's memory (RSS, MB) once warm, at its peak, and ``--settle`` seconds after every browser page closed
+the ranked result, or the input check's refusal, within the timeout), the median and 95th percentile of
+Analyse → result in seconds, for each doctor who got no answer the step that did not complete (a screenshot
+and the page's text go to test-artifacts/loadtest/), and the server's memory (RSS, MB) once warm, at its peak, and ``--settle`` seconds after every browser page closed
 (Streamlit keeps a disconnected session for 120 s, in case its browser reconnects). ``--photo`` gives
 every doctor the same file (a huge photo, say) instead of the 7 examples.
 """
 
 import argparse
 import asyncio
+import contextlib
 import json
 import re
 import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -26,29 +29,48 @@ from ui.browser import CHROMIUM_ARGS, chromium_path, served_app
 
 EXAMPLES = paths.REPO_DIR / "assets" / "examples"
 PHOTOS = sorted(EXAMPLES.glob("*.jpg"))
+FAILED_PAGES = paths.REPO_DIR / "test-artifacts" / "loadtest"
 # What a doctor sees when the analysis is done: the ranked result, or the input check's refusal.
 ANSWER = re.compile(r"^Most likely:|does not look like a dermoscopic photo|^The photo is (blurred|too dark|too bright)")
 
 
-async def one_doctor(browser, url: str, user: int, timeout_s: float, photo: Path | None = None) -> float | None:
-    """Seconds from the Analyse click to the answer (result or refusal), or None when none came."""
+class NoAnswer(NamedTuple):
+    step: str  # the step that did not complete: open, upload, click or answer
+    error: str
+
+
+async def one_doctor(browser, url: str, user: int, timeout_s: float, photo: Path | None = None) -> float | NoAnswer:
+    """Seconds from the Analyse click to the answer (result or refusal), or the step at which none came."""
     context = await browser.new_context(viewport={"width": 1400, "height": 1600})
     page = await context.new_page()
+    step = "open"
     try:
         await page.goto(url, timeout=timeout_s * 1000)
         await page.get_by_text("Lesion photo").wait_for(timeout=timeout_s * 1000)
+        step = "upload"
         photo = photo or PHOTOS[user % len(PHOTOS)]
         await page.locator("input[type=file]").first.set_input_files(str(photo), timeout=timeout_s * 1000)
         await page.get_by_text(photo.name).first.wait_for(timeout=timeout_s * 1000)
         await asyncio.sleep(1.0)
+        step = "click"
         started = time.perf_counter()
         await page.get_by_role("button", name="Analyse").click(timeout=timeout_s * 1000)
+        step = "answer"
         await page.get_by_text(ANSWER).first.wait_for(timeout=timeout_s * 1000)
         return time.perf_counter() - started
-    except Exception:  # a timeout or a closed page: this doctor got no result, which is what is counted
-        return None
+    except Exception as error:  # a timeout or a closed page: this doctor got no answer, which is what is counted
+        await save_failed_page(page, user)
+        return NoAnswer(step, f"{type(error).__name__}: {str(error).splitlines()[0][:200]}")
     finally:
         await context.close()
+
+
+async def save_failed_page(page, user: int) -> None:
+    """What the doctor saw when no answer came (screenshot and text), for finding out why."""
+    FAILED_PAGES.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(Exception):
+        await page.screenshot(path=FAILED_PAGES / f"user-{user}.png", full_page=True)
+        (FAILED_PAGES / f"user-{user}.txt").write_text(await page.inner_text("body"), encoding="utf-8")
 
 
 class PeakMemory(threading.Thread):
@@ -81,12 +103,14 @@ async def run(users: int, timeout_s: float, photo: Path | None = None, settle_s:
             await asyncio.sleep(settle_s)
             sampler.running = False
             after = served.rss_mb()
-    answered = [t for t in times if t is not None]
+    answered = [t for t in times if not isinstance(t, NoAnswer)]
     rounded = lambda value: None if value is None else round(value)  # noqa: E731
     return {"users": users, "results": len(answered), "timeout_s": timeout_s,
             "photo": photo.name if photo else "the 7 examples",
             "median_s": round(float(np.median(answered)), 2) if answered else None,
             "p95_s": round(float(np.percentile(answered, 95)), 2) if answered else None,
+            "no_answer": [{"user": user, **failure._asdict()} for user, failure in enumerate(times)
+                          if isinstance(failure, NoAnswer)],
             "server_rss_mb": {"warm": rounded(warm), "peak": rounded(sampler.peak), "after_close": rounded(after)}}
 
 

@@ -26,7 +26,6 @@ def show_result(prediction, lang: str) -> None:
         t("diagnosis", lang): [diagnosis_name(code, lang) for code, _ in prediction.ranked],
         t("probability", lang): [probability for _, probability in prediction.ranked],
     })
-    st.dataframe(ranked, hide_index=True, width="stretch",
-                 column_config={t("diagnosis", lang): st.column_config.TextColumn(width="large"),
-                                t("probability", lang): st.column_config.ProgressColumn(
-                                    format="percent", min_value=0.0, max_value=1.0, width="medium")})
+    probability = t("probability", lang)
+    st.table(ranked.style.hide(axis="index").format({probability: "{:.1%}"})
+             .bar(subset=[probability], vmin=0.0, vmax=1.0, color="#7fb3d5"))
