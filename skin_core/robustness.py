@@ -1,0 +1,102 @@
+"""How steady a model's answer stays when a photo's exposure or focus changes, as another dermatoscope, its
+light or a hurried photo would change it: a check on a bundle's own validation photos that needs no photos
+from other clinics.
+
+    python -m skin_core.robustness [--model <bundle>] [--data <HAM10000 folder>] [--photos 300]
+
+Each photo is darkened (brightness times 0.85, 0.7, 0.55), washed out (its distance to white times 0.85, 0.7)
+and blurred (Gaussian sigma 1 and 2 pixels of the photo as stored; HAM10000: the 200x150 copy). Printed per change: the share of photos whose
+most likely diagnosis stays the one given on the intact photo, and the share whose malignancy alert (at the
+bundle's threshold) stays the same. A model whose answer moves with a 15 % change of exposure will move on
+another clinic's camera too.
+"""
+
+import argparse
+import json
+import sys
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from skin_core.metrics import malignant_scores
+
+DARKER, WASHED_OUT, BLURRED = "darker", "washed_out", "blurred"
+CHANGES = ((DARKER, 0.85), (DARKER, 0.7), (DARKER, 0.55), (WASHED_OUT, 0.85), (WASHED_OUT, 0.7),
+           (BLURRED, 1.0), (BLURRED, 2.0))
+
+
+def degraded(photo: np.ndarray, change: str, level: float) -> np.ndarray:
+    """A uint8 RGB photo darkened (brightness times ``level``), washed out (the distance to white times
+    ``level``) or blurred (Gaussian sigma ``level`` pixels)."""
+    x = photo.astype(np.float32)
+    if change == DARKER:
+        x = x * level
+    elif change == WASHED_OUT:
+        x = 255.0 - (255.0 - x) * level
+    elif change == BLURRED:
+        x = cv2.GaussianBlur(x, (0, 0), level)
+    else:
+        raise ValueError(f"change must be {DARKER!r}, {WASHED_OUT!r} or {BLURRED!r}, got {change!r}.")
+    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+
+
+def answers(predictor, photos: list, details: list) -> tuple[np.ndarray, np.ndarray]:
+    """The most likely class index and the malignancy alert for each decoded photo and its (age, sex, site)."""
+    probabilities = np.concatenate([predictor.photo_outputs(photo, detail)[0].probabilities
+                                    for photo, detail in zip(photos, details)])
+    return probabilities.argmax(axis=1), malignant_scores(probabilities) >= predictor.threshold
+
+
+def stability(predictor, photos: list, details: list, changes=CHANGES) -> dict:
+    """Per change ("darker x0.85", ...): the share of photos whose top diagnosis and whose malignancy alert stay
+    what they are on the intact photo."""
+    top, alert = answers(predictor, photos, details)
+    report = {}
+    for change, level in changes:
+        changed_top, changed_alert = answers(predictor, [degraded(p, change, level) for p in photos], details)
+        report[f"{change} x{level:g}"] = {"same_top": round(float((changed_top == top).mean()), 4),
+                                          "same_alert": round(float((changed_alert == alert).mean()), 4)}
+    return report
+
+
+def validation_rows(bundle, data) -> pd.DataFrame:
+    """The bundle's validation photos (read_dataset rows), from its split.csv."""
+    from skin_core import bundle as bundles
+    from skin_core.data import read_dataset
+
+    split = pd.read_csv(bundle.path / bundles.SPLIT_FILE, dtype={"image_id": str})
+    frame = read_dataset(data).merge(split[["image_id", "split"]], on="image_id", how="inner")
+    return frame[frame["split"] == "val"].reset_index(drop=True)
+
+
+def main(argv=None) -> int:
+    from skin_core import bundle as bundles
+    from skin_core import imaging, paths
+    from skin_core.predictor import Predictor
+
+    parser = argparse.ArgumentParser(prog="python -m skin_core.robustness", description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default=None, help="bundle name in weights/ or folder (default: the default)")
+    parser.add_argument("--data", default=str(paths.ham10000_dir()), help="the bundle's training data folder")
+    parser.add_argument("--photos", type=int, default=300, help="validation photos to use (a fixed random draw)")
+    args = parser.parse_args(argv)
+    if args.photos < 1:
+        parser.error(f"--photos must be at least 1, got {args.photos}")
+    try:
+        bundle = bundles.open_bundle(args.model)
+        predictor = Predictor.from_bundle(bundle)
+        rows = validation_rows(bundle, args.data)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    rows = rows.iloc[np.random.default_rng(0).permutation(len(rows))[:args.photos]]
+    photos = [imaging.load_rgb(path) for path in rows["path"]]
+    details = [(None if pd.isna(age) else age, sex, site)
+               for age, sex, site in zip(rows["age"], rows["sex"], rows["localization"])]
+    print(json.dumps({"model": bundle.name, "photos": len(photos), "split": "validation",
+                      "changes": stability(predictor, photos, details)}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

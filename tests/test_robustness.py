@@ -1,0 +1,61 @@
+"""How steady a model's answer stays under exposure and focus changes (skin_core.robustness)."""
+
+import json
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import require_shared
+from skin_core import imaging, load_predictor, paths
+from skin_core.robustness import BLURRED, DARKER, WASHED_OUT, degraded, main, stability
+
+EXAMPLES = paths.REPO_DIR / "assets" / "examples"
+
+
+def test_the_changes_are_what_they_say():
+    photo = np.random.default_rng(0).integers(0, 256, (60, 80, 3), np.uint8)
+    np.testing.assert_array_equal(degraded(photo, DARKER, 0.5), np.rint(photo * 0.5).astype(np.uint8))
+    np.testing.assert_array_equal(degraded(photo, WASHED_OUT, 0.5),
+                                  np.rint(255 - (255 - photo.astype(np.float64)) * 0.5).astype(np.uint8))
+    grey = lambda image: cv2.Laplacian(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var()  # noqa: E731
+    assert grey(degraded(photo, BLURRED, 2.0)) < 0.05 * grey(photo)
+    with pytest.raises(ValueError, match="'sharper'"):
+        degraded(photo, "sharper", 1.0)
+
+
+def test_stability_matches_the_predictor_photo_by_photo():
+    """The shares equal what Predictor.predict says on each intact and changed photo; no change = all same."""
+    predictor = load_predictor(paths.REPO_DIR / "weights" / "mobilenetv3small")
+    examples = pd.read_csv(EXAMPLES / "examples.csv")
+    photos = [imaging.load_rgb(EXAMPLES / f"{dx}.jpg") for dx in examples["dx"]]
+    details = [(age, sex, site) for age, sex, site in zip(examples["age"], examples["sex"], examples["localization"])]
+    report = stability(predictor, photos, details, changes=((DARKER, 1.0), (DARKER, 0.55), (BLURRED, 2.0)))
+    assert report["darker x1"] == {"same_top": 1.0, "same_alert": 1.0}
+
+    def reference(change, level):
+        same_top, same_alert = [], []
+        for photo, (age, sex, site) in zip(photos, details):
+            before = predictor.predict(photo, age=age, sex=sex, site=site)
+            after = predictor.predict(degraded(photo, change, level), age=age, sex=sex, site=site)
+            same_top.append(before.top[0] == after.top[0])
+            same_alert.append(before.malignancy_alert == after.malignancy_alert)
+        return {"same_top": round(float(np.mean(same_top)), 4), "same_alert": round(float(np.mean(same_alert)), 4)}
+
+    assert report["darker x0.55"] == reference(DARKER, 0.55)
+    assert report["blurred x2"] == reference(BLURRED, 2.0)
+
+
+def test_the_command_reports_every_change_on_validation_photos(capsys):
+    data = require_shared("data/ham10000")
+    assert main(["--model", "mobilenetv3small", "--data", str(data), "--photos", "12"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["photos"] == 12 and report["split"] == "validation"
+    assert len(report["changes"]) == 7
+    assert all(0.0 <= v["same_top"] <= 1.0 and 0.0 <= v["same_alert"] <= 1.0 for v in report["changes"].values())
+
+
+def test_the_command_names_a_missing_bundle(capsys):
+    assert main(["--model", "no-such-bundle", "--photos", "5"]) == 2
+    assert "no-such-bundle" in capsys.readouterr().err
