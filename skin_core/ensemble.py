@@ -4,7 +4,9 @@
 
 The members must share one lesion-grouped split (their split.csv), so that the ensemble's temperature and
 malignancy threshold come from the validation photos none of them trained on and its report from the same
-untouched test photos. The ensemble bundle holds no model: config.json names its members (the first one leads:
+untouched test photos. With ``--exposure-margin`` (the default) the malignancy threshold must also keep its
+target sensitivity on the validation photos made 15 % darker and 15 % paler (skin_core.robustness), so that
+another clinic's camera or light does not undo it. The ensemble bundle holds no model: config.json names its members (the first one leads:
 its attention map and input gate are shown), metrics.json holds its own report, split.csv the shared split.
 """
 
@@ -18,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from skin_core import bundle as bundles
-from skin_core import hardware, paths
+from skin_core import hardware, imaging, paths
 from skin_core.bundle import ENSEMBLE, BundleConfig, TrainingRecord
 from skin_core.calibration import apply_temperature, fit_temperature
 from skin_core.data import SPLITS, labels_of, read_dataset
@@ -26,6 +28,7 @@ from skin_core.evaluate import add_validation, evaluate, frame_report, image_onl
 from skin_core.metrics import malignancy_threshold
 from skin_core.model_card import ham10000_card
 from skin_core.predictor import EnsemblePredictor, Predictor
+from skin_core.robustness import exposure_margin_threshold, photo_details
 
 
 def shared_split(members: list) -> pd.DataFrame:
@@ -40,7 +43,7 @@ def shared_split(members: list) -> pd.DataFrame:
 
 
 def build_ensemble(member_names: list, name: str, display_name: str = "", data=None, weights_dir=None,
-                   target_sensitivity=0.90, confidence=0.95) -> Path:
+                   target_sensitivity=0.90, confidence=0.95, exposure_margin=True) -> Path:
     weights_dir = Path(weights_dir or paths.weights_dir())
     if len(member_names) < 2:
         raise ValueError(f"An ensemble needs at least two members, got {member_names!r}.")
@@ -62,7 +65,8 @@ def build_ensemble(member_names: list, name: str, display_name: str = "", data=N
         intended_use="clinical" if all(m.config.clinical for m in members) else "research",
         display_name=display_name or " + ".join(m.config.display_name or m.name for m in members),
         training=TrainingRecord(arguments={"members": list(member_names), "target_sensitivity": target_sensitivity,
-                                           "sensitivity_confidence": confidence},
+                                           "sensitivity_confidence": confidence,
+                                           "exposure_margin": exposure_margin},
                                 epochs_run=0, wall_time_s=0.0, total_wall_time_s=0.0, hardware=hardware.describe()),
         parameters=sum(m.config.parameters for m in members), class_weights=lead.class_weights,
         pretrained_weights={"tag": "members"}, members=tuple(member_names))
@@ -71,8 +75,13 @@ def build_ensemble(member_names: list, name: str, display_name: str = "", data=N
     raw = {part: outputs[part].probabilities for part in outputs}
     labels = {part: labels_of(parts[part]) for part in ("val", "test")}
     temperature = fit_temperature(raw["val"], labels["val"])
-    threshold = malignancy_threshold(apply_temperature(raw["val"], temperature), labels["val"], target_sensitivity,
-                                     confidence)
+    if exposure_margin:
+        photos = [imaging.load_rgb(path) for path in parts["val"]["path"]]
+        threshold = exposure_margin_threshold(predictor, photos, photo_details(parts["val"]), labels["val"],
+                                              temperature, target_sensitivity, confidence)
+    else:
+        threshold = malignancy_threshold(apply_temperature(raw["val"], temperature), labels["val"],
+                                         target_sensitivity, confidence)
     predictor.config = config = replace(config, temperature=temperature, malignancy_threshold=threshold)
     masks = data / "masks"
     report = frame_report(parts["test"], apply_temperature(raw["test"], temperature), threshold,
@@ -98,9 +107,12 @@ def main(argv=None) -> int:
     parser.add_argument("--name", required=True, help="the ensemble's folder name in weights/")
     parser.add_argument("--display-name", default="", help="what a doctor reads in the model list")
     parser.add_argument("--data", default=None, help="HAM10000-format folder (default: ../shared copy)")
+    parser.add_argument("--exposure-margin", action=argparse.BooleanOptionalAction, default=True,
+                        help="the malignancy threshold also holds on 15 %% darker / paler validation photos")
     args = parser.parse_args(argv)
     try:
-        out = build_ensemble(args.members, args.name, args.display_name, args.data)
+        out = build_ensemble(args.members, args.name, args.display_name, args.data,
+                             exposure_margin=args.exposure_margin)
     except (FileNotFoundError, FileExistsError, ValueError, bundles.BundleError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

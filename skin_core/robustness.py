@@ -19,7 +19,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from skin_core.metrics import malignant_scores
+from skin_core.calibration import apply_temperature
+from skin_core.metrics import malignancy_threshold, malignant_scores
 
 DARKER, WASHED_OUT, BLURRED = "darker", "washed_out", "blurred"
 CHANGES = ((DARKER, 0.85), (DARKER, 0.7), (DARKER, 0.55), (WASHED_OUT, 0.85), (WASHED_OUT, 0.7),
@@ -41,10 +42,21 @@ def degraded(photo: np.ndarray, change: str, level: float) -> np.ndarray:
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
+def photo_probabilities(predictor, photos: list, details: list) -> np.ndarray:
+    """(N, 7) probabilities (at the predictor's temperature) for decoded photos and their (age, sex, site)."""
+    return np.concatenate([predictor.photo_outputs(photo, detail)[0].probabilities
+                           for photo, detail in zip(photos, details)])
+
+
+def photo_details(rows: pd.DataFrame) -> list:
+    """(age, sex, site) per read_dataset row, an unknown age as None."""
+    return [(None if pd.isna(age) else age, sex, site)
+            for age, sex, site in zip(rows["age"], rows["sex"], rows["localization"])]
+
+
 def answers(predictor, photos: list, details: list) -> tuple[np.ndarray, np.ndarray]:
     """The most likely class index and the malignancy alert for each decoded photo and its (age, sex, site)."""
-    probabilities = np.concatenate([predictor.photo_outputs(photo, detail)[0].probabilities
-                                    for photo, detail in zip(photos, details)])
+    probabilities = photo_probabilities(predictor, photos, details)
     return probabilities.argmax(axis=1), malignant_scores(probabilities) >= predictor.threshold
 
 
@@ -58,6 +70,21 @@ def stability(predictor, photos: list, details: list, changes=CHANGES) -> dict:
         report[f"{change} x{level:g}"] = {"same_top": round(float((changed_top == top).mean()), 4),
                                           "same_alert": round(float((changed_alert == alert).mean()), 4)}
     return report
+
+
+# The exposure changes an operating point must survive: another camera or light, within 15 %.
+EXPOSURE_MARGIN = ((DARKER, 0.85), (WASHED_OUT, 0.85))
+
+
+def exposure_margin_threshold(predictor, photos: list, details: list, labels, temperature: float,
+                              sensitivity: float, confidence: float | None) -> float:
+    """The highest malignancy threshold that keeps ``sensitivity`` (its lower Wilson bound at ``confidence``)
+    on these validation photos as they are AND on each EXPOSURE_MARGIN change of them: an operating point
+    that a 15 % darker or paler camera does not push below the target. ``predictor`` gives probabilities at
+    temperature 1, recalibrated here with ``temperature``."""
+    variants = [photos] + [[degraded(photo, change, level) for photo in photos] for change, level in EXPOSURE_MARGIN]
+    return min(malignancy_threshold(apply_temperature(photo_probabilities(predictor, variant, details), temperature),
+                                    labels, sensitivity, confidence) for variant in variants)
 
 
 def validation_rows(bundle, data) -> pd.DataFrame:
@@ -91,10 +118,8 @@ def main(argv=None) -> int:
         return 2
     rows = rows.iloc[np.random.default_rng(0).permutation(len(rows))[:args.photos]]
     photos = [imaging.load_rgb(path) for path in rows["path"]]
-    details = [(None if pd.isna(age) else age, sex, site)
-               for age, sex, site in zip(rows["age"], rows["sex"], rows["localization"])]
     print(json.dumps({"model": bundle.name, "photos": len(photos), "split": "validation",
-                      "changes": stability(predictor, photos, details)}, indent=2))
+                      "changes": stability(predictor, photos, photo_details(rows))}, indent=2))
     return 0
 
 

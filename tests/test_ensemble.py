@@ -73,3 +73,13 @@ def test_an_ensemble_with_a_missing_member_is_reported_not_fatal(ensemble, tmp_p
     usable, broken = bundles.scan(folder)
     assert [b.name for b in usable] == ["first"]
     assert "member 'second'" in str(broken["pair"])
+
+
+def test_the_exposure_margin_only_ever_lowers_the_threshold(ensemble, members_dir, tiny_dataset):
+    plain = build_ensemble(["first", "second"], "pair-without-margin", data=tiny_dataset, weights_dir=members_dir,
+                           exposure_margin=False)
+    with_margin, without = bundles.open_bundle(ensemble).config, bundles.open_bundle(plain).config
+    assert with_margin.training.arguments["exposure_margin"] is True
+    assert without.training.arguments["exposure_margin"] is False
+    assert with_margin.temperature == pytest.approx(without.temperature)
+    assert with_margin.malignancy_threshold <= without.malignancy_threshold

@@ -9,7 +9,10 @@ import pytest
 
 from conftest import require_shared
 from skin_core import imaging, load_predictor, paths
-from skin_core.robustness import BLURRED, DARKER, WASHED_OUT, degraded, main, stability
+from skin_core.classes import CLASS_CODES
+from skin_core.metrics import malignancy_threshold
+from skin_core.robustness import (BLURRED, DARKER, EXPOSURE_MARGIN, WASHED_OUT, degraded, exposure_margin_threshold,
+                                  main, stability)
 
 EXAMPLES = paths.REPO_DIR / "assets" / "examples"
 
@@ -45,6 +48,26 @@ def test_stability_matches_the_predictor_photo_by_photo():
 
     assert report["darker x0.55"] == reference(DARKER, 0.55)
     assert report["blurred x2"] == reference(BLURRED, 2.0)
+
+
+def test_the_exposure_margin_threshold_holds_on_every_exposure_change():
+    """The threshold is the lowest of those chosen on the photos as they are and on each exposure change,
+    each computed here from Predictor.predict."""
+    predictor = load_predictor(paths.REPO_DIR / "weights" / "mobilenetv3small")
+    examples = pd.read_csv(EXAMPLES / "examples.csv")
+    photos = [imaging.load_rgb(EXAMPLES / f"{dx}.jpg") for dx in examples["dx"]]
+    details = [(age, sex, site) for age, sex, site in zip(examples["age"], examples["sex"], examples["localization"])]
+    labels = np.array([CLASS_CODES.index(dx) for dx in examples["dx"]])
+
+    def threshold_on(variant):
+        probabilities = np.array([[predictor.predict(photo, age=age, sex=sex, site=site).probabilities[code]
+                                   for code in CLASS_CODES] for photo, (age, sex, site) in zip(variant, details)])
+        return malignancy_threshold(probabilities, labels, 0.9, 0.95)
+
+    expected = min([threshold_on(photos)] + [threshold_on([degraded(p, change, level) for p in photos])
+                                             for change, level in EXPOSURE_MARGIN])
+    found = exposure_margin_threshold(predictor, photos, details, labels, 1.0, 0.9, 0.95)
+    assert found == pytest.approx(expected, abs=1e-5) and found <= threshold_on(photos)
 
 
 def test_the_command_reports_every_change_on_validation_photos(capsys):
