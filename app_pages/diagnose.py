@@ -20,14 +20,13 @@ from skin_core.metadata import SEXES, SITES, UNKNOWN, InvalidMetadataError
 from ui.i18n import LANGUAGES, diagnosis_name, external_summary, gate_finding, sex_name, site_name, t
 from ui.cases import case_store, current_user, error_message
 from ui.report import pdf_report
-from ui.result import show_result
+from ui.result import OVERLAY_OPACITY, show_result
 from ui.state import analyse, heads_differ, language, model_name, predictor
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp", "gif"]
 EMPTY_DETAILS = {"patient_id": "", "age": None, "sex": UNKNOWN, "site": UNKNOWN}
 STAFF_FIELDS = ("clinic", "clinician")
-DEFAULT_OPACITY = 0.45
 CASE_FIELDS = ("case_lesion", "case_visit_date", "case_note")  # what the save form holds for this patient
 
 lang = language()
@@ -49,8 +48,8 @@ def widget_key(field: str, language: str | None = None) -> str:
 def refill_widgets() -> None:
     """Let every detail widget take its value from ``details`` / ``staff`` again when it is next drawn."""
     for field in (*EMPTY_DETAILS, *STAFF_FIELDS):
-        for language in LANGUAGES:
-            st.session_state.pop(widget_key(field, language), None)
+        for code in LANGUAGES:
+            st.session_state.pop(widget_key(field, code), None)
 
 
 def store(target: dict, field: str) -> None:
@@ -167,7 +166,7 @@ def attention_section(image, prediction) -> None:
     if prediction.attention is None:
         st.info(t("no_attention", lang))
         return
-    opacity = st.slider(t("opacity", lang), 0.0, 1.0, DEFAULT_OPACITY, 0.05, key="opacity")
+    opacity = st.slider(t("opacity", lang), 0.0, 1.0, OVERLAY_OPACITY, 0.05, key="opacity")
     left, right = st.columns(2)
     # JPEG: a tenth of PNG's encoding time for a photo, which is what a slider step waits for
     left.image(image, caption=t("original", lang), width="stretch", output_format="JPEG")
@@ -291,7 +290,7 @@ with slot.container():
     else:
         if pdf["data"] is None:
             overlay = None if prediction.attention is None else imaging.overlay(
-                image, prediction.attention, st.session_state.get("opacity", DEFAULT_OPACITY))
+                image, prediction.attention, st.session_state.get("opacity", OVERLAY_OPACITY))
             pdf["data"] = pdf_report(
                 image, overlay, prediction, details=details, staff=staff, photo_name=photo["name"],
                 model_name=bundle_config.display_name or name, model_version=bundle_config.version,

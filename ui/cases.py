@@ -6,6 +6,7 @@ from skin_core import imaging
 from skin_core.cases import CaseError, CaseRecord, CaseStore, InvalidCaseError, UserInfo, configured_database
 from skin_core.predictor import Prediction
 from ui.i18n import t
+from ui.result import OVERLAY_OPACITY
 
 # the words each store field name is shown with
 FIELD_KEYS = {"Patient code": "patient_id", "Lesion": "lesion_label", "Note": "note", "Clinic": "clinic",
@@ -60,7 +61,7 @@ def stored_photo(case: CaseRecord):
     photo = imaging.load_rgb(case.photo, max_side=imaging.DISPLAY_SIDE)
     if case.attention is None:
         return photo, None
-    return photo, imaging.overlay(photo, imaging.upscale_map(case.attention, photo.shape[:2]), 0.45)
+    return photo, imaging.overlay(photo, imaging.upscale_map(case.attention, photo.shape[:2]), OVERLAY_OPACITY)
 
 
 def saved_prediction(case: CaseRecord) -> Prediction:

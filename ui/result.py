@@ -6,6 +6,8 @@ import streamlit as st
 
 from ui.i18n import diagnosis_name, t
 
+OVERLAY_OPACITY = 0.45  # how strongly the attention map covers the photo until the doctor moves the slider
+
 
 def show_result(prediction, lang: str) -> None:
     top_code, top_probability = prediction.top
