@@ -59,6 +59,8 @@ def parse_args(argv=None):
                         help="start from this bundle's trained weights (same backbone, size and branches)")
     parser.add_argument("--research", action="store_true",
                         help="a comparison run: the bundle is never offered for diagnosis, whatever its recipe")
+    parser.add_argument("--display-name", default="",
+                        help="what a doctor reads in the model list (default: the backbone's name)")
     parser.add_argument("--max-steps-per-epoch", type=int, default=None, help="cap steps (quick checks)")
     parser.add_argument("--time-budget-minutes", type=float, default=None,
                         help="stop after the epoch that passes this wall time (the best epoch is kept)")

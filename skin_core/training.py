@@ -73,6 +73,7 @@ class TrainConfig:
     time_budget_minutes: float | None = None  # stop after the epoch that passes it (a GPU lease, a night)
     init_from: str | None = None  # a bundle of the same architecture whose weights this run continues from
     research: bool = False  # a comparison run: never offered for diagnosis, whatever its recipe
+    display_name: str = ""  # what a doctor reads in the model list; empty: the backbone's name
 
 
 def intended_use(config: TrainConfig) -> str:
@@ -359,7 +360,7 @@ def make_bundle_config(run: Run, model: keras.Model, splits: Splits, calibration
         malignancy_threshold=calibration.threshold,
         model_card=ham10000_card(),
         intended_use=intended_use(config),
-        display_name=run.spec.name,
+        display_name=config.display_name or run.spec.name,
         training=TrainingRecord(arguments=_jsonable(asdict(config)), epochs_run=_epochs_logged(run.out),
                                 wall_time_s=round(train_seconds, 1), total_wall_time_s=round(train_seconds, 1),
                                 hardware=hardware.describe()),

@@ -22,7 +22,7 @@ def members_dir(tiny_bundle, tiny_dataset, tmp_path_factory):
     folder = tmp_path_factory.mktemp("weights")
     shutil.copytree(tiny_bundle, folder / "first")
     train(tiny_train_config(tiny_dataset, folder / "second", seed=1, soft_attention=False, epochs=0,
-                            split=str(tiny_bundle / bundles.SPLIT_FILE)))
+                            split=str(tiny_bundle / bundles.SPLIT_FILE), display_name="Second, without attention"))
     return folder
 
 
@@ -34,6 +34,7 @@ def ensemble(members_dir, tiny_dataset):
 def test_ensemble_bundle_describes_itself_and_is_listed_like_any_bundle(ensemble, members_dir):
     opened = bundles.open_bundle(ensemble)
     assert opened.config.is_ensemble and opened.config.members == ("first", "second")
+    assert opened.config.display_name == "MobileNetV3Small + Second, without attention"  # the members' names
     assert opened.config.intended_use == "research"  # one member is an ablation
     assert 0 < opened.config.malignancy_threshold < 1 and opened.config.temperature > 0
     assert opened.metrics["split"] == "test" and "validation" in opened.metrics and "image_only" in opened.metrics
