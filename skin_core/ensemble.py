@@ -6,8 +6,9 @@ The members must share one lesion-grouped split (their split.csv), so that the e
 malignancy threshold come from the validation photos none of them trained on and its report from the same
 untouched test photos. With ``--exposure-margin`` (the default) the malignancy threshold must also keep its
 target sensitivity on the validation photos made 15 % darker and 15 % paler (skin_core.robustness), so that
-another clinic's camera or light does not undo it. The ensemble bundle holds no model: config.json names its members (the first one leads:
-its attention map and input gate are shown), metrics.json holds its own report, split.csv the shared split.
+another clinic's camera or light does not undo it. The ensemble bundle holds no model: config.json names its
+members (the first one leads: its attention map and input gate are shown), metrics.json holds its own report,
+split.csv the shared split.
 """
 
 import argparse
@@ -75,13 +76,13 @@ def build_ensemble(member_names: list, name: str, display_name: str = "", data=N
     raw = {part: outputs[part].probabilities for part in outputs}
     labels = {part: labels_of(parts[part]) for part in ("val", "test")}
     temperature = fit_temperature(raw["val"], labels["val"])
+    threshold = malignancy_threshold(apply_temperature(raw["val"], temperature), labels["val"], target_sensitivity,
+                                     confidence)
     if exposure_margin:
         photos = [imaging.load_rgb(path) for path in parts["val"]["path"]]
-        threshold = exposure_margin_threshold(predictor, photos, photo_details(parts["val"]), labels["val"],
-                                              temperature, target_sensitivity, confidence)
-    else:
-        threshold = malignancy_threshold(apply_temperature(raw["val"], temperature), labels["val"],
-                                         target_sensitivity, confidence)
+        threshold = min(threshold, exposure_margin_threshold(predictor, photos, photo_details(parts["val"]),
+                                                             labels["val"], temperature, target_sensitivity,
+                                                             confidence))
     predictor.config = config = replace(config, temperature=temperature, malignancy_threshold=threshold)
     masks = data / "masks"
     report = frame_report(parts["test"], apply_temperature(raw["test"], temperature), threshold,

@@ -7,9 +7,10 @@ Runs `streamlit run app.py` on a free local port and one headless Chromium with 
 cookies, own Streamlit session) per user, all at the same time. Prints JSON: users, results (how many saw
 the ranked result, or the input check's refusal, within the timeout), the median and 95th percentile of
 Analyse → result in seconds, for each doctor who got no answer the step that did not complete (a screenshot
-and the page's text go to test-artifacts/loadtest/), and the server's memory (RSS, MB) once warm, at its peak, and ``--settle`` seconds after every browser page closed
-(Streamlit keeps a disconnected session for 120 s, in case its browser reconnects). ``--photo`` gives
-every doctor the same file (a huge photo, say) instead of the 7 examples.
+and the page's text go to test-artifacts/loadtest/), and the server's memory (RSS, MB) once warm, at its
+peak, and ``--settle`` seconds after every browser page closed (Streamlit keeps a disconnected session for
+120 s, in case its browser reconnects). ``--photo`` gives every doctor the same file (a huge photo, say)
+instead of the 7 examples.
 """
 
 import argparse
