@@ -2,9 +2,16 @@
 come from `python -m ui.loadtest --users 16`)."""
 
 import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
 
 from test_browser import require_browser
-from ui.loadtest import main as loadtest_main
+from ui.loadtest import main as loadtest_main, process_tree
 
 
 def test_every_doctor_gets_a_result_when_clicking_analyse_right_after_the_upload(capsys):
@@ -13,3 +20,24 @@ def test_every_doctor_gets_a_result_when_clicking_analyse_right_after_the_upload
     figures = json.loads(capsys.readouterr().out)
     assert figures["users"] == 3 and figures["no_answer"] == [] and figures["results"] == 3
     assert 0 < figures["median_s"] <= figures["p95_s"]
+    cpu = figures["cpu_s"]  # the server answered 3 analyses and 3 browser pages drew them: both used the CPU
+    assert cpu["server"] > 0 and cpu["browsers"] > 0
+    assert cpu["server"] + cpu["browsers"] <= cpu["wall"] * cpu["cores"] * 1.1  # no more than the machine has
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="CPU accounting reads Linux's /proc")
+def test_cpu_accounting_counts_a_child_process_by_the_cpu_time_it_used():
+    burn = "import time\nend = time.process_time() + 0.6\nwhile time.process_time() < end: pass\ntime.sleep(30)"
+    child = subprocess.Popen([sys.executable, "-c", burn])
+    try:
+        time.sleep(0.2)
+        for _ in range(50):  # until its 0.6 s of CPU are spent and it sleeps
+            parent, used = process_tree()[child.pid]
+            time.sleep(0.3)
+            if process_tree()[child.pid][1] == used and used > 0.5:
+                break
+        assert parent == os.getpid()
+        assert 0.55 <= used <= 1.2  # 0.6 s of its own loop, plus the interpreter's start
+    finally:
+        child.kill()
+        child.wait()

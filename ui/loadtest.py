@@ -6,10 +6,12 @@ one second after the upload shows; prints how many got a result and how long it 
 Runs `streamlit run app.py` on a free local port and one headless Chromium with a separate context (own
 cookies, own Streamlit session) per user, all at the same time. Prints JSON: users, results (how many saw
 the ranked result, or the input check's refusal, within the timeout), the median and 95th percentile of
-Analyse → result in seconds, for each doctor who got no answer the step that did not complete (a screenshot
-and the page's text go to test-artifacts/loadtest/), and the server's memory (RSS, MB) once warm, at its
-peak, and ``--settle`` seconds after every browser page closed (Streamlit keeps a disconnected session for
-120 s, in case its browser reconnects). ``--photo`` gives every doctor the same file (a huge photo, say)
+Analyse → result in seconds, the CPU seconds the server and the browsers used from the first page opened to
+the last answer (next to the wall-clock seconds and the cores: which of the two limits the figures), for each
+doctor who got no answer the step that did not complete (a screenshot and the page's text go to
+test-artifacts/loadtest/), and the server's memory (RSS, MB) once warm, at its peak, and ``--settle`` seconds
+after every browser page closed (Streamlit keeps a disconnected session for 120 s, in case its browser
+reconnects). ``--photo`` gives every doctor the same file (a huge photo, say)
 instead of the 7 examples.
 """
 
@@ -17,6 +19,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import re
 import threading
 import time
@@ -74,17 +77,43 @@ async def save_failed_page(page, user: int) -> None:
         (FAILED_PAGES / f"user-{user}.txt").write_text(await page.inner_text("body"), encoding="utf-8")
 
 
-class PeakMemory(threading.Thread):
-    """Samples the server's RSS every 0.2 s until stopped."""
+def process_tree() -> dict[int, tuple[int, float]]:
+    """This process's descendants (Linux): pid -> (parent pid, CPU seconds it has used itself)."""
+    ticks, found = os.sysconf("SC_CLK_TCK"), {}
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            found[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    descendants, parents = {}, {os.getpid()}
+    while True:
+        new = {pid: row for pid, row in found.items() if row[0] in parents and pid not in descendants}
+        if not new:
+            return descendants
+        descendants.update(new)
+        parents = set(new)
+
+
+class ServerSampler(threading.Thread):
+    """Every 0.2 s until stopped: the server's RSS (its peak is kept) and the CPU time used so far by the server
+    and by everything else this process started (the browsers), each process as last seen, so that a page's
+    renderer that has ended still counts."""
 
     def __init__(self, served):
         super().__init__(daemon=True)
         self.served, self.peak, self.running = served, 0.0, True
+        self.start_cpu = self.cpu = {pid: used for pid, (_, used) in process_tree().items()}
 
     def run(self):
         while self.running:
             self.peak = max(self.peak, self.served.rss_mb() or 0.0)
+            self.cpu = {**self.cpu, **{pid: used for pid, (_, used) in process_tree().items()}}
             time.sleep(0.2)
+
+    def cpu_seconds(self) -> dict:
+        """CPU seconds used since the sampler was made: by the server, and by the browsers."""
+        used = {pid: total - self.start_cpu.get(pid, 0.0) for pid, total in self.cpu.items()}
+        server = used.pop(self.served.pid, 0.0)
+        return {"server": round(server, 1), "browsers": round(sum(used.values()), 1)}
 
 
 async def run(users: int, timeout_s: float, photo: Path | None = None, settle_s: float = 150.0) -> dict:
@@ -96,10 +125,13 @@ async def run(users: int, timeout_s: float, photo: Path | None = None, settle_s:
                                                        args=CHROMIUM_ARGS)
             await one_doctor(browser, served.url, 0, timeout_s, photo)  # loads the model, as the first doctor would
             warm = served.rss_mb()
-            sampler = PeakMemory(served)
+            sampler = ServerSampler(served)
             sampler.start()
+            started = time.perf_counter()
             times = await asyncio.gather(*(one_doctor(browser, served.url, user, timeout_s, photo)
                                            for user in range(users)))
+            wall_s = time.perf_counter() - started
+            cpu = sampler.cpu_seconds()
             await browser.close()
             await asyncio.sleep(settle_s)
             sampler.running = False
@@ -112,6 +144,7 @@ async def run(users: int, timeout_s: float, photo: Path | None = None, settle_s:
             "p95_s": round(float(np.percentile(answered, 95)), 2) if answered else None,
             "no_answer": [{"user": user, **failure._asdict()} for user, failure in enumerate(times)
                           if isinstance(failure, NoAnswer)],
+            "cpu_s": {**cpu, "wall": round(wall_s, 1), "cores": os.cpu_count()},
             "server_rss_mb": {"warm": rounded(warm), "peak": rounded(sampler.peak), "after_close": rounded(after)}}
 
 
