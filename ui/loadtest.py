@@ -95,8 +95,8 @@ def process_tree() -> dict[int, tuple[int, float]]:
 
 class ServerSampler(threading.Thread):
     """Every 0.2 s until stopped: the server's RSS (its peak is kept) and the CPU time used so far by the server
-    and by everything else this process started (the browsers), each process as last seen, so that a page's
-    renderer that has ended still counts."""
+    and by everything else this process started (the browsers and the Playwright driver that steers them),
+    each process as last seen, so that a page's renderer that has ended still counts."""
 
     def __init__(self, served):
         super().__init__(daemon=True)
