@@ -230,6 +230,8 @@ class BundleConfig:
               f"needs a finite mean and a positive std, got {age!r}")
         if self.gate is not None:
             for name, value in asdict(self.gate).items():
+                if name == "min_lesion_share" and value is None:  # a gate fitted before the lesion's size counted
+                    continue
                 check(_finite(value) and value >= 0, f"gate.{name}", f"must be a number >= 0, got {value!r}")
             check(0 < self.gate.threshold < 1, "gate.threshold",
                   f"must lie strictly between 0 and 1, got {self.gate.threshold!r}")

@@ -4,8 +4,9 @@ The classifier knows 7 dermoscopic diagnoses and answers something for any pictu
 per photo, with a reason code:
 
 - ``ok``;
-- ``poor_quality``: blurred, too dark or too bright, by limits measured on the training photos (the 0.1 and
-  99.9 percentiles of sharpness and brightness at the model's input size). A blurred or badly exposed photo
+- ``poor_quality``: blurred, too dark, too bright or the lesion too small in the frame, by limits measured on
+  the training photos (the 0.1 and 99.9 percentiles of sharpness and brightness, the 0.1 percentile of the
+  lesion's share of the photo, at the model's input size). A blurred or badly exposed photo
   also drifts away from the training photos, so below an even chance of "not dermoscopic" the quality problem
   is named first: retaking the photo is what the doctor needs to hear;
 - ``not_dermoscopic``: a logistic regression on the model's own pooled backbone features (computed in the
@@ -35,7 +36,8 @@ import pandas as pd
 from skin_core import imaging
 
 OK, NOT_DERMOSCOPIC, POOR_QUALITY = "ok", "not_dermoscopic", "poor_quality"
-BLURRED, TOO_DARK, TOO_BRIGHT = "blurred", "too_dark", "too_bright"
+BLURRED, TOO_DARK, TOO_BRIGHT, LESION_TOO_SMALL = "blurred", "too_dark", "too_bright", "lesion_too_small"
+QUALITY_PROBLEMS = (BLURRED, TOO_DARK, TOO_BRIGHT, LESION_TOO_SMALL)
 GATE_FILE = "gate.npz"
 # Share of each kind of wrong input the operating point must flag (the project's targets).
 FLAG_TARGETS = {"A_clinical": 0.80, "B_nonskin": 0.95, "C_medical": 0.95}
@@ -43,12 +45,13 @@ QUALITY_PERCENTILES = (0.1, 99.9)
 MAX_VALIDATION_FLAGGED = 0.01  # of the in-distribution validation photos, at most
 REGULARISATION = 0.01  # logistic regression's C: few negatives, many features
 OOD_FOLDS = 5
+MIN_PART = 0.002  # darker specks smaller than this share of the photo are noise, not a lesion
 
 
 @dataclass(frozen=True)
 class GateDecision:
     reason: str  # OK, NOT_DERMOSCOPIC or POOR_QUALITY
-    problem: str | None  # for POOR_QUALITY: BLURRED, TOO_DARK or TOO_BRIGHT
+    problem: str | None  # for POOR_QUALITY: one of QUALITY_PROBLEMS
     score: float  # probability that the photo is not a dermoscopic lesion image
 
     @property
@@ -57,13 +60,32 @@ class GateDecision:
 
 
 def quality_measures(images: np.ndarray) -> np.ndarray:
-    """(N, 2): sharpness (variance of the Laplacian of the grey image) and brightness (mean grey level),
-    for uint8 RGB images at the model's input size."""
+    """(N, 3): sharpness (variance of the Laplacian of the grey image), brightness (mean grey level) and the
+    lesion's share of the photo (``lesion_share``), for uint8 RGB images at the model's input size."""
     rows = []
     for image in images:
         grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
-        rows.append((float(cv2.Laplacian(grey, cv2.CV_32F).var()), float(grey.mean())))
-    return np.array(rows, dtype=np.float64).reshape(-1, 2)
+        rows.append((float(cv2.Laplacian(grey, cv2.CV_32F).var()), float(grey.mean()), lesion_share(grey)))
+    return np.array(rows, dtype=np.float64).reshape(-1, 3)
+
+
+def lesion_share(grey: np.ndarray) -> float:
+    """Share of the photo covered by the lesion: the part darker than the skin around it (Otsu's threshold
+    on the smoothed grey image) that lies nearest the centre, where a dermoscopic photo puts the lesion, larger
+    parts preferred. Against the HAM10000 lesion masks (the 1505 validation photos of the default's split) its
+    share has a Spearman correlation of 0.79 with the mask's: 0.92 for naevi and 0.83 for melanomas, but
+    0.2-0.6 for pale lesions (akiec, bcc, bkl), so it is a coarse check: the limit fitted on the training
+    photos (their 0.1 percentile, about 0.2 % of the photo) flags a photo in which no lesion stands out, or
+    one taken from so far that the lesion is a speck, and none of the validation or test photos."""
+    smooth = cv2.GaussianBlur(grey, (5, 5), 0)
+    _, darker = cv2.threshold(smooth, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    count, _, stats, centres = cv2.connectedComponentsWithStats(darker.astype(np.uint8))
+    height, width = grey.shape
+    area, half_diagonal = height * width, np.hypot(width / 2, height / 2)
+    candidates = [(np.hypot(centres[i][0] - width / 2, centres[i][1] - height / 2) / half_diagonal
+                   - stats[i, cv2.CC_STAT_AREA] / area, stats[i, cv2.CC_STAT_AREA] / area)
+                  for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] >= MIN_PART * area]
+    return float(min(candidates)[1]) if candidates else 0.0
 
 
 @dataclass(frozen=True)
@@ -74,6 +96,7 @@ class GateSettings:
     min_sharpness: float
     min_brightness: float
     max_brightness: float
+    min_lesion_share: float | None = None  # None: a gate fitted before the lesion's size was checked
 
 
 @dataclass(frozen=True)
@@ -93,9 +116,11 @@ class InputGate:
     def decide(self, features: np.ndarray, images: np.ndarray) -> list[GateDecision]:
         """One decision per photo from its pooled features and its resized uint8 image."""
         limits, decisions = self.settings, []
-        for score, (sharpness, brightness) in zip(self.scores(features), quality_measures(images)):
+        for score, (sharpness, brightness, share) in zip(self.scores(features), quality_measures(images)):
             problem = (BLURRED if sharpness < limits.min_sharpness else TOO_DARK if brightness < limits.min_brightness
-                       else TOO_BRIGHT if brightness > limits.max_brightness else None)
+                       else TOO_BRIGHT if brightness > limits.max_brightness
+                       else LESION_TOO_SMALL if limits.min_lesion_share is not None and share < limits.min_lesion_share
+                       else None)
             if score >= max(limits.threshold, 0.5):
                 decisions.append(GateDecision(NOT_DERMOSCOPIC, None, float(score)))
             elif problem is not None:
@@ -152,10 +177,10 @@ def fit_gate(positives: np.ndarray, positive_images: np.ndarray, validation: np.
     validation_scores = final.predict_proba((validation - mean) / scale)[:, 1]
     threshold = max(operating_threshold(out_of_fold, categories),
                     float(np.quantile(validation_scores, 1.0 - MAX_VALIDATION_FLAGGED)))
-    sharpness, brightness = quality_measures(positive_images).T
+    sharpness, brightness, share = quality_measures(positive_images).T
     low, high = QUALITY_PERCENTILES
-    settings = GateSettings(threshold, float(np.percentile(sharpness, low)),
-                            float(np.percentile(brightness, low)), float(np.percentile(brightness, high)))
+    settings = GateSettings(threshold, float(np.percentile(sharpness, low)), float(np.percentile(brightness, low)),
+                            float(np.percentile(brightness, high)), float(np.percentile(share, low)))
     return InputGate(mean, scale, final.coef_[0].astype(np.float64), float(final.intercept_[0]), settings)
 
 
@@ -185,7 +210,7 @@ def summarise(decisions) -> dict:
     n = len(reasons)
     return {"n": n, "flagged": round(sum(r != OK for r in reasons) / n, 4) if n else None,
             **{reason: sum(r == reason for r in reasons) for reason in (OK, NOT_DERMOSCOPIC, POOR_QUALITY)},
-            **{problem: sum(d.problem == problem for d in decisions) for problem in (BLURRED, TOO_DARK, TOO_BRIGHT)}}
+            **{problem: sum(d.problem == problem for d in decisions) for problem in QUALITY_PROBLEMS}}
 
 
 def gate_report(gate: InputGate, inside: dict, outside: dict) -> dict:

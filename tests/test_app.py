@@ -320,3 +320,12 @@ def test_loaded_models_outlive_each_script_run(app, monkeypatch):
     analyse(app, (EXAMPLES / "nv.jpg").read_bytes())
     app.run()
     assert cleared == [] and gc.get_freeze_count() > 0
+
+
+def test_every_finding_of_the_input_check_has_a_message_and_a_short_name_in_both_languages():
+    from skin_core.gate import NOT_DERMOSCOPIC, QUALITY_PROBLEMS
+    from ui.i18n import LANGUAGES, STRINGS
+
+    for finding in (NOT_DERMOSCOPIC, *QUALITY_PROBLEMS):
+        for key in (f"gate_{finding}", f"gate_what_{finding}"):
+            assert key in STRINGS and all(STRINGS[key]) and len(STRINGS[key]) == len(LANGUAGES), key

@@ -95,6 +95,9 @@ STRINGS = {
                       "Ảnh quá tối nên không đưa ra chẩn đoán hay khuyến nghị."),
     "gate_too_bright": ("The photo is too bright (over-exposed), so no diagnosis and no advice are given.",
                         "Ảnh quá sáng (cháy sáng) nên không đưa ra chẩn đoán hay khuyến nghị."),
+    "gate_lesion_too_small": (
+        "The lesion is too small in the photo (or no lesion is visible), so no diagnosis and no advice are given.",
+        "Tổn thương quá nhỏ trong ảnh (hoặc không thấy tổn thương), nên không đưa ra chẩn đoán hay khuyến nghị."),
     "gate_how_to": (
         "For a usable photo: take it through a dermatoscope (contact or polarised), with the lesion in the "
         "centre and in focus, filling about a third of the picture, under the dermatoscope's own even light; "
@@ -111,6 +114,7 @@ STRINGS = {
     "gate_what_blurred": ("blurred", "ảnh mờ"),
     "gate_what_too_dark": ("too dark", "ảnh quá tối"),
     "gate_what_too_bright": ("too bright", "ảnh quá sáng"),
+    "gate_what_lesion_too_small": ("lesion too small in the photo", "tổn thương quá nhỏ trong ảnh"),
     "attention": ("Where the model looked (Soft-Attention)", "Vùng mô hình chú ý (Soft-Attention)"),
     "opacity": ("Heat-map opacity", "Độ đậm bản đồ nhiệt"),
     "original": ("Photo", "Ảnh gốc"),

@@ -35,7 +35,7 @@ EXAMPLES = paths.REPO_DIR / "assets" / "examples"
 PHOTOS = sorted(EXAMPLES.glob("*.jpg"))
 FAILED_PAGES = paths.REPO_DIR / "test-artifacts" / "loadtest"
 # What a doctor sees when the analysis is done: the ranked result, or the input check's refusal.
-ANSWER = re.compile(r"^Most likely:|does not look like a dermoscopic photo|^The photo is (blurred|too dark|too bright)")
+ANSWER = re.compile(r"^Most likely:|does not look like a dermoscopic photo|^The photo is (blurred|too dark|too bright)|^The lesion is too small")
 
 
 class NoAnswer(NamedTuple):
