@@ -29,10 +29,20 @@ def server():
 
 
 def choose(page, label: str, option: str):
-    """Pick an option of the Streamlit select box with this label, as a user would."""
+    """Pick an option of the Streamlit select box with this label, as a user would: clicking its field again
+    when the list did not open (a click while the page was still redrawing it was lost once in CI)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
-    box.click()
-    page.get_by_role("option", name=option, exact=True).click()
+    choice = page.get_by_role("option", name=option, exact=True)
+    for _ in range(3):
+        box.get_by_role("combobox").click()
+        try:
+            choice.wait_for(timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    choice.click()
     return box
 
 
