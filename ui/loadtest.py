@@ -11,8 +11,7 @@ the last answer (next to the wall-clock seconds and the cores: which of the two 
 doctor who got no answer the step that did not complete (a screenshot and the page's text go to
 test-artifacts/loadtest/), and the server's memory (RSS, MB) once warm, at its peak, and ``--settle`` seconds
 after every browser page closed (Streamlit keeps a disconnected session for 120 s, in case its browser
-reconnects). ``--photo`` gives every doctor the same file (a huge photo, say)
-instead of the 7 examples.
+reconnects). ``--photo`` gives every doctor the same file (a huge photo, say) instead of the 7 examples.
 """
 
 import argparse
@@ -29,13 +28,17 @@ from typing import NamedTuple
 import numpy as np
 
 from skin_core import paths
+from skin_core.gate import NOT_DERMOSCOPIC, QUALITY_PROBLEMS
 from ui.browser import CHROMIUM_ARGS, chromium_path, served_app
+from ui.i18n import t
 
 EXAMPLES = paths.REPO_DIR / "assets" / "examples"
 PHOTOS = sorted(EXAMPLES.glob("*.jpg"))
 FAILED_PAGES = paths.REPO_DIR / "test-artifacts" / "loadtest"
-# What a doctor sees when the analysis is done: the ranked result, or the input check's refusal.
-ANSWER = re.compile(r"^Most likely:|does not look like a dermoscopic photo|^The photo is (blurred|too dark|too bright)|^The lesion is too small")
+# What a doctor sees when the analysis is done: the ranked result, or the input check's refusal (the English
+# texts' first sentences, so that a new finding of the check counts without editing this).
+ANSWER = re.compile("|".join(re.escape(t(key).split(".")[0].split("**")[0]) for key in
+                             ("top_sentence", *(f"gate_{finding}" for finding in (NOT_DERMOSCOPIC, *QUALITY_PROBLEMS)))))
 
 
 class NoAnswer(NamedTuple):
