@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from test_browser import require_browser
+from ui import loadtest
+from ui.browser import CHROMIUM_ARGS, chromium_path, served_app
 from ui.loadtest import main as loadtest_main, process_tree
 
 
@@ -23,6 +25,38 @@ def test_every_doctor_gets_a_result_when_clicking_analyse_right_after_the_upload
     cpu = figures["cpu_s"]  # the server answered 3 analyses and 3 browser pages drew them: both used the CPU
     assert cpu["server"] > 0 and cpu["browsers"] > 0
     assert cpu["server"] + cpu["browsers"] <= cpu["wall"] * cpu["cores"] * 1.1  # no more than the machine has
+
+
+def test_a_doctor_without_an_answer_is_reported_with_the_step_and_what_the_page_exchanged(tmp_path, monkeypatch):
+    """A photo that cannot be uploaded stops the doctor at the upload; the page had loaded over its WebSocket,
+    so the saved traffic shows frames both ways before the step that failed."""
+    require_browser()
+    import asyncio
+
+    from playwright.async_api import async_playwright
+
+    monkeypatch.setattr(loadtest, "FAILED_PAGES", tmp_path)
+
+    async def visit(url):
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=chromium_path(), headless=True,
+                                                       args=CHROMIUM_ARGS)
+            try:
+                return await loadtest.one_doctor(browser, url, 5, 60, photo=tmp_path / "missing.jpg")
+            finally:
+                await browser.close()
+
+    with served_app() as served:
+        outcome = asyncio.run(visit(served.url))
+    assert isinstance(outcome, loadtest.NoAnswer) and outcome.step == "upload"
+    events = json.loads((tmp_path / "user-5.events.json").read_text(encoding="utf-8"))
+    names = [event["event"] for event in events]
+    assert names[0] == "open" and names[-1] == "no answer" and "upload" in names
+    before_upload = names[: names.index("upload")]
+    assert "websocket opened" in before_upload
+    assert "frame sent" in before_upload and "frame received" in before_upload
+    assert [event["s"] for event in events] == sorted(event["s"] for event in events)
+    assert (tmp_path / "user-5.png").is_file() and "Lesion photo" in (tmp_path / "user-5.txt").read_text()
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="CPU accounting reads Linux's /proc")

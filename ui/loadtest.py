@@ -8,8 +8,8 @@ cookies, own Streamlit session) per user, all at the same time. Prints JSON: use
 the ranked result, or the input check's refusal, within the timeout), the median and 95th percentile of
 Analyse → result in seconds, the CPU seconds the server and the browsers used from the first page opened to
 the last answer (next to the wall-clock seconds and the cores: which of the two limits the figures), for each
-doctor who got no answer the step that did not complete (a screenshot and the page's text go to
-test-artifacts/loadtest/), and the server's memory (RSS, MB) once warm, at its peak, and ``--settle`` seconds
+doctor who got no answer the step that did not complete (a screenshot, the page's text and what passed between
+the page and the server go to test-artifacts/loadtest/), and the server's memory (RSS, MB) once warm, at its peak, and ``--settle`` seconds
 after every browser page closed (Streamlit keeps a disconnected session for 120 s, in case its browser
 reconnects). ``--photo`` gives every doctor the same file (a huge photo, say) instead of the 7 examples.
 """
@@ -46,35 +46,65 @@ class NoAnswer(NamedTuple):
     error: str
 
 
+class PageTrace:
+    """What passed between one doctor's page and the server, kept for a doctor who got no answer: every
+    WebSocket frame (direction and size; Streamlit sends a click as one frame), the page's console messages
+    (Streamlit logs a message it could not send while disconnected there) and the test's own steps, each with
+    the seconds since the page opened. Without it a lost click cannot be placed: in the page, on the way, or
+    in the server."""
+
+    def __init__(self, page):
+        self.started, self.events = time.perf_counter(), []
+        page.on("websocket", self._websocket)
+        page.on("console", lambda message: self.note("console", f"{message.type}: {message.text[:300]}"))
+
+    def note(self, event: str, detail: str = "") -> None:
+        self.events.append({"s": round(time.perf_counter() - self.started, 3), "event": event, "detail": detail})
+
+    def _websocket(self, socket) -> None:
+        self.note("websocket opened", socket.url)
+        socket.on("framesent", lambda payload: self.note("frame sent", f"{len(payload)} bytes"))
+        socket.on("framereceived", lambda payload: self.note("frame received", f"{len(payload)} bytes"))
+        socket.on("close", lambda _: self.note("websocket closed"))
+
+
 async def one_doctor(browser, url: str, user: int, timeout_s: float, photo: Path | None = None) -> float | NoAnswer:
     """Seconds from the Analyse click to the answer (result or refusal), or the step at which none came."""
     context = await browser.new_context(viewport={"width": 1400, "height": 1600})
     page = await context.new_page()
+    trace = PageTrace(page)
     step = "open"
     try:
+        trace.note(step)
         await page.goto(url, timeout=timeout_s * 1000)
         await page.get_by_text("Lesion photo").wait_for(timeout=timeout_s * 1000)
         step = "upload"
+        trace.note(step)
         photo = photo or PHOTOS[user % len(PHOTOS)]
         await page.locator("input[type=file]").first.set_input_files(str(photo), timeout=timeout_s * 1000)
         await page.get_by_text(photo.name).first.wait_for(timeout=timeout_s * 1000)
         await asyncio.sleep(1.0)
         step = "click"
+        trace.note(step)
         started = time.perf_counter()
         await page.get_by_role("button", name="Analyse").click(timeout=timeout_s * 1000)
         step = "answer"
+        trace.note("clicked: waiting for the answer")
         await page.get_by_text(ANSWER).first.wait_for(timeout=timeout_s * 1000)
         return time.perf_counter() - started
     except Exception as error:  # a timeout or a closed page: this doctor got no answer, which is what is counted
-        await save_failed_page(page, user)
+        trace.note("no answer", f"{type(error).__name__} at step {step}")
+        await save_failed_page(page, user, trace)
         return NoAnswer(step, f"{type(error).__name__}: {str(error).splitlines()[0][:200]}")
     finally:
         await context.close()
 
 
-async def save_failed_page(page, user: int) -> None:
-    """What the doctor saw when no answer came (screenshot and text), for finding out why."""
+async def save_failed_page(page, user: int, trace: PageTrace) -> None:
+    """What the doctor saw when no answer came (screenshot and text) and the page's traffic, for finding out
+    why."""
     FAILED_PAGES.mkdir(parents=True, exist_ok=True)
+    (FAILED_PAGES / f"user-{user}.events.json").write_text(json.dumps(trace.events, indent=1), encoding="utf-8")
     with contextlib.suppress(Exception):
         await page.screenshot(path=FAILED_PAGES / f"user-{user}.png", full_page=True)
         (FAILED_PAGES / f"user-{user}.txt").write_text(await page.inner_text("body"), encoding="utf-8")
