@@ -63,9 +63,54 @@ class PageTrace:
 
     def _websocket(self, socket) -> None:
         self.note("websocket opened", socket.url)
-        socket.on("framesent", lambda payload: self.note("frame sent", f"{len(payload)} bytes"))
-        socket.on("framereceived", lambda payload: self.note("frame received", f"{len(payload)} bytes"))
+        socket.on("framesent", lambda payload: self.note("frame sent", describe_sent(payload)))
+        socket.on("framereceived", lambda payload: self.note("frame received", describe_received(payload)))
         socket.on("close", lambda _: self.note("websocket closed"))
+
+
+def describe_sent(payload: bytes | str) -> str:
+    """A frame the page sent, in words: its size and Streamlit's message type; for a script rerun, which
+    widgets' clicks it carries (widget ids) and how many files the uploaders hold in it."""
+    from google.protobuf.message import DecodeError
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+
+    size, message = f"{len(payload)} bytes", BackMsg()
+    try:
+        message.ParseFromString(payload.encode("latin-1") if isinstance(payload, str) else payload)
+    except DecodeError:  # not a Streamlit message: its size is all there is to say
+        return size
+    kind = message.WhichOneof("type")
+    if kind != "rerun_script":
+        return f"{size}: {kind}"
+    widgets = message.rerun_script.widget_states.widgets
+    clicks = [w.id for w in widgets if w.WhichOneof("value") == "trigger_value" and w.trigger_value]
+    files = sum(len(w.file_uploader_state_value.uploaded_file_info) for w in widgets
+                if w.WhichOneof("value") == "file_uploader_state_value")
+    return f"{size}: rerun_script, clicks {clicks}, files {files}"
+
+
+def describe_received(payload: bytes | str) -> str:
+    """A frame the server sent, in words: its size and Streamlit's message type; for a new element, its kind
+    and the start of its text, so that a script run can be followed (an "Analysing" note, a result)."""
+    from google.protobuf.message import DecodeError
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    size, message = f"{len(payload)} bytes", ForwardMsg()
+    try:
+        message.ParseFromString(payload.encode("latin-1") if isinstance(payload, str) else payload)
+    except DecodeError:
+        return size
+    kind = message.WhichOneof("type")
+    if kind == "script_finished":
+        return f"{size}: script_finished {ForwardMsg.ScriptFinishedStatus.Name(message.script_finished)}"
+    if kind == "session_status_changed":
+        return f"{size}: script running {message.session_status_changed.script_is_running}"
+    if kind == "delta" and message.delta.WhichOneof("type") == "new_element":
+        element = message.delta.new_element
+        element_kind = element.WhichOneof("type")
+        text = getattr(getattr(element, element_kind), "body", "")
+        return f"{size}: {element_kind} {text[:60]!r}" if isinstance(text, str) and text else f"{size}: {element_kind}"
+    return f"{size}: {kind}"
 
 
 async def one_doctor(browser, url: str, user: int, timeout_s: float, photo: Path | None = None) -> float | NoAnswer:
