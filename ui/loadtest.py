@@ -8,10 +8,11 @@ cookies, own Streamlit session) per user, all at the same time. Prints JSON: use
 the ranked result, or the input check's refusal, within the timeout), the median and 95th percentile of
 Analyse → result in seconds, the CPU seconds the server and the browsers used from the first page opened to
 the last answer (next to the wall-clock seconds and the cores: which of the two limits the figures), for each
-doctor who got no answer the step that did not complete (a screenshot, the page's text and what passed between
-the page and the server go to test-artifacts/loadtest/), and the server's memory (RSS, MB) once warm, at its peak, and ``--settle`` seconds
-after every browser page closed (Streamlit keeps a disconnected session for 120 s, in case its browser
-reconnects). ``--photo`` gives every doctor the same file (a huge photo, say) instead of the 7 examples.
+doctor who got no answer the step that did not complete (a screenshot, the page's text and what passed
+between the page and the server go to test-artifacts/loadtest/), and the server's memory (RSS, MB) once warm,
+at its peak, and ``--settle`` seconds after every browser page closed (Streamlit keeps a disconnected session
+for 120 s, in case its browser reconnects). ``--photo`` gives every doctor the same file (a huge photo, say)
+instead of the 7 examples.
 """
 
 import argparse
@@ -48,7 +49,7 @@ class NoAnswer(NamedTuple):
 
 class PageTrace:
     """What passed between one doctor's page and the server, kept for a doctor who got no answer: every
-    WebSocket frame (direction and size; Streamlit sends a click as one frame), the page's console messages
+    WebSocket frame (its direction, size and Streamlit message), the page's console messages
     (Streamlit logs a message it could not send while disconnected there) and the test's own steps, each with
     the seconds since the page opened. Without it a lost click cannot be placed: in the page, on the way, or
     in the server."""
@@ -68,16 +69,24 @@ class PageTrace:
         socket.on("close", lambda _: self.note("websocket closed"))
 
 
+def _parsed(message, payload: bytes | str):
+    """``message`` (an empty Streamlit protobuf) filled from a frame's payload, or None when it is not one."""
+    from google.protobuf.message import DecodeError
+
+    try:
+        message.ParseFromString(payload.encode("latin-1") if isinstance(payload, str) else payload)
+    except DecodeError:
+        return None
+    return message
+
+
 def describe_sent(payload: bytes | str) -> str:
     """A frame the page sent, in words: its size and Streamlit's message type; for a script rerun, which
     widgets' clicks it carries (widget ids) and how many files the uploaders hold in it."""
-    from google.protobuf.message import DecodeError
     from streamlit.proto.BackMsg_pb2 import BackMsg
 
-    size, message = f"{len(payload)} bytes", BackMsg()
-    try:
-        message.ParseFromString(payload.encode("latin-1") if isinstance(payload, str) else payload)
-    except DecodeError:  # not a Streamlit message: its size is all there is to say
+    size, message = f"{len(payload)} bytes", _parsed(BackMsg(), payload)
+    if message is None:
         return size
     kind = message.WhichOneof("type")
     if kind != "rerun_script":
@@ -92,13 +101,10 @@ def describe_sent(payload: bytes | str) -> str:
 def describe_received(payload: bytes | str) -> str:
     """A frame the server sent, in words: its size and Streamlit's message type; for a new element, its kind
     and the start of its text, so that a script run can be followed (an "Analysing" note, a result)."""
-    from google.protobuf.message import DecodeError
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-    size, message = f"{len(payload)} bytes", ForwardMsg()
-    try:
-        message.ParseFromString(payload.encode("latin-1") if isinstance(payload, str) else payload)
-    except DecodeError:
+    size, message = f"{len(payload)} bytes", _parsed(ForwardMsg(), payload)
+    if message is None:
         return size
     kind = message.WhichOneof("type")
     if kind == "script_finished":
@@ -106,9 +112,8 @@ def describe_received(payload: bytes | str) -> str:
     if kind == "session_status_changed":
         return f"{size}: script running {message.session_status_changed.script_is_running}"
     if kind == "delta" and message.delta.WhichOneof("type") == "new_element":
-        element = message.delta.new_element
-        element_kind = element.WhichOneof("type")
-        text = getattr(getattr(element, element_kind), "body", "")
+        element_kind = message.delta.new_element.WhichOneof("type")
+        text = getattr(getattr(message.delta.new_element, element_kind), "body", "")
         return f"{size}: {element_kind} {text[:60]!r}" if isinstance(text, str) and text else f"{size}: {element_kind}"
     return f"{size}: {kind}"
 
