@@ -59,14 +59,21 @@ class PageTrace:
         page.on("websocket", self._websocket)
         page.on("console", lambda message: self.note("console", f"{message.type}: {message.text[:300]}"))
 
-    def note(self, event: str, detail: str = "") -> None:
+    def note(self, event: str, detail: str | bytes = "") -> None:
         self.events.append({"s": round(time.perf_counter() - self.started, 3), "event": event, "detail": detail})
 
     def _websocket(self, socket) -> None:
         self.note("websocket opened", socket.url)
-        socket.on("framesent", lambda payload: self.note("frame sent", describe_sent(payload)))
-        socket.on("framereceived", lambda payload: self.note("frame received", describe_received(payload)))
+        socket.on("framesent", lambda payload: self.note("frame sent", payload))
+        socket.on("framereceived", lambda payload: self.note("frame received", payload))
         socket.on("close", lambda _: self.note("websocket closed"))
+
+    def described(self) -> list[dict]:
+        """The events with each frame put into words: done only for a doctor who got no answer, so that no
+        page's frames are decoded while the doctors are being timed."""
+        words = {"frame sent": describe_sent, "frame received": describe_received}
+        return [{**event, "detail": words[event["event"]](event["detail"])} if event["event"] in words else event
+                for event in self.events]
 
 
 def _parsed(message, payload: bytes | str):
@@ -154,7 +161,7 @@ async def save_failed_page(page, user: int, trace: PageTrace) -> None:
     """What the doctor saw when no answer came (screenshot and text) and the page's traffic, for finding out
     why."""
     FAILED_PAGES.mkdir(parents=True, exist_ok=True)
-    (FAILED_PAGES / f"user-{user}.events.json").write_text(json.dumps(trace.events, indent=1), encoding="utf-8")
+    (FAILED_PAGES / f"user-{user}.events.json").write_text(json.dumps(trace.described(), indent=1), encoding="utf-8")
     with contextlib.suppress(Exception):
         await page.screenshot(path=FAILED_PAGES / f"user-{user}.png", full_page=True)
         (FAILED_PAGES / f"user-{user}.txt").write_text(await page.inner_text("body"), encoding="utf-8")
