@@ -28,6 +28,8 @@ UPLOAD_TYPES = ["jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp", "gif"]
 EMPTY_DETAILS = {"patient_id": "", "age": None, "sex": UNKNOWN, "site": UNKNOWN}
 STAFF_FIELDS = ("clinic", "clinician")
 CASE_FIELDS = ("case_lesion", "case_visit_date", "case_note")  # what the save form holds for this patient
+ANALYSE = "analyse"  # the Analyse control's key and its one option
+ANALYSIS_ON = "analysis_on"  # the latch itself: a widget's own state is dropped while another page is shown
 
 lang = language()
 st.title(t("app_title", lang))
@@ -85,7 +87,7 @@ def on_example(row: dict) -> None:
 
 
 def new_patient() -> None:
-    for key in ("photo", "analysed", "analyse_requested", "result", "result_key", "gate_override", "pdf",
+    for key in ("photo", ANALYSE, ANALYSIS_ON, "result", "result_key", "gate_override", "pdf",
                 "example_details", "save_error", *CASE_FIELDS):
         st.session_state.pop(key, None)
     st.session_state["details"] = dict(EMPTY_DETAILS)
@@ -93,11 +95,13 @@ def new_patient() -> None:
     refill_widgets()
 
 
-def request_analysis() -> None:
-    """Only records the click; the request stays pending until a photo is there. A button's return value
-    is lost when its run is cut short by the next event, and under load a click can reach the server before
-    the upload it follows (measured: the page then stayed idle with the file shown)."""
-    st.session_state["analyse_requested"] = True
+def keep_analysing() -> None:
+    """Analyse is a latch kept on until New patient, not a one-shot button. A button's click is sent once: when
+    the upload's own update reaches the server a few milliseconds later, Streamlit drops the run that carried
+    the click before applying it, and the click is gone (measured under load: the page stayed idle with the
+    file shown). A selected option is sent again with every later update, so it cannot be lost; a second
+    click, which would unselect it, selects it again."""
+    st.session_state[ANALYSE] = ANALYSE
 
 
 def override_gate(request: tuple) -> None:
@@ -229,17 +233,20 @@ with patient:
         for field in STAFF_FIELDS:
             st.text_input(t(field, lang), key=widget_key(field), max_chars=80, on_change=store, args=(staff, field))
     analyse_column, clear_column = st.columns(2)
-    analyse_column.button(t("analyse", lang), type="primary", width="stretch", on_click=request_analysis)
+    if st.session_state.get(ANALYSIS_ON):
+        st.session_state.setdefault(ANALYSE, ANALYSE)
+    analyse_column.segmented_control(t("analyse", lang), [ANALYSE], key=ANALYSE, label_visibility="collapsed",
+                                     format_func=lambda _: t("analyse", lang), on_change=keep_analysing,
+                                     help=t("analyse_help", lang), width="stretch")
     clear_column.button(t("new_patient", lang), on_click=new_patient, help=t("new_patient_help", lang), width="stretch")
 
 photo = st.session_state.get("photo")
-if st.session_state.get("analyse_requested"):
-    if photo is None:
-        st.warning(t("need_photo", lang))
-    else:
-        del st.session_state["analyse_requested"]
-        st.session_state["analysed"] = photo["sha"]
-if photo is None or st.session_state.get("analysed") != photo["sha"]:
+if st.session_state.get(ANALYSE) == ANALYSE:
+    st.session_state[ANALYSIS_ON] = True
+if not st.session_state.get(ANALYSIS_ON):
+    st.stop()
+if photo is None:  # the request stays on: the photo that arrives next is analysed
+    st.warning(t("need_photo", lang))
     st.stop()
 
 age, sex, site = details["age"], details["sex"], details["site"]

@@ -32,8 +32,14 @@ def analyse(at, photo: bytes, name="lesion.jpg", age=60, sex="female", site="low
     at.number_input(key=f"age_{lang}").set_value(age).run()
     at.selectbox(key=f"sex_{lang}").set_value(sex).run()
     at.selectbox(key=f"site_{lang}").set_value(site).run()
-    next(b for b in at.button if b.label in ("Analyse", "Phân tích")).click().run()
+    press_analyse(at)
     assert not at.exception, at.exception
+    return at
+
+
+def press_analyse(at):
+    """What a click on Analyse sends: its one option selected (it stays selected, see the diagnose page)."""
+    at.segmented_control(key="analyse").set_value("analyse").run()
     return at
 
 
@@ -76,7 +82,7 @@ def test_vietnamese_labels_everywhere(app):
 @pytest.mark.parametrize("content", [b"this is not a photo", b"", b"\xff\xd8\xff\xe0" + b"\0" * 40])
 def test_bad_file_gives_a_message_not_an_exception(app, content):
     app.file_uploader[0].upload("broken.jpg", content, "image/jpeg").run()
-    next(b for b in app.button if b.label == "Analyse").click().run()
+    press_analyse(app)
     assert not app.exception
     assert any("This photo cannot be used" in error.value for error in app.error)
     # the page keeps working: a good photo afterwards is analysed
@@ -193,7 +199,7 @@ def test_switching_the_language_never_changes_patient_data(app, monkeypatch):
     assert app.selectbox(key="sex_en").value == "male"  # a change made in the other language is kept
     app.selectbox(key="sex_en").set_value("female").run()
     app.file_uploader[0].upload("lesion.jpg", (EXAMPLES / "mel.jpg").read_bytes(), "image/jpeg").run()
-    next(b for b in app.button if b.label == "Analyse").click().run()
+    press_analyse(app)
     assert app.session_state["result_key"][2:] == (47, "female", "face")  # what the Predictor received
     prepare_pdf(app)
     sent = calls[-1]
@@ -301,10 +307,23 @@ def test_external_results_are_on_the_about_page(app):
 
 
 def test_an_analyse_click_before_the_photo_arrives_is_kept(app):
-    next(b for b in app.button if b.label == "Analyse").click().run()
+    press_analyse(app)
     assert any("Choose a photo first" in w.value for w in app.warning)
     app.file_uploader[0].upload("late.jpg", (EXAMPLES / "nv.jpg").read_bytes(), "image/jpeg").run()
     assert not app.exception and len(ranked_table(app)) == 7  # the pending click analyses the photo
+
+
+def test_analyse_stays_on_for_the_patient_until_new_patient(app):
+    """The request to analyse is a value every later update repeats (a click is sent only once and can be
+    dropped by Streamlit under load): a second click keeps it, a new photo is analysed without a click."""
+    analyse(app, (EXAMPLES / "nv.jpg").read_bytes())
+    app.segmented_control(key="analyse").set_value(None).run()  # what a second click on the selected option sends
+    assert app.segmented_control(key="analyse").value == "analyse" and len(ranked_table(app)) == 7
+    app.file_uploader[0].upload("next.jpg", (EXAMPLES / "bcc.jpg").read_bytes(), "image/jpeg").run()
+    assert app.session_state["photo"]["name"] == "next.jpg" and len(ranked_table(app)) == 7
+    assert app.session_state["result_key"][1] == app.session_state["photo"]["sha"]
+    next(b for b in app.button if b.label == "New patient").click().run()
+    assert app.segmented_control(key="analyse").value is None and not app.table
 
 
 def test_loaded_models_outlive_each_script_run(app, monkeypatch):

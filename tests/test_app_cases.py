@@ -7,6 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from skin_core.cases import CaseStore, UserInfo
+from test_app import press_analyse
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "assets" / "examples"
@@ -39,7 +40,7 @@ def signed_in(username: str, password: str | None = None) -> AppTest:
 def analyse_example(at, code="mel", patient="BN-0042"):
     at.text_input(key="patient_id_en").set_value(patient).run()
     next(b for b in at.button if b.label == code).click().run()
-    next(b for b in at.button if b.label == "Analyse").click().run()
+    press_analyse(at)
     assert not at.exception, at.exception
 
 
@@ -171,7 +172,7 @@ def test_two_visits_of_a_lesion_side_by_side_in_vietnamese(clinic):
     for visit, (code, day) in enumerate((("nv", datetime.date(2026, 5, 4)), ("mel", datetime.date(2026, 11, 2)))):
         at.text_input(key="patient_id_vi").set_value("BN-9").run()
         next(b for b in at.button if b.label == code).click().run()
-        next(b for b in at.button if b.label == "Phân tích").click().run()
+        press_analyse(at)
         assert not at.exception, at.exception
         at.text_input(key="case_lesion").set_value("lưng, tổn thương 2")
         at.date_input(key="case_visit_date").set_value(day).run()

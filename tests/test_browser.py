@@ -61,7 +61,7 @@ def test_diagnose_in_both_languages_and_compare_in_chromium(server):
         page.get_by_text("mel.jpg").wait_for(timeout=30_000)
         choose(page, "Sex", "female")
         choose(page, "Anatomical site", "face")
-        page.get_by_role("button", name="Analyse").click()
+        page.get_by_role("radio", name="Analyse").click()
         expect(page.get_by_text("Most likely")).to_be_visible(timeout=120_000)
         expect(page.get_by_text("Attention overlay")).to_be_visible(timeout=30_000)
         page.wait_for_timeout(2000)  # let the images finish drawing before the screenshot
@@ -107,7 +107,7 @@ def test_case_history_in_chromium(tmp_path):
         page.get_by_label("Patient identifier (the clinic's own code)").press("Enter")
         page.locator("input[type=file]").first.set_input_files(str(REPO / "assets" / "examples" / "bcc.jpg"))
         page.get_by_text("bcc.jpg").wait_for(timeout=30_000)
-        page.get_by_role("button", name="Analyse").click()
+        page.get_by_role("radio", name="Analyse").click()
         expect(page.get_by_text("Most likely")).to_be_visible(timeout=120_000)
         page.get_by_label("Lesion (e.g. left shoulder, lesion 1)").fill("nose, lesion 1")
         page.get_by_label("Lesion (e.g. left shoulder, lesion 1)").press("Enter")

@@ -61,18 +61,21 @@ def test_a_doctor_without_an_answer_is_reported_with_the_step_and_what_the_page_
     assert (tmp_path / "user-5.png").is_file() and "Lesion photo" in (tmp_path / "user-5.txt").read_text()
 
 
-def test_a_sent_frame_is_described_by_the_clicks_and_files_it_carries():
+def test_a_sent_frame_is_described_by_the_clicks_selections_and_files_it_carries():
     from streamlit.proto.BackMsg_pb2 import BackMsg
 
     message = BackMsg()
     widgets = message.rerun_script.widget_states.widgets
-    widgets.add(id="analyse", trigger_value=True)
+    widgets.add(id="example_mel", trigger_value=True)
     widgets.add(id="new_patient", trigger_value=False)
+    widgets.add(id="analyse").string_array_value.data.append("analyse")
+    widgets.add(id="camera_on", bool_value=False)
     widgets.add(id="age", double_value=40.0)
     upload = widgets.add(id="upload_0")
     upload.file_uploader_state_value.uploaded_file_info.add(file_id="a", name="mel.jpg", size=3)
     payload = message.SerializeToString()
-    assert loadtest.describe_sent(payload) == f"{len(payload)} bytes: rerun_script, clicks ['analyse'], files 1"
+    assert loadtest.describe_sent(payload) == (f"{len(payload)} bytes: rerun_script, clicks ['example_mel'], "
+                                            f"selected ['analyse'], files 1")
     heartbeat = BackMsg(app_heartbeat=True).SerializeToString()
     assert loadtest.describe_sent(heartbeat) == f"{len(heartbeat)} bytes: app_heartbeat"
     assert loadtest.describe_sent(b"\xff\xff\xff") == "3 bytes"

@@ -39,6 +39,10 @@ STRINGS = {
     "sex": ("Sex", "Giới tính"),
     "site": ("Anatomical site", "Vị trí giải phẫu"),
     "analyse": ("Analyse", "Phân tích"),
+    "analyse_help": ("Stays on for this patient: a new photo or changed details are analysed at once. "
+                     "New patient turns it off.",
+                     "Giữ nguyên cho bệnh nhân này: ảnh mới hoặc thông tin thay đổi được phân tích ngay. "
+                     "Nút Bệnh nhân mới sẽ tắt."),
     "new_patient": ("New patient", "Bệnh nhân mới"),
     "new_patient_help": ("Clears the photo, the result and the patient's details (clinic and clinician stay).",
                          "Xóa ảnh, kết quả và thông tin bệnh nhân (giữ phòng khám và bác sĩ)."),

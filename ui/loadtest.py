@@ -89,7 +89,8 @@ def _parsed(message, payload: bytes | str):
 
 def describe_sent(payload: bytes | str) -> str:
     """A frame the page sent, in words: its size and Streamlit's message type; for a script rerun, which
-    widgets' clicks it carries (widget ids) and how many files the uploaders hold in it."""
+    widgets' clicks it carries, which option widgets (Analyse among them) hold a selection (widget ids) and
+    how many files the uploaders hold in it."""
     from streamlit.proto.BackMsg_pb2 import BackMsg
 
     size, message = f"{len(payload)} bytes", _parsed(BackMsg(), payload)
@@ -100,9 +101,10 @@ def describe_sent(payload: bytes | str) -> str:
         return f"{size}: {kind}"
     widgets = message.rerun_script.widget_states.widgets
     clicks = [w.id for w in widgets if w.WhichOneof("value") == "trigger_value" and w.trigger_value]
+    selected = [w.id for w in widgets if w.WhichOneof("value") == "string_array_value" and w.string_array_value.data]
     files = sum(len(w.file_uploader_state_value.uploaded_file_info) for w in widgets
                 if w.WhichOneof("value") == "file_uploader_state_value")
-    return f"{size}: rerun_script, clicks {clicks}, files {files}"
+    return f"{size}: rerun_script, clicks {clicks}, selected {selected}, files {files}"
 
 
 def describe_received(payload: bytes | str) -> str:
@@ -144,7 +146,7 @@ async def one_doctor(browser, url: str, user: int, timeout_s: float, photo: Path
         step = "click"
         trace.note(step)
         started = time.perf_counter()
-        await page.get_by_role("button", name="Analyse").click(timeout=timeout_s * 1000)
+        await page.get_by_role("radio", name="Analyse").click(timeout=timeout_s * 1000)
         step = "answer"
         trace.note("clicked: waiting for the answer")
         await page.get_by_text(ANSWER).first.wait_for(timeout=timeout_s * 1000)
