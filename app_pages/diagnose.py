@@ -30,6 +30,7 @@ STAFF_FIELDS = ("clinic", "clinician")
 CASE_FIELDS = ("case_lesion", "case_visit_date", "case_note")  # what the save form holds for this patient
 ANALYSE = "analyse"  # the Analyse control's key and its one option
 ANALYSIS_ON = "analysis_on"  # the latch itself: a widget's own state is dropped while another page is shown
+TAKEN_FILE = "taken_file"  # the uploaded or photographed file shown last (an example replaces it until the next)
 
 lang = language()
 st.title(t("app_title", lang))
@@ -62,16 +63,14 @@ def set_photo(label: str, data: bytes) -> None:
     st.session_state["photo"] = {"name": label, "bytes": data, "sha": hashlib.sha256(data).hexdigest()}
 
 
-def on_upload() -> None:
-    upload = st.session_state.get(f"upload_{generation}")
-    if upload is not None:
-        set_photo(upload.name, upload.getvalue())
-
-
-def on_camera() -> None:
-    shot = st.session_state.get(f"camera_{generation}")
-    if shot is not None:
-        set_photo("camera.jpg", shot.getvalue())
+def take_new_file(file, label: str | None = None) -> None:
+    """Show a newly uploaded or photographed file. Read from the widget's value while the page is drawn, not in
+    an on_change callback: under load Streamlit can cut a run short inside the callback (every session-state
+    access checks for a newer request) after it stored the widget's value, and the next run then sees no
+    change, so the photo never arrived (measured: "Choose a photo first." next to the uploaded file)."""
+    if file is not None and st.session_state.get(TAKEN_FILE) != file.file_id:
+        st.session_state[TAKEN_FILE] = file.file_id
+        set_photo(label or file.name, file.getvalue())
 
 
 def on_example(row: dict) -> None:
@@ -87,7 +86,7 @@ def on_example(row: dict) -> None:
 
 
 def new_patient() -> None:
-    for key in ("photo", ANALYSE, ANALYSIS_ON, "result", "result_key", "gate_override", "pdf",
+    for key in ("photo", TAKEN_FILE, ANALYSE, ANALYSIS_ON, "result", "result_key", "gate_override", "pdf",
                 "example_details", "save_error", *CASE_FIELDS):
         st.session_state.pop(key, None)
     st.session_state["details"] = dict(EMPTY_DETAILS)
@@ -203,9 +202,9 @@ for target in (details, staff):
 inputs, patient = st.columns([3, 2])
 with inputs:
     st.subheader(t("photo", lang))
-    st.file_uploader(t("upload", lang), type=UPLOAD_TYPES, key=f"upload_{generation}", on_change=on_upload)
+    take_new_file(st.file_uploader(t("upload", lang), type=UPLOAD_TYPES, key=f"upload_{generation}"))
     if st.toggle(t("use_camera", lang), key="camera_on"):
-        st.camera_input(t("camera", lang), key=f"camera_{generation}", on_change=on_camera)
+        take_new_file(st.camera_input(t("camera", lang), key=f"camera_{generation}"), "camera.jpg")
     examples = pd.read_csv(EXAMPLES / "examples.csv")
     st.caption(t("examples", lang))
     for column, row in zip(st.columns(len(examples)), examples.to_dict("records")):

@@ -326,6 +326,18 @@ def test_analyse_stays_on_for_the_patient_until_new_patient(app):
     assert app.segmented_control(key="analyse").value is None and not app.table
 
 
+def test_an_example_replaces_an_uploaded_photo_until_the_next_upload(app):
+    """The uploaded file is read while the page is drawn: one still in the uploader must not take the place of
+    an example chosen after it, and a new upload must."""
+    app.file_uploader[0].upload("first.jpg", (EXAMPLES / "nv.jpg").read_bytes(), "image/jpeg").run()
+    assert app.session_state["photo"]["name"] == "first.jpg"
+    next(b for b in app.button if b.label == "mel").click().run()
+    app.number_input(key="age_en").set_value(50).run()  # any later run: the uploader still holds first.jpg
+    assert app.session_state["photo"]["name"].startswith("HAM10000")
+    app.file_uploader[0].upload("second.jpg", (EXAMPLES / "bcc.jpg").read_bytes(), "image/jpeg").run()
+    assert app.session_state["photo"]["name"] == "second.jpg"
+
+
 def test_loaded_models_outlive_each_script_run(app, monkeypatch):
     """Streamlit clears Keras' global state after every run (emptying TensorFlow's kernel cache: the next
     prediction took 0.7-1.2 s instead of 0.06 s); the app keeps it, and keeps its loaded models out of every
