@@ -57,6 +57,8 @@ def parse_args(argv=None):
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     parser.add_argument("--init-from", default=None,
                         help="start from this bundle's trained weights (same backbone, size and branches)")
+    parser.add_argument("--exposure-margin", action=argparse.BooleanOptionalAction, default=defaults.exposure_margin,
+                        help="the malignancy threshold also holds on the validation photos 15 %% darker and paler")
     parser.add_argument("--research", action="store_true",
                         help="a comparison run: the bundle is never offered for diagnosis, whatever its recipe")
     parser.add_argument("--display-name", default="",

@@ -5,7 +5,7 @@ import streamlit as st
 
 from skin_core.bundle import SPLIT_FILE, evaluated_bundles
 from ui import comparison
-from ui.i18n import external_summary, t
+from ui.i18n import external_summary, operating_point_text, t
 from ui.state import language
 
 lang = language()
@@ -45,7 +45,8 @@ for bundle in evaluated:
                      hide_index=True)
         malignant = metrics["malignant"]
         if malignant.get("auc") is not None:
-            st.markdown(t("malignant_figures", lang, **malignant))
+            st.markdown(" ".join(filter(None, (t("malignant_figures", lang, **malignant),
+                                               operating_point_text(config, lang)))))
         st.markdown(t("calibration_text", lang, temperature=config.temperature,
                       before=metrics.get("ece_before_calibration", metrics["ece"]), after=metrics["ece"]))
         if "image_only" in metrics:

@@ -112,6 +112,20 @@ class ModelCard:
 
 
 @dataclass(frozen=True)
+class OperatingPoint:
+    """How the malignancy threshold was chosen, on validation photos only: the highest threshold whose
+    sensitivity (its lower Wilson bound at ``confidence``, when given) reaches ``target_sensitivity``; with
+    ``exposure_margin`` it must also reach it on those photos 15 % darker and 15 % paler, where
+    ``threshold_as_is`` is what the photos as they are alone would have given."""
+
+    target_sensitivity: float
+    confidence: float | None
+    exposure_margin: bool
+    threshold_as_is: float
+    date: str
+
+
+@dataclass(frozen=True)
 class BundleConfig:
     """The typed content of a bundle's config.json. ``from_dict`` validates it against this code."""
 
@@ -140,11 +154,12 @@ class BundleConfig:
     benchmark: Benchmark | None = None
     gate: GateSettings | None = None  # None: no input gate fitted (python -m skin_core.gate)
     members: tuple = ()  # an ensemble's member bundles, by name in the same folder; the first leads
+    operating_point: OperatingPoint | None = None  # None: chosen before it was recorded (see training.arguments)
     schema_version: int = SCHEMA_VERSION
 
     NESTED: ClassVar[dict] = {"age_normalisation": AgeNormalisation, "model_card": ModelCard,
                               "training": TrainingRecord, "low_confidence": LowConfidence,
-                              "benchmark": Benchmark, "gate": GateSettings}
+                              "benchmark": Benchmark, "gate": GateSettings, "operating_point": OperatingPoint}
 
     @property
     def clinical(self) -> bool:
@@ -222,6 +237,18 @@ class BundleConfig:
               f"must be a positive number, got {self.temperature!r}")
         check(_finite(self.malignancy_threshold) and 0 < self.malignancy_threshold < 1, "malignancy_threshold",
               f"must lie strictly between 0 and 1, got {self.malignancy_threshold!r}")
+        point = self.operating_point
+        if point is not None:
+            check(_finite(point.target_sensitivity) and 0 < point.target_sensitivity < 1,
+                  "operating_point.target_sensitivity", f"must lie strictly between 0 and 1, got "
+                  f"{point.target_sensitivity!r}")
+            check(point.confidence is None or (_finite(point.confidence) and 0 < point.confidence < 1),
+                  "operating_point.confidence", f"must be null or lie strictly between 0 and 1, got "
+                  f"{point.confidence!r}")
+            check(isinstance(point.exposure_margin, bool), "operating_point.exposure_margin", "must be true or false")
+            check(_finite(point.threshold_as_is) and self.malignancy_threshold <= point.threshold_as_is < 1,
+                  "operating_point.threshold_as_is", f"must lie between the malignancy threshold and 1 (the margin "
+                  f"only lowers it), got {point.threshold_as_is!r}")
         for name in ("min_top_probability", "min_margin"):
             value = getattr(self.low_confidence, name)
             check(_finite(value) and 0 <= value <= 1, f"low_confidence.{name}", f"must lie in [0, 1], got {value!r}")

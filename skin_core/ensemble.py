@@ -21,15 +21,14 @@ from pathlib import Path
 import pandas as pd
 
 from skin_core import bundle as bundles
-from skin_core import hardware, imaging, paths
+from skin_core import hardware, paths
 from skin_core.bundle import ENSEMBLE, BundleConfig, TrainingRecord
 from skin_core.calibration import apply_temperature, fit_temperature
 from skin_core.data import SPLITS, labels_of, read_dataset
 from skin_core.evaluate import add_validation, evaluate, frame_report, image_only_summary
-from skin_core.metrics import malignancy_threshold
 from skin_core.model_card import ham10000_card
 from skin_core.predictor import EnsemblePredictor, Predictor
-from skin_core.robustness import exposure_margin_threshold, photo_details
+from skin_core.robustness import choose_operating_point
 
 
 def shared_split(members: list) -> pd.DataFrame:
@@ -76,14 +75,10 @@ def build_ensemble(member_names: list, name: str, display_name: str = "", data=N
     raw = {part: outputs[part].probabilities for part in outputs}
     labels = {part: labels_of(parts[part]) for part in ("val", "test")}
     temperature = fit_temperature(raw["val"], labels["val"])
-    threshold = malignancy_threshold(apply_temperature(raw["val"], temperature), labels["val"], target_sensitivity,
-                                     confidence)
-    if exposure_margin:
-        photos = [imaging.load_rgb(path) for path in parts["val"]["path"]]
-        threshold = min(threshold, exposure_margin_threshold(predictor, photos, photo_details(parts["val"]),
-                                                             labels["val"], temperature, target_sensitivity,
-                                                             confidence))
-    predictor.config = config = replace(config, temperature=temperature, malignancy_threshold=threshold)
+    predictor.config = replace(config, temperature=temperature)
+    threshold, point = choose_operating_point(predictor, parts["val"], apply_temperature(raw["val"], temperature),
+                                              target_sensitivity, confidence, exposure_margin)
+    predictor.config = config = replace(predictor.config, malignancy_threshold=threshold, operating_point=point)
     masks = data / "masks"
     report = frame_report(parts["test"], apply_temperature(raw["test"], temperature), threshold,
                           outputs["test"].heads, masks if masks.is_dir() else None)

@@ -14,12 +14,15 @@ change of exposure will move on another clinic's camera too.
 import argparse
 import json
 import sys
+import time
 
 import cv2
 import numpy as np
 import pandas as pd
 
-from skin_core.calibration import apply_temperature
+from skin_core import bundle as bundles
+from skin_core import imaging, paths
+from skin_core.data import labels_of, read_dataset
 from skin_core.metrics import malignancy_threshold, malignant_scores
 
 DARKER, WASHED_OUT, BLURRED = "darker", "washed_out", "blurred"
@@ -76,30 +79,41 @@ def stability(predictor, photos: list, details: list, changes=CHANGES) -> dict:
 EXPOSURE_MARGIN = ((DARKER, 0.85), (WASHED_OUT, 0.85))
 
 
-def exposure_margin_threshold(predictor, photos: list, details: list, labels, temperature: float,
-                              sensitivity: float, confidence: float | None) -> float:
+def exposure_margin_threshold(predictor, photos: list, details: list, labels, sensitivity: float,
+                              confidence: float | None) -> float:
     """The highest malignancy threshold that keeps ``sensitivity`` (its lower Wilson bound at ``confidence``)
-    on each EXPOSURE_MARGIN change of these validation photos; the operating point is the lower of this and
-    the one chosen on the photos as they are, so that a 15 % darker or paler camera does not push it below
-    the target. ``predictor`` gives probabilities at temperature 1, recalibrated here with ``temperature``."""
-    return min(malignancy_threshold(
-        apply_temperature(photo_probabilities(predictor, [degraded(p, change, level) for p in photos], details),
-                          temperature), labels, sensitivity, confidence) for change, level in EXPOSURE_MARGIN)
+    on each EXPOSURE_MARGIN change of these validation photos, with the predictor's calibrated probabilities."""
+    return min(malignancy_threshold(photo_probabilities(predictor, [degraded(p, change, level) for p in photos],
+                                                        details), labels, sensitivity, confidence)
+               for change, level in EXPOSURE_MARGIN)
 
 
-def validation_rows(bundle, data) -> pd.DataFrame:
-    """The bundle's validation photos (read_dataset rows), from its split.csv."""
-    from skin_core import bundle as bundles
-    from skin_core.data import read_dataset
+def choose_operating_point(predictor, rows: pd.DataFrame, probabilities: np.ndarray, sensitivity: float,
+                           confidence: float | None, exposure_margin: bool = True) -> tuple[float, bundles.OperatingPoint]:
+    """The malignancy threshold for validation ``rows`` (read_dataset rows) whose calibrated
+    ``probabilities`` the predictor gave: the one the photos as they are give, lowered with ``exposure_margin``
+    to the one that also holds on them 15 % darker and 15 % paler, so that another clinic's camera or light
+    does not push the sensitivity below the target."""
+    labels = labels_of(rows)
+    as_is = malignancy_threshold(probabilities, labels, sensitivity, confidence)
+    threshold = as_is
+    if exposure_margin:
+        photos = [imaging.load_rgb(path) for path in rows["path"]]
+        threshold = min(as_is, exposure_margin_threshold(predictor, photos, photo_details(rows), labels,
+                                                         sensitivity, confidence))
+    return threshold, bundles.OperatingPoint(target_sensitivity=sensitivity, confidence=confidence,
+                                     exposure_margin=exposure_margin, threshold_as_is=as_is,
+                                     date=time.strftime("%Y-%m-%d"))
 
+
+def split_rows(bundle, data, part: str = "val") -> pd.DataFrame:
+    """The bundle's photos of one part of its split (read_dataset rows), from its split.csv."""
     split = pd.read_csv(bundle.path / bundles.SPLIT_FILE, dtype={"image_id": str})
     frame = read_dataset(data).merge(split[["image_id", "split"]], on="image_id", how="inner")
-    return frame[frame["split"] == "val"].reset_index(drop=True)
+    return frame[frame["split"] == part].reset_index(drop=True)
 
 
 def main(argv=None) -> int:
-    from skin_core import bundle as bundles
-    from skin_core import imaging, paths
     from skin_core.predictor import Predictor
 
     parser = argparse.ArgumentParser(prog="python -m skin_core.robustness", description=__doc__.split("\n")[0])
@@ -112,7 +126,7 @@ def main(argv=None) -> int:
     try:
         bundle = bundles.open_bundle(args.model)
         predictor = Predictor.from_bundle(bundle)
-        rows = validation_rows(bundle, args.data)
+        rows = split_rows(bundle, args.data)
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import keras
+import numpy as np
 import pandas as pd
 
 from skin_core import bundle as bundles
@@ -30,10 +31,10 @@ from skin_core.data import SPLITS, labels_of, lesion_split, load_images, make_da
 from skin_core.evaluate import add_validation, evaluate, frame_report, image_only_summary
 from skin_core.losses import WeightedCategoricalCrossentropy, class_weights
 from skin_core.metadata import MetadataEncoder
-from skin_core.metrics import malignancy_threshold
 from skin_core.model import PREPROCESSING_LAYER, backbone_of, build_model, input_shape_of, set_backbone_trainable
 from skin_core.model_card import ham10000_card
 from skin_core.predictor import ModelRunner, Predictor
+from skin_core.robustness import choose_operating_point
 
 CHECKPOINT_DIR = "checkpoint"
 
@@ -65,6 +66,7 @@ class TrainConfig:
     fractions: tuple = (0.70, 0.15, 0.15)
     target_sensitivity: float = 0.90
     sensitivity_confidence: float | None = 0.95  # the lower bound of validation sensitivity must reach it
+    exposure_margin: bool = True  # the threshold also holds on the validation photos 15 % darker / paler
     mixed_precision: bool | None = None  # None: on when a GPU is present (bfloat16 where it supports it)
     xla: bool = False  # TensorFlow: compile the step with XLA (JAX always compiles it)
     devices: list | None = None  # data parallelism over these devices (TF: "/gpu:0"; JAX: "gpu:0")
@@ -144,12 +146,14 @@ class Splits:
 
 @dataclass
 class Calibration:
-    """Temperature and malignancy threshold fitted on validation, and the raw (temperature 1) validation
-    and test outputs (``predictor.Outputs``) they come from."""
+    """The temperature fitted on validation and the raw (temperature 1) validation and test outputs
+    (``predictor.Outputs``) it comes from."""
 
     temperature: float
-    threshold: float
     raw: dict
+
+    def calibrated(self, part: str) -> np.ndarray:
+        return apply_temperature(self.raw[part].probabilities, self.temperature)
 
 
 def start_run(config: TrainConfig) -> Run:
@@ -332,14 +336,10 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def calibrate(runner: ModelRunner, splits: Splits, target_sensitivity: float,
-              confidence: float | None = None) -> Calibration:
-    """One pass over validation and test; temperature and threshold are fitted on validation only."""
+def calibrate(runner: ModelRunner, splits: Splits) -> Calibration:
+    """One pass over validation and test; the temperature is fitted on validation only."""
     raw = {name: runner.run(splits.images[name], splits.metadata[name]) for name in ("val", "test")}
-    temperature = fit_temperature(raw["val"].probabilities, splits.labels["val"])
-    threshold = malignancy_threshold(apply_temperature(raw["val"].probabilities, temperature), splits.labels["val"],
-                                     target_sensitivity, confidence)
-    return Calibration(temperature, threshold, raw)
+    return Calibration(fit_temperature(raw["val"].probabilities, splits.labels["val"]), raw)
 
 
 def make_bundle_config(run: Run, model: keras.Model, splits: Splits, calibration: Calibration,
@@ -357,7 +357,7 @@ def make_bundle_config(run: Run, model: keras.Model, splits: Splits, calibration
         colour_constancy=config.colour_constancy,
         age_normalisation=AgeNormalisation(splits.encoder.age_mean, splits.encoder.age_std),
         temperature=calibration.temperature,
-        malignancy_threshold=calibration.threshold,
+        malignancy_threshold=0.5,  # until the operating point is chosen with the calibrated predictor
         model_card=ham10000_card(),
         intended_use=intended_use(config),
         display_name=config.display_name or run.spec.name,
@@ -374,10 +374,10 @@ def bundle_metrics(run: Run, predictor: Predictor, splits: Splits, calibration: 
     """The bundle's metrics: the test report, with the validation and image-only figures beside it."""
     raw_test, test_heads = calibration.raw["test"].probabilities, calibration.raw["test"].heads
     masks = Path(run.config.data) / "masks"
-    report = frame_report(splits.parts["test"], apply_temperature(raw_test, calibration.temperature),
-                          calibration.threshold, test_heads, masks if masks.is_dir() else None)
+    report = frame_report(splits.parts["test"], calibration.calibrated("test"), predictor.threshold, test_heads,
+                          masks if masks.is_dir() else None)
     report = add_validation(report, run.config.data, splits.labels["val"], calibration.raw["val"].probabilities,
-                            splits.labels["test"], raw_test, calibration.temperature, calibration.threshold)
+                            splits.labels["test"], raw_test, calibration.temperature, predictor.threshold)
     if run.config.metadata:
         report["image_only"] = image_only_summary(
             evaluate(predictor, splits.parts["test"], splits.images["test"], ignore_metadata=True))
@@ -394,9 +394,13 @@ def train(config: TrainConfig) -> Path:
     train_seconds = time.time() - run.started
 
     runner = ModelRunner(model)
-    calibration = calibrate(runner, splits, config.target_sensitivity, config.sensitivity_confidence)
-    bundle_config = make_bundle_config(run, model, splits, calibration, train_seconds)
-    metrics = bundle_metrics(run, Predictor(runner, bundle_config), splits, calibration)
+    calibration = calibrate(runner, splits)
+    predictor = Predictor(runner, make_bundle_config(run, model, splits, calibration, train_seconds))
+    threshold, point = choose_operating_point(predictor, splits.parts["val"], calibration.calibrated("val"),
+                                              config.target_sensitivity, config.sensitivity_confidence,
+                                              config.exposure_margin)
+    predictor.config = bundle_config = replace(predictor.config, malignancy_threshold=threshold, operating_point=point)
+    metrics = bundle_metrics(run, predictor, splits, calibration)
     total = replace(bundle_config.training, total_wall_time_s=round(time.time() - run.started, 1))
     bundles.save_model(model, run.out)
     bundles.write_config(run.out, replace(bundle_config, training=total))

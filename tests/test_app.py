@@ -120,6 +120,12 @@ def test_about_page_has_a_model_card_per_bundle(app):
     assert not app.exception
     assert {e.label for e in app.expander} == set(bundles.list_bundles())
     assert any("HAM10000" in m.value for m in app.markdown)
+    margins = [b.config.operating_point.threshold_as_is for b in bundles.scan()[0]
+               if b.config.operating_point and b.config.operating_point.exposure_margin]
+    assert margins  # the shipped clinical bundles say how their alert threshold was chosen
+    for as_is in margins:
+        assert any(f"15 % paler, as another camera or light would make them (without that condition: {as_is:.2f})"
+                   in m.value for m in app.markdown)
 
 
 def test_a_non_skin_photo_is_refused_unless_the_doctor_overrides(app):
@@ -360,3 +366,15 @@ def test_every_finding_of_the_input_check_has_a_message_and_a_short_name_in_both
     for finding in (NOT_DERMOSCOPIC, *QUALITY_PROBLEMS):
         for key in (f"gate_{finding}", f"gate_what_{finding}"):
             assert key in STRINGS and all(STRINGS[key]) and len(STRINGS[key]) == len(LANGUAGES), key
+
+
+def test_every_string_takes_the_same_values_in_both_languages():
+    """A translation that drops or renames a value would raise (or show a raw brace) only in that language."""
+    from string import Formatter
+
+    from ui.i18n import STRINGS
+
+    fields = lambda text: sorted({name for _, name, _, _ in Formatter().parse(text) if name})  # noqa: E731
+    mismatched = {key: [fields(text) for text in texts] for key, texts in STRINGS.items()
+                  if len({tuple(fields(text)) for text in texts}) > 1}
+    assert mismatched == {}

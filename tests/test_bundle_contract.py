@@ -14,6 +14,11 @@ from skin_core.bundle import BundleConfig, InvalidBundleError
 REFERENCE = paths.REPO_DIR / "weights" / "mobilenetv3small"
 
 
+# How a malignancy threshold was chosen (valid for any threshold: the photos as they are gave 0.99).
+OPERATING_POINT = {"target_sensitivity": 0.9, "confidence": 0.95, "exposure_margin": True, "threshold_as_is": 0.99,
+                   "date": "2026-11-27"}
+
+
 def reference_config() -> dict:
     return json.loads((REFERENCE / bundles.CONFIG_FILE).read_text(encoding="utf-8"))
 
@@ -22,6 +27,9 @@ def test_a_config_survives_the_round_trip_through_json():
     config = BundleConfig.from_dict(reference_config(), "reference")
     again = BundleConfig.from_dict(json.loads(json.dumps(config.to_dict())), "reference")
     assert again == config and config.input_size == (150, 200) and config.variant == "full_model"
+    with_point = BundleConfig.from_dict({**reference_config(), "operating_point": OPERATING_POINT}, "reference")
+    assert with_point.operating_point == bundles.OperatingPoint(**OPERATING_POINT)
+    assert BundleConfig.from_dict(with_point.to_dict(), "reference") == with_point
 
 
 def _set(path: str, value):
@@ -53,6 +61,11 @@ def _set(path: str, value):
     ("temperature", _set("temperature", KeyError)),
     ("model_card.limits", _set("model_card.limits", {"vi": "chỉ tiếng Việt"})),
     ("colour", _set("colour", "blue")),
+    ("operating_point.threshold_as_is", _set("operating_point", OPERATING_POINT | {"threshold_as_is": 0.01})),
+    ("operating_point.target_sensitivity", _set("operating_point", OPERATING_POINT | {"target_sensitivity": 90})),
+    ("operating_point.confidence", _set("operating_point", OPERATING_POINT | {"confidence": 1.0})),
+    ("operating_point.exposure_margin", _set("operating_point", OPERATING_POINT | {"exposure_margin": "yes"})),
+    ("operating_point.threshold", _set("operating_point", OPERATING_POINT | {"threshold": 0.3})),
 ])
 def test_an_invalid_config_names_the_bundle_and_the_field(field_name, change):
     raw = reference_config()

@@ -84,3 +84,6 @@ def test_the_exposure_margin_only_ever_lowers_the_threshold(ensemble, members_di
     assert without.training.arguments["exposure_margin"] is False
     assert with_margin.temperature == pytest.approx(without.temperature)
     assert with_margin.malignancy_threshold <= without.malignancy_threshold
+    assert (with_margin.operating_point.exposure_margin, without.operating_point.exposure_margin) == (True, False)
+    assert with_margin.operating_point.threshold_as_is == pytest.approx(without.malignancy_threshold)
+    assert without.operating_point.threshold_as_is == without.malignancy_threshold

@@ -66,7 +66,7 @@ def test_the_exposure_margin_threshold_holds_on_every_exposure_change():
 
     expected = min([threshold_on(photos)] + [threshold_on([degraded(p, change, level) for p in photos])
                                              for change, level in EXPOSURE_MARGIN])
-    found = min(threshold_on(photos), exposure_margin_threshold(predictor, photos, details, labels, 1.0, 0.9, 0.95))
+    found = min(threshold_on(photos), exposure_margin_threshold(predictor, photos, details, labels, 0.9, 0.95))
     assert found == pytest.approx(expected, abs=1e-5) and found <= threshold_on(photos)
 
 

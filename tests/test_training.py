@@ -27,8 +27,12 @@ def test_end_to_end_bundle_describes_itself(tiny_bundle, tiny_dataset):
     assert config.schema_version == bundles.SCHEMA_VERSION and config.input_size == (64, 64)
     assert config.training.wall_time_s > 0 and config.training.hardware["cpu_count"]
     assert 0 < config.malignancy_threshold < 1 and config.temperature > 0
+    point = config.operating_point  # chosen on validation, held on 15 % darker / paler photos too
+    assert point.exposure_margin and (point.target_sensitivity, point.confidence) == (0.90, 0.95)
+    assert config.malignancy_threshold <= point.threshold_as_is
     assert config.pretrained_weights == {"tag": "none"} and config.model_card.text("intended_use")
     metrics = json.loads((tiny_bundle / bundles.METRICS_FILE).read_text())
+    assert metrics["malignant"]["threshold"] == pytest.approx(config.malignancy_threshold, abs=1e-6)
     assert set(REPORT_FIELDS) <= set(metrics) and metrics["split"] == "test"
     assert "ece_before_calibration" in metrics and "image_only" in metrics
     assert metrics["attention_in_lesion"]["n"] == metrics["n"]

@@ -275,6 +275,17 @@ STRINGS = {
         "{sensitivity:.0%}, specificity {specificity:.0%}, AUC {auc:.3f}.",
         "Ác tính (u hắc tố, BCC, AKIEC) so với lành tính tại ngưỡng cảnh báo {threshold:.2f}: độ nhạy "
         "{sensitivity:.0%}, độ đặc hiệu {specificity:.0%}, AUC {auc:.3f}."),
+    "threshold_chosen": (
+        "The alert threshold was chosen on the validation photos alone: the highest at which malignant sensitivity "
+        "reaches {target:.0%}{bound}{margin}.",
+        "Ngưỡng cảnh báo được chọn chỉ trên ảnh kiểm định: ngưỡng cao nhất mà độ nhạy với ác tính đạt "
+        "{target:.0%}{bound}{margin}."),
+    "threshold_bound": (" (its {confidence:.0%} lower confidence bound)", " (tính theo cận dưới tin cậy {confidence:.0%})"),
+    "threshold_margin": (
+        ", also on the same photos 15 % darker and 15 % paler, as another camera or light would make them "
+        "(without that condition: {as_is:.2f})",
+        ", kể cả khi các ảnh đó tối hơn 15 % và nhạt hơn 15 % như một máy ảnh hay ánh sáng khác tạo ra "
+        "(nếu bỏ điều kiện này: {as_is:.2f})"),
     "calibration_text": (
         "Probabilities are calibrated on the validation split (scaling factor {temperature:.2f}): the average gap "
         "between stated confidence and actual accuracy (ECE) went from {before:.3f} to {after:.3f}.",
@@ -476,6 +487,16 @@ def external_summary(metrics: dict, language: str = "en") -> str:
     return t("external_results", language, name=name, n=report["n"], balanced_accuracy=report["balanced_accuracy"],
              internal=metrics["balanced_accuracy"], mel_recall=report["per_class"]["mel"]["recall"],
              sensitivity=report["malignant"]["sensitivity"], specificity=report["malignant"]["specificity"])
+
+
+def operating_point_text(config, language: str = "en") -> str:
+    """How the bundle's malignancy threshold was chosen, in words; empty when its config does not record it."""
+    point = config.operating_point
+    if point is None:
+        return ""
+    bound = "" if point.confidence is None else t("threshold_bound", language, confidence=point.confidence)
+    margin = t("threshold_margin", language, as_is=point.threshold_as_is) if point.exposure_margin else ""
+    return t("threshold_chosen", language, target=point.target_sensitivity, bound=bound, margin=margin)
 
 
 def gate_finding(decision) -> str:
