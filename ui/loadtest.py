@@ -11,8 +11,9 @@ the last answer (next to the wall-clock seconds and the cores: which of the two 
 doctor who got no answer the step that did not complete (a screenshot, the page's text and what passed
 between the page and the server go to test-artifacts/loadtest/), and the server's memory (RSS, MB) once warm,
 at its peak, ``--settle`` seconds after every browser page closed (Streamlit keeps a disconnected session
-for 120 s, in case its browser reconnects) and after one more doctor then opened the app and left (Streamlit
-removes expired sessions only when it stores the next one). ``--photo`` gives every doctor the same file (a
+for 120 s, in case its browser reconnects) and ``--settle`` seconds after one more doctor then opened the app
+and left (Streamlit removes expired sessions only when it stores the next one; the app's idle collection then
+frees what they held). ``--photo`` gives every doctor the same file (a
 huge photo, say) instead of the 7 examples.
 """
 
@@ -240,6 +241,7 @@ async def run(users: int, timeout_s: float, photo: Path | None = None, settle_s:
             await asyncio.sleep(settle_s)
             after = served.rss_mb()
             await next_visit(browser, served.url, timeout_s)
+            await asyncio.sleep(settle_s)
             after_next_visit = served.rss_mb()
             sampler.running = False
             await browser.close()

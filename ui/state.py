@@ -2,6 +2,8 @@
 
 import ctypes
 import gc
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import streamlit as st
@@ -84,7 +86,49 @@ def analyse(name: str, photo: bytes, **details):
         finally:
             _return_freed_memory()
 
+    _idle_collector().busy()
     return _inference_thread().submit(work).result()
+
+
+def collect_frozen_garbage() -> None:
+    """A full garbage collection that includes what gc.freeze set aside, which is then set aside again.
+
+    The freeze keeps the loaded models out of Streamlit's collection after every run, but it also pins
+    whatever the frozen objects still point to once they become garbage: measured with a trace of the
+    server, every ended session's photo and result stayed alive that way (about 7 MB per analysed
+    59.9-megapixel photo) until the objects were unfrozen and collected."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+    _return_freed_memory()
+
+
+class IdleCollector(threading.Thread):
+    """Runs collect_frozen_garbage every ``period_s`` seconds in which no analysis started for ``idle_s``
+    seconds: the collection holds Python's lock for a few tenths of a second, so never while doctors wait."""
+
+    def __init__(self, idle_s: float = 30.0, period_s: float = 60.0):
+        super().__init__(daemon=True, name="idle-collector")
+        self.idle_s, self.period_s, self.last_busy = idle_s, period_s, time.monotonic()
+
+    def busy(self) -> None:
+        self.last_busy = time.monotonic()
+
+    def due(self, now: float) -> bool:
+        return now - self.last_busy >= self.idle_s
+
+    def run(self) -> None:
+        while True:
+            time.sleep(self.period_s)
+            if self.due(time.monotonic()):
+                collect_frozen_garbage()
+
+
+@st.cache_resource(show_spinner=False)
+def _idle_collector() -> IdleCollector:
+    collector = IdleCollector()
+    collector.start()
+    return collector
 
 
 def _return_freed_memory() -> None:
