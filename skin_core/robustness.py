@@ -89,7 +89,8 @@ def exposure_margin_threshold(predictor, photos: list, details: list, labels, se
 
 
 def choose_operating_point(predictor, rows: pd.DataFrame, probabilities: np.ndarray, sensitivity: float,
-                           confidence: float | None, exposure_margin: bool = True) -> tuple[float, bundles.OperatingPoint]:
+                           confidence: float | None,
+                           exposure_margin: bool = True) -> tuple[float, bundles.OperatingPoint]:
     """The malignancy threshold for validation ``rows`` (read_dataset rows) whose calibrated
     ``probabilities`` the predictor gave: the one the photos as they are give, lowered with ``exposure_margin``
     to the one that also holds on them 15 % darker and 15 % paler, so that another clinic's camera or light
@@ -101,9 +102,10 @@ def choose_operating_point(predictor, rows: pd.DataFrame, probabilities: np.ndar
         photos = [imaging.load_rgb(path) for path in rows["path"]]
         threshold = min(as_is, exposure_margin_threshold(predictor, photos, photo_details(rows), labels,
                                                          sensitivity, confidence))
-    return threshold, bundles.OperatingPoint(target_sensitivity=sensitivity, confidence=confidence,
-                                     exposure_margin=exposure_margin, threshold_as_is=as_is,
-                                     date=time.strftime("%Y-%m-%d"))
+    point = bundles.OperatingPoint(target_sensitivity=sensitivity, confidence=confidence,
+                                   exposure_margin=exposure_margin, threshold_as_is=as_is,
+                                   date=time.strftime("%Y-%m-%d"))
+    return threshold, point
 
 
 def split_rows(bundle, data, part: str = "val") -> pd.DataFrame:

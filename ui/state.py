@@ -104,8 +104,8 @@ def collect_frozen_garbage() -> None:
 
 
 class IdleCollector(threading.Thread):
-    """Runs collect_frozen_garbage every ``period_s`` seconds in which no analysis started for ``idle_s``
-    seconds: the collection holds Python's lock for a few tenths of a second, so never while doctors wait."""
+    """Runs collect_frozen_garbage every ``period_s`` seconds, when no analysis has started for ``idle_s``
+    seconds: the collection holds Python's lock for a few tenths of a second, so not while doctors analyse."""
 
     def __init__(self, idle_s: float = 30.0, period_s: float = 60.0):
         super().__init__(daemon=True, name="idle-collector")
