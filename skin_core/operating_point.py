@@ -12,6 +12,7 @@ unless every figure could be measured again.
 """
 
 import argparse
+import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +23,7 @@ from skin_core.data import labels_of, read_dataset
 from skin_core.evaluate import evaluate
 from skin_core.metrics import evaluation_report
 from skin_core.robustness import choose_operating_point, split_rows
+
 
 def refreshed_metrics(predictor, metrics: dict, test_rows) -> dict:
     """``metrics`` with the malignant figures of the test split and of each recorded external set measured
@@ -74,8 +76,6 @@ def recalibrate(bundle_name: str, data=None, exposure_margin: bool = True, sensi
 
 
 def main(argv=None) -> int:
-    import json
-
     parser = argparse.ArgumentParser(prog="python -m skin_core.operating_point", description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True, help="bundle name in weights/ or folder")
     parser.add_argument("--data", default=None, help="the bundle's training data folder (default: ../shared copy)")

@@ -13,8 +13,8 @@ between the page and the server go to test-artifacts/loadtest/), and the server'
 at its peak, ``--settle`` seconds after every browser page closed (Streamlit keeps a disconnected session
 for 120 s, in case its browser reconnects) and ``--settle`` seconds after one more doctor then opened the app
 and left (Streamlit removes expired sessions only when it stores the next one; the app's idle collection then
-frees what they held). ``--photo`` gives every doctor the same file (a
-huge photo, say) instead of the 7 examples.
+frees what they held). ``--photo`` gives every doctor the same file (a huge photo, say) instead of the 7
+examples.
 """
 
 import argparse
