@@ -21,12 +21,59 @@ def test_every_doctor_gets_a_result_when_clicking_analyse_right_after_the_upload
     assert loadtest_main(["--users", "3", "--timeout", "120", "--settle", "1"]) == 0
     figures = json.loads(capsys.readouterr().out)
     assert figures["users"] == 3 and figures["no_answer"] == [] and figures["results"] == 3
+    assert figures["clients"] == {"chromium": 3, "protocol": 0} and len(figures["answer_s"]["chromium"]) == 3
     assert 0 < figures["median_s"] <= figures["p95_s"]
     cpu = figures["cpu_s"]  # the server answered 3 analyses and 3 browser pages drew them: both used the CPU
-    assert cpu["server"] > 0 and cpu["browsers"] > 0
-    assert cpu["server"] + cpu["browsers"] <= cpu["wall"] * cpu["cores"] * 1.1  # no more than the machine has
+    assert cpu["server"] > 0 and cpu["clients"] > 0
+    assert cpu["server"] + cpu["clients"] <= cpu["wall"] * cpu["cores"] * 1.1  # no more than the machine has
     memory = figures["server_rss_mb"]
     assert set(memory) == {"warm", "peak", "after_close", "after_next_visit"} and min(memory.values()) > 0
+
+
+def test_protocol_clients_measure_the_server_without_browsers(capsys):
+    """Each doctor a client that speaks Streamlit's protocol: the same steps and answer, no page drawn, so the
+    clients' CPU time is a small part of the server's."""
+    assert loadtest_main(["--users", "3", "--timeout", "120", "--settle", "0", "--browsers", "0"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["clients"] == {"chromium": 0, "protocol": 3}
+    assert figures["no_answer"] == [] and figures["results"] == 3 and len(figures["answer_s"]["protocol"]) == 3
+    assert 0 < figures["median_s"] <= figures["p95_s"]
+    assert figures["cpu_s"]["server"] > 0 and figures["cpu_s"]["clients"] > 0
+    assert min(figures["server_rss_mb"].values()) > 0
+
+
+def test_the_number_of_browsers_is_checked_before_anything_starts(capsys):
+    with pytest.raises(SystemExit):
+        loadtest_main(["--users", "3", "--browsers", "4"])
+    assert "--browsers must be between 0 and --users (3), got 4" in capsys.readouterr().err
+
+
+def test_a_protocol_client_reads_the_answer_and_the_step_it_did_not_pass():
+    """The answer is what the app drew for the uploaded photo (its ranked result), and a photo that cannot
+    be read stops the client at the upload, as a browser page is stopped."""
+    import asyncio
+
+    from ui.protocol_page import ProtocolPage
+
+    async def visit(url):
+        page = ProtocolPage(url, loadtest.ANSWER)
+        try:
+            await page.open(60)
+            await page.upload(loadtest.UPLOADER, loadtest.PHOTOS[0], 60)
+            started = time.perf_counter()
+            await page.select(loadtest.ANALYSE, 60)
+            answered = await page.wait_for_answer(60)
+        finally:
+            await page.close()
+        missing = await loadtest.protocol_doctor(url, 1, 60, photo=Path("missing.jpg"))
+        return page, answered - started, missing
+
+    with served_app() as served:
+        page, seconds, missing = asyncio.run(visit(served.url))
+    assert 0 < seconds < 60 and page.options[loadtest.ANALYSE] == ["Analyse"]
+    assert page.answer_text.startswith("Most likely: ")  # the ranked result, not a refusal
+    assert {loadtest.UPLOADER, loadtest.ANALYSE} <= set(page.widget_ids) and page.session_id
+    assert isinstance(missing, loadtest.NoAnswer) and missing.step == "upload" and "missing.jpg" in missing.error
 
 
 def test_a_doctor_without_an_answer_is_reported_with_the_step_and_what_the_page_exchanged(tmp_path, monkeypatch):

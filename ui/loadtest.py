@@ -1,25 +1,30 @@
 """Several doctors at once: each opens the app in its own browser session, uploads a photo and clicks Analyse
 one second after the upload shows; prints how many got a result and how long it took.
 
-    python -m ui.loadtest [--users 16] [--timeout 120] [--photo PATH] [--settle 150]
+    python -m ui.loadtest [--users 16] [--timeout 120] [--photo PATH] [--settle 150] [--browsers N]
 
 Runs `streamlit run app.py` on a free local port and one headless Chromium with a separate context (own
 cookies, own Streamlit session) per user, all at the same time. Prints JSON: users, results (how many saw
 the ranked result, or the input check's refusal, within the timeout), the median and 95th percentile of
-Analyse → result in seconds, the CPU seconds the server and the browsers used from the first page opened to
-the last answer (next to the wall-clock seconds and the cores: which of the two limits the figures), for each
-doctor who got no answer the step that did not complete (a screenshot, the page's text and what passed
-between the page and the server go to test-artifacts/loadtest/), and the server's memory (RSS, MB) once warm,
-at its peak, ``--settle`` seconds after every browser page closed (Streamlit keeps a disconnected session
-for 120 s, in case its browser reconnects) and ``--settle`` seconds after one more doctor then opened the app
-and left (Streamlit removes expired sessions only when it stores the next one; the app's idle collection then
-frees what they held). ``--photo`` gives every doctor the same file (a huge photo, say) instead of the 7
-examples.
+Analyse → result in seconds, the CPU seconds the server and the clients (the browsers, the Playwright driver
+and this process) used from the first page opened to the last answer (next to the wall-clock seconds and the
+cores: which of the two limits the figures), for each doctor who got no answer the step that did not complete
+(a screenshot, the page's text and what passed between the page and the server go to test-artifacts/loadtest/),
+and the server's memory (RSS, MB) once warm, at its peak, ``--settle`` seconds after every browser page closed
+(Streamlit keeps a disconnected session for 120 s, in case its browser reconnects) and ``--settle`` seconds
+after one more doctor then opened the app and left (Streamlit removes expired sessions only when it stores the
+next one; the app's idle collection then frees what they held). ``--photo`` gives every doctor the same file
+(a huge photo, say) instead of the 7 examples. ``--browsers N`` gives only the first N doctors a Chromium
+page and the others a ``ProtocolPage`` that sends the server what the page would (ui/protocol_page.py), so
+that their browsers do not take the server's cores: ``--browsers 0`` measures the server as if every doctor's
+browser ran on the doctor's own computer, ``--browsers 1`` what one doctor's page shows while the others
+analyse too. ``answer_s`` lists each kind of doctor's times.
 """
 
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import re
@@ -34,6 +39,7 @@ from skin_core import paths
 from skin_core.gate import NOT_DERMOSCOPIC, QUALITY_PROBLEMS
 from ui.browser import CHROMIUM_ARGS, chromium_path, served_app
 from ui.i18n import t
+from ui.protocol_page import ProtocolPage
 
 EXAMPLES = paths.REPO_DIR / "assets" / "examples"
 PHOTOS = sorted(EXAMPLES.glob("*.jpg"))
@@ -42,6 +48,9 @@ FAILED_PAGES = paths.REPO_DIR / "test-artifacts" / "loadtest"
 # texts' first sentences, so that a new finding of the check counts without editing this).
 ANSWER = re.compile("|".join(re.escape(t(key).split(".")[0].split("**")[0]) for key in
                              ("top_sentence", *(f"gate_{finding}" for finding in (NOT_DERMOSCOPIC, *QUALITY_PROBLEMS)))))
+
+
+UPLOADER, ANALYSE = "upload_0", "analyse"  # the diagnose page's widget keys in a new session
 
 
 class NoAnswer(NamedTuple):
@@ -161,6 +170,25 @@ async def one_doctor(browser, url: str, user: int, timeout_s: float, photo: Path
         await context.close()
 
 
+async def protocol_doctor(url: str, user: int, timeout_s: float, photo: Path | None = None) -> float | NoAnswer:
+    """``one_doctor`` without a browser: the same steps over Streamlit's protocol (see ProtocolPage)."""
+    page, step = ProtocolPage(url, ANSWER), "open"
+    try:
+        await page.open(timeout_s)
+        step = "upload"
+        await page.upload(UPLOADER, photo or PHOTOS[user % len(PHOTOS)], timeout_s)
+        await asyncio.sleep(1.0)
+        step = "click"
+        started = time.perf_counter()
+        await page.select(ANALYSE, timeout_s)
+        step = "answer"
+        return await page.wait_for_answer(timeout_s) - started
+    except Exception as error:  # as in one_doctor: what is counted is that this doctor got no answer
+        return NoAnswer(step, f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}")
+    finally:
+        await page.close()
+
+
 async def next_visit(browser, url: str, timeout_s: float) -> None:
     """One more doctor opens the app and leaves: Streamlit keeps a closed page's session (its photo and result
     included) for ``server.disconnectedSessionTTL`` seconds in case the page reconnects, and removes the expired
@@ -171,6 +199,14 @@ async def next_visit(browser, url: str, timeout_s: float) -> None:
     await page.get_by_text("Lesion photo").wait_for(timeout=timeout_s * 1000)
     await context.close()
     await asyncio.sleep(5.0)  # the server notices the closed socket and stores (and reaps) sessions
+
+
+async def protocol_visit(url: str, timeout_s: float) -> None:
+    """``next_visit`` without a browser."""
+    page = ProtocolPage(url, ANSWER)
+    await page.open(timeout_s)
+    await page.close()
+    await asyncio.sleep(5.0)
 
 
 async def save_failed_page(page, user: int, trace: PageTrace) -> None:
@@ -201,13 +237,15 @@ def process_tree() -> dict[int, tuple[int, float]]:
 
 class ServerSampler(threading.Thread):
     """Every 0.2 s until stopped: the server's RSS (its peak is kept) and the CPU time used so far by the server
-    and by everything else this process started (the browsers and the Playwright driver that steers them),
-    each process as last seen, so that a page's renderer that has ended still counts."""
+    and by everything else this process started (the browsers and the Playwright driver that steers them) or
+    runs itself (protocol clients, and this sampler), each process as last seen, so that a page's renderer that
+    has ended still counts."""
 
     def __init__(self, served):
         super().__init__(daemon=True)
         self.served, self.peak, self.running = served, 0.0, True
         self.start_cpu = self.cpu = {pid: used for pid, (_, used) in process_tree().items()}
+        self.start_own_cpu = time.process_time()
 
     def run(self):
         while self.running:
@@ -216,41 +254,55 @@ class ServerSampler(threading.Thread):
             time.sleep(0.2)
 
     def cpu_seconds(self) -> dict:
-        """CPU seconds used since the sampler was made: by the server, and by the browsers."""
+        """CPU seconds used since the sampler was made: by the server, and by the clients (the browsers and
+        the driver this process started, and this process, where protocol clients run)."""
         used = {pid: total - self.start_cpu.get(pid, 0.0) for pid, total in self.cpu.items()}
         server = used.pop(self.served.pid, 0.0)
-        return {"server": round(server, 1), "browsers": round(sum(used.values()), 1)}
+        clients = sum(used.values()) + time.process_time() - self.start_own_cpu
+        return {"server": round(server, 1), "clients": round(clients, 1)}
 
 
-async def run(users: int, timeout_s: float, photo: Path | None = None, settle_s: float = 150.0) -> dict:
-    from playwright.async_api import async_playwright
-
+async def run(users: int, timeout_s: float, photo: Path | None = None, settle_s: float = 150.0,
+              browsers: int | None = None) -> dict:
+    """The load test; the first ``browsers`` doctors (all by default) use Chromium pages, the others protocol
+    clients."""
+    browsers = users if browsers is None else browsers
     with served_app() as served:
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=chromium_path(), headless=True,
-                                                       args=CHROMIUM_ARGS)
-            await one_doctor(browser, served.url, 0, timeout_s, photo)  # loads the model, as the first doctor would
+        async with contextlib.AsyncExitStack() as stack:
+            doctors, visit = [protocol_doctor] * users, protocol_visit
+            if browsers:
+                from playwright.async_api import async_playwright
+
+                playwright = await stack.enter_async_context(async_playwright())
+                browser = await playwright.chromium.launch(executable_path=chromium_path(), headless=True,
+                                                           args=CHROMIUM_ARGS)
+                stack.push_async_callback(browser.close)
+                doctors[:browsers] = [functools.partial(one_doctor, browser)] * browsers
+                visit = functools.partial(next_visit, browser)
+            await doctors[0](served.url, 0, timeout_s, photo)  # loads the model, as the first doctor would
             warm = served.rss_mb()
             sampler = ServerSampler(served)
             sampler.start()
             started = time.perf_counter()
-            times = await asyncio.gather(*(one_doctor(browser, served.url, user, timeout_s, photo)
-                                           for user in range(users)))
+            times = await asyncio.gather(*(doctor(served.url, user, timeout_s, photo)
+                                           for user, doctor in enumerate(doctors)))
             wall_s = time.perf_counter() - started
             cpu = sampler.cpu_seconds()
             await asyncio.sleep(settle_s)
             after = served.rss_mb()
-            await next_visit(browser, served.url, timeout_s)
+            await visit(served.url, timeout_s)
             await asyncio.sleep(settle_s)
             after_next_visit = served.rss_mb()
             sampler.running = False
-            await browser.close()
     answered = [t for t in times if not isinstance(t, NoAnswer)]
+    by_client = {"chromium": times[:browsers], "protocol": times[browsers:]}
     rounded = lambda value: None if value is None else round(value)  # noqa: E731
-    return {"users": users, "results": len(answered), "timeout_s": timeout_s,
-            "photo": photo.name if photo else "the 7 examples",
+    return {"users": users, "clients": {client: len(group) for client, group in by_client.items()},
+            "results": len(answered), "timeout_s": timeout_s, "photo": photo.name if photo else "the 7 examples",
             "median_s": round(float(np.median(answered)), 2) if answered else None,
             "p95_s": round(float(np.percentile(answered, 95)), 2) if answered else None,
+            "answer_s": {client: sorted(round(t, 2) for t in group if not isinstance(t, NoAnswer))
+                         for client, group in by_client.items() if group},
             "no_answer": [{"user": user, **failure._asdict()} for user, failure in enumerate(times)
                           if isinstance(failure, NoAnswer)],
             "cpu_s": {**cpu, "wall": round(wall_s, 1), "cores": os.cpu_count()},
@@ -265,8 +317,13 @@ def main(argv=None) -> int:
     parser.add_argument("--photo", type=Path, default=None, help="the photo every doctor uploads")
     parser.add_argument("--settle", type=float, default=150.0,
                         help="seconds to wait after the pages closed before measuring memory again")
+    parser.add_argument("--browsers", type=int, default=None,
+                        help="how many of the doctors use a Chromium page (default: all); the others are clients that "
+                             "speak Streamlit's protocol without drawing a page")
     args = parser.parse_args(argv)
-    print(json.dumps(asyncio.run(run(args.users, args.timeout, args.photo, args.settle)), indent=2))
+    if args.browsers is not None and not 0 <= args.browsers <= args.users:
+        parser.error(f"--browsers must be between 0 and --users ({args.users}), got {args.browsers}")
+    print(json.dumps(asyncio.run(run(args.users, args.timeout, args.photo, args.settle, args.browsers)), indent=2))
     return 0
 
 
