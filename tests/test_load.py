@@ -42,10 +42,15 @@ def test_protocol_clients_measure_the_server_without_browsers(capsys):
     assert min(figures["server_rss_mb"].values()) > 0
 
 
-def test_the_number_of_browsers_is_checked_before_anything_starts(capsys):
+def test_the_numbers_of_doctors_and_browsers_are_checked_before_anything_starts(capsys):
     with pytest.raises(SystemExit):
         loadtest_main(["--users", "3", "--browsers", "4"])
     assert "--browsers must be between 0 and --users (3), got 4" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        loadtest_main(["--users", "0"])
+    assert "--users must be at least 1, got 0" in capsys.readouterr().err
+    assert loadtest.error_line(TimeoutError()) == "TimeoutError: "  # a timeout without a message
+    assert loadtest.error_line(ValueError("first\nsecond")) == "ValueError: first"
 
 
 def test_a_protocol_client_reads_the_answer_and_the_step_it_did_not_pass():

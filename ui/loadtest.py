@@ -58,6 +58,11 @@ class NoAnswer(NamedTuple):
     error: str
 
 
+def error_line(error: Exception) -> str:
+    """An error's type and the first line of its message (a timeout's may be empty)."""
+    return f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:200]}"
+
+
 class PageTrace:
     """What passed between one doctor's page and the server, kept for a doctor who got no answer: every
     WebSocket frame (its direction, size and Streamlit message), the page's console messages
@@ -165,7 +170,7 @@ async def one_doctor(browser, url: str, user: int, timeout_s: float, photo: Path
     except Exception as error:  # a timeout or a closed page: this doctor got no answer, which is what is counted
         trace.note("no answer", f"{type(error).__name__} at step {step}")
         await save_failed_page(page, user, trace)
-        return NoAnswer(step, f"{type(error).__name__}: {str(error).splitlines()[0][:200]}")
+        return NoAnswer(step, error_line(error))
     finally:
         await context.close()
 
@@ -184,7 +189,7 @@ async def protocol_doctor(url: str, user: int, timeout_s: float, photo: Path | N
         step = "answer"
         return await page.wait_for_answer(timeout_s) - started
     except Exception as error:  # as in one_doctor: what is counted is that this doctor got no answer
-        return NoAnswer(step, f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}")
+        return NoAnswer(step, error_line(error))
     finally:
         await page.close()
 
@@ -321,6 +326,8 @@ def main(argv=None) -> int:
                         help="how many of the doctors use a Chromium page (default: all); the others are clients that "
                              "speak Streamlit's protocol without drawing a page")
     args = parser.parse_args(argv)
+    if args.users < 1:
+        parser.error(f"--users must be at least 1, got {args.users}")
     if args.browsers is not None and not 0 <= args.browsers <= args.users:
         parser.error(f"--browsers must be between 0 and --users ({args.users}), got {args.browsers}")
     print(json.dumps(asyncio.run(run(args.users, args.timeout, args.photo, args.settle, args.browsers)), indent=2))
