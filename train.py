@@ -38,6 +38,9 @@ def parse_args(argv=None):
                         help="ablation: geometric augmentation only (the paper's)")
     parser.add_argument("--crop-area", type=float, nargs=2, default=list(defaults.crop_area), metavar=("LOW", "HIGH"),
                         help="share of the photo a random resized crop keeps (1 1: no crops)")
+    parser.add_argument("--zoom-out", type=float, default=defaults.zoom_out, metavar="SCALE",
+                        help="show half the photos from further away, shrunk to between SCALE of the frame's side "
+                             "and 1 on their own skin colour (1: never)")
     parser.add_argument("--trainable-from", default=None,
                         help="first backbone layer to fine-tune (default: all; 'none' freezes the backbone)")
     parser.add_argument("--learning-rate", type=float, default=None,
@@ -76,6 +79,8 @@ def parse_args(argv=None):
     if args.input_size is not None and len(args.input_size) not in (1, 2):
         parser.error("--input-size takes one value or two (height width)")
     values["input_size"] = None if args.input_size is None else (args.input_size * 2)[:2]
+    if not 0 < args.zoom_out <= 1:
+        parser.error(f"--zoom-out must be in (0, 1] (the smallest share of the frame's side), got {args.zoom_out:g}")
     values["crop_area"] = tuple(args.crop_area)
     return TrainConfig(**values)
 

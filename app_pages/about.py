@@ -33,12 +33,14 @@ for bundle in evaluated:
         height, width = config.input_size
         if config.is_ensemble:
             st.markdown(f"**{t('architecture', lang)}**: " + t(
-                "ensemble_text", lang, members=", ".join(config.members), lead=config.members[0],
-                parameters=config.parameters))
+                "ensemble_text" if len(config.members) > 1 else "framed_member_text", lang,
+                members=", ".join(config.members), lead=config.members[0], parameters=config.parameters))
         else:
             st.markdown(f"**{t('architecture', lang)}**: " + t(
                 "architecture_text", lang, backbone=config.backbone, parts=", ".join(parts) or "—",
                 height=height, width=width, parameters=config.parameters))
+        if config.framing is not None:
+            st.markdown(t("framing_text", lang, target=config.framing.target, below=config.framing.apply_below))
         st.markdown(f"**{t('test_metrics', lang, n=metrics['n'])}**")
         st.dataframe(pd.DataFrame({t("metric", lang): [t(m, lang) for m in comparison.SUMMARY_METRICS],
                                    t("value", lang): [metrics[m] for m in comparison.SUMMARY_METRICS]}),

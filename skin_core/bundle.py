@@ -23,6 +23,7 @@ import keras
 from skin_core import paths
 from skin_core.backbones import BACKBONES
 from skin_core.classes import CLASS_CODES
+from skin_core.framing import Framing
 from skin_core.gate import GATE_FILE, GateSettings, InputGate
 from skin_core.layers import PREPROCESSING_MODES
 from skin_core.metadata import SEXES, SITES
@@ -155,11 +156,13 @@ class BundleConfig:
     gate: GateSettings | None = None  # None: no input gate fitted (python -m skin_core.gate)
     members: tuple = ()  # an ensemble's member bundles, by name in the same folder; the first leads
     operating_point: OperatingPoint | None = None  # None: chosen before it was recorded (see training.arguments)
+    framing: Framing | None = None  # None: the model sees the whole photo (skin_core.framing)
     schema_version: int = SCHEMA_VERSION
 
     NESTED: ClassVar[dict] = {"age_normalisation": AgeNormalisation, "model_card": ModelCard,
                               "training": TrainingRecord, "low_confidence": LowConfidence,
-                              "benchmark": Benchmark, "gate": GateSettings, "operating_point": OperatingPoint}
+                              "benchmark": Benchmark, "gate": GateSettings, "operating_point": OperatingPoint,
+                              "framing": Framing}
 
     @property
     def clinical(self) -> bool:
@@ -220,9 +223,11 @@ class BundleConfig:
         except (TypeError, ValueError) as error:
             check(False, "input_size", str(error))
         if self.members or self.backbone == ENSEMBLE:
-            check(self.backbone == ENSEMBLE and len(self.members) >= 2 and all(
+            fewest = 1 if self.framing else 2  # one member: a trained model shown framed photos
+            check(self.backbone == ENSEMBLE and len(self.members) >= fewest and all(
                 isinstance(m, str) and m and m != bundle for m in self.members), "members",
-                f"an ensemble names at least two other bundles, got {list(self.members)!r}")
+                f"an ensemble names at least two other bundles (one when it frames the photos), got "
+                f"{list(self.members)!r}")
         else:
             check(self.backbone in BACKBONES, "backbone", f"{self.backbone!r} is not a registered backbone")
         check(self.preprocessing in PREPROCESSING_MODES, "preprocessing",
@@ -262,6 +267,9 @@ class BundleConfig:
                 check(_finite(value) and value >= 0, f"gate.{name}", f"must be a number >= 0, got {value!r}")
             check(0 < self.gate.threshold < 1, "gate.threshold",
                   f"must lie strictly between 0 and 1, got {self.gate.threshold!r}")
+        if self.framing is not None:
+            for name, value in asdict(self.framing).items():
+                check(_finite(value) and 0 < value <= 1, f"framing.{name}", f"must be a number in (0, 1], got {value!r}")
         for section in ("intended_use", "data", "limits"):
             texts = getattr(self.model_card, section)
             check(isinstance(texts, dict) and isinstance(texts.get("en"), str) and texts["en"].strip(),

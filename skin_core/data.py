@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from skin_core.classes import CLASS_CODES
+from skin_core.framing import Framing, framed
 from skin_core.imaging import InvalidImageError, load_rgb, resize
 from skin_core.metadata import InvalidMetadataError, clean_age, clean_sex, clean_site, shown
 from skin_core.model import IMAGE_INPUT, METADATA_INPUT
@@ -105,11 +106,12 @@ def lesion_split(frame: pd.DataFrame, fractions=(0.70, 0.15, 0.15), seed=0) -> p
     return frame["lesion_id"].map(side).rename("split")
 
 
-def load_images(paths, size: tuple[int, int], workers: int = 4) -> np.ndarray:
-    """Decode and resize every image once into an (N, height, width, 3) uint8 array."""
+def load_images(paths, size: tuple[int, int], workers: int = 4, framing: Framing | None = None) -> np.ndarray:
+    """Decode and resize every image once into an (N, height, width, 3) uint8 array (framed first, when a
+    bundle frames its photos)."""
     def one(path):
         try:
-            return resize(load_rgb(path), size)
+            return resize(framed(load_rgb(path), framing)[0], size)
         except InvalidImageError as error:
             raise InvalidImageError(f"{path}: {error} Replace the file or remove its row from the CSV.",
                                     error.reason) from None

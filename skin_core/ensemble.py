@@ -9,6 +9,12 @@ target sensitivity on the validation photos made 15 % darker and 15 % paler (ski
 another clinic's camera or light does not undo it. The ensemble bundle holds no model: config.json names its
 members (the first one leads: its attention map and input gate are shown), metrics.json holds its own report,
 split.csv the shared split.
+
+    python -m skin_core.ensemble --members efficientnetlite2-224 --name efficientnetlite2-224-framed --framing
+
+With ``--framing`` every photo is first cropped around its lesion (skin_core.framing) before the members see
+it; a framed bundle may have a single member: a trained model with its own temperature, threshold and report,
+all measured on the framed photos.
 """
 
 import argparse
@@ -26,6 +32,7 @@ from skin_core.bundle import ENSEMBLE, BundleConfig, TrainingRecord
 from skin_core.calibration import apply_temperature, fit_temperature
 from skin_core.data import SPLITS, labels_of, read_dataset
 from skin_core.evaluate import add_validation, evaluate, frame_report, image_only_summary
+from skin_core.framing import Framing
 from skin_core.model_card import ham10000_card
 from skin_core.predictor import EnsemblePredictor, Predictor
 from skin_core.robustness import choose_operating_point
@@ -43,10 +50,11 @@ def shared_split(members: list) -> pd.DataFrame:
 
 
 def build_ensemble(member_names: list, name: str, display_name: str = "", data=None, weights_dir=None,
-                   target_sensitivity=0.90, confidence=0.95, exposure_margin=True) -> Path:
+                   target_sensitivity=0.90, confidence=0.95, exposure_margin=True, framing: Framing | None = None) -> Path:
     weights_dir = Path(weights_dir or paths.weights_dir())
-    if len(member_names) < 2:
-        raise ValueError(f"An ensemble needs at least two members, got {member_names!r}.")
+    if len(member_names) < (1 if framing else 2):
+        raise ValueError(f"An ensemble needs at least two members (one when it frames the photos), got "
+                         f"{member_names!r}.")
     out = weights_dir / name
     if out.exists():
         raise FileExistsError(f"{out} already exists; choose another --name.")
@@ -66,10 +74,10 @@ def build_ensemble(member_names: list, name: str, display_name: str = "", data=N
         display_name=display_name or " + ".join(m.config.display_name or m.name for m in members),
         training=TrainingRecord(arguments={"members": list(member_names), "target_sensitivity": target_sensitivity,
                                            "sensitivity_confidence": confidence,
-                                           "exposure_margin": exposure_margin},
+                                           "exposure_margin": exposure_margin, "framing": framing is not None},
                                 epochs_run=0, wall_time_s=0.0, total_wall_time_s=0.0, hardware=hardware.describe()),
         parameters=sum(m.config.parameters for m in members), class_weights=lead.class_weights,
-        pretrained_weights={"tag": "members"}, members=tuple(member_names))
+        pretrained_weights={"tag": "members"}, members=tuple(member_names), framing=framing)
     predictor = EnsemblePredictor([Predictor.from_bundle(m) for m in members], config, name)
     outputs = {part: predictor.frame_outputs(parts[part])[0] for part in ("val", "test")}  # temperature 1
     raw = {part: outputs[part].probabilities for part in outputs}
@@ -84,7 +92,7 @@ def build_ensemble(member_names: list, name: str, display_name: str = "", data=N
                           outputs["test"].heads, masks if masks.is_dir() else None)
     report = add_validation(report, data, labels["val"], raw["val"], labels["test"], raw["test"], temperature,
                             threshold)
-    if "gate" in members[0].metrics:  # the same gate on the same features: the lead's measurements hold
+    if "gate" in members[0].metrics and framing is None:  # the same gate on the same features: the lead's hold
         report["gate"] = members[0].metrics["gate"]
     if config.metadata:
         report["image_only"] = image_only_summary(evaluate(predictor, parts["test"], ignore_metadata=True))
@@ -105,10 +113,12 @@ def main(argv=None) -> int:
     parser.add_argument("--data", default=None, help="HAM10000-format folder (default: ../shared copy)")
     parser.add_argument("--exposure-margin", action=argparse.BooleanOptionalAction, default=True,
                         help="the malignancy threshold also holds on 15 %% darker / paler validation photos")
+    parser.add_argument("--framing", action="store_true",
+                        help="crop each photo around its lesion first (skin_core.framing); allows a single member")
     args = parser.parse_args(argv)
     try:
         out = build_ensemble(args.members, args.name, args.display_name, args.data,
-                             exposure_margin=args.exposure_margin)
+                             exposure_margin=args.exposure_margin, framing=Framing() if args.framing else None)
     except (FileNotFoundError, FileExistsError, ValueError, bundles.BundleError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

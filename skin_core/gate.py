@@ -19,7 +19,8 @@ per photo, with a reason code:
     python -m skin_core.gate --model mobilenetv2 [--ood ../shared/data/ood_dev] [--data <HAM10000 folder>]
 
 fits the gate of a bundle and writes its weights (``gate.npz``), its threshold and quality limits (config.json)
-and its measured rates (metrics.json).
+and its measured rates (metrics.json). For an ensemble it fits nothing: it measures the lead member's gate on
+the photos as the ensemble shows them to the lead (framed, for a framed bundle) and writes the rates.
 """
 
 import argparse
@@ -34,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from skin_core import imaging
+from skin_core.framing import darker_component, framed
 
 OK, NOT_DERMOSCOPIC, POOR_QUALITY = "ok", "not_dermoscopic", "poor_quality"
 BLURRED, TOO_DARK, TOO_BRIGHT, LESION_TOO_SMALL = "blurred", "too_dark", "too_bright", "lesion_too_small"
@@ -45,7 +47,6 @@ QUALITY_PERCENTILES = (0.1, 99.9)
 MAX_VALIDATION_FLAGGED = 0.01  # of the in-distribution validation photos, at most
 REGULARISATION = 0.01  # logistic regression's C: few negatives, many features
 OOD_FOLDS = 5
-MIN_PART = 0.002  # darker specks smaller than this share of the photo are noise, not a lesion
 
 
 @dataclass(frozen=True)
@@ -77,15 +78,8 @@ def lesion_share(grey: np.ndarray) -> float:
     0.2-0.6 for pale lesions (akiec, bcc, bkl), so it is a coarse check: the limit fitted on the training
     photos (their 0.1 percentile, about 0.2 % of the photo) flags a photo in which no lesion stands out, or
     one taken from so far that the lesion is a speck, and none of the validation or test photos."""
-    smooth = cv2.GaussianBlur(grey, (5, 5), 0)
-    _, darker = cv2.threshold(smooth, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
-    count, _, stats, centres = cv2.connectedComponentsWithStats(darker.astype(np.uint8))
-    height, width = grey.shape
-    area, half_diagonal = height * width, np.hypot(width / 2, height / 2)
-    candidates = [(np.hypot(centres[i][0] - width / 2, centres[i][1] - height / 2) / half_diagonal
-                   - stats[i, cv2.CC_STAT_AREA] / area, stats[i, cv2.CC_STAT_AREA] / area)
-                  for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] >= MIN_PART * area]
-    return float(min(candidates)[1]) if candidates else 0.0
+    found = darker_component(grey)
+    return found[4] / grey.size if found else 0.0
 
 
 @dataclass(frozen=True)
@@ -244,7 +238,7 @@ def decision_latency_ms(gate: InputGate, features: np.ndarray, images: np.ndarra
 def main(argv=None) -> int:
     from skin_core import bundle as bundles
     from skin_core import paths
-    from skin_core.data import SPLITS, load_images, read_dataset
+    from skin_core.data import SPLITS, read_dataset
     from skin_core.predictor import Predictor
 
     parser = argparse.ArgumentParser(prog="python -m skin_core.gate", description=__doc__.split("\n")[0])
@@ -264,39 +258,48 @@ def main(argv=None) -> int:
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if bundle.config.is_ensemble and predictor.gate is None:
+        print(f"error: the lead member of {bundle.name} has no input gate; fit it first (--model "
+              f"{bundle.config.members[0]}).", file=sys.stderr)
+        return 2
     split = pd.read_csv(bundle.path / bundles.SPLIT_FILE, dtype={"image_id": str})
     frame = frame.merge(split[["image_id", "split"]], on="image_id", how="inner")
 
+    lead = getattr(predictor, "members", [predictor])[0]  # an ensemble's gate is its lead member's
+
     def outputs(images, rows=None):
         """Features as the Predictor sees them: the patient's details when known, unknown otherwise."""
-        metadata = (np.repeat(predictor.encoder.encode()[None], len(images), axis=0) if rows is None
-                    else predictor.encoder.encode_frame(rows))
-        return predictor.predict_arrays(images, metadata).features, images
+        metadata = (np.repeat(lead.encoder.encode()[None], len(images), axis=0) if rows is None
+                    else lead.encoder.encode_frame(rows))
+        return lead.predict_arrays(images, metadata).features, images
 
     print("Computing features ...", flush=True)
     ham = {}
     for name in SPLITS:
         rows = frame[frame["split"] == name].reset_index(drop=True)
-        ham[name] = outputs(load_images(rows["path"], predictor.input_size), rows)
+        ham[name] = outputs(predictor.load_images(rows["path"]), rows)
     ood["part"] = split_ood(ood)
     ood_paths = [next((Path(args.ood) / "images").glob(f"{image_id}.*")) for image_id in ood["image_id"]]
-    ood_features, ood_images = outputs(load_images(ood_paths, predictor.input_size))
+    ood_features, ood_images = outputs(predictor.load_images(ood_paths))
     tune = (ood["part"] == "tune").to_numpy()
-    gate = fit_gate(ham["train"][0], ham["train"][1], ham["val"][0], ood_features[tune],
-                    ood["category"].to_numpy()[tune], source_groups(ood).to_numpy()[tune])
+    if bundle.config.is_ensemble:  # measured as it runs: the lead's gate on what the ensemble shows the lead
+        gate = predictor.gate
+    else:
+        gate = fit_gate(ham["train"][0], ham["train"][1], ham["val"][0], ood_features[tune],
+                        ood["category"].to_numpy()[tune], source_groups(ood).to_numpy()[tune])
 
     inside = {"internal_test": ham["test"]}
     external = Path(args.external)
     if (external / "labels.csv").is_file() or any(external.glob("*.csv")):
         rows = read_dataset(external)
-        inside["isic2017_test"] = outputs(load_images(rows["path"], predictor.input_size))
+        inside["isic2017_test"] = outputs(predictor.load_images(rows["path"]))
     report_rows = ~tune
     outside = {category: (ood_features[report_rows & (ood["category"] == category).to_numpy()],
                           ood_images[report_rows & (ood["category"] == category).to_numpy()])
                for category in FLAG_TARGETS}
     # The clinical photos carry a logo in their lower part: check the gate without it.
     clinical = [i for i in np.flatnonzero(report_rows & (ood["category"] == "A_clinical").to_numpy())]
-    cropped = np.stack([_top_part(ood_paths[i], predictor.input_size) for i in clinical])
+    cropped = np.stack([_top_part(ood_paths[i], predictor) for i in clinical])
     outside["A_clinical_logo_cropped"] = outputs(cropped)
     report = gate_report(gate, inside, outside)
     report.update({
@@ -306,17 +309,19 @@ def main(argv=None) -> int:
                                             f"sources", "reported_on": f"the other {int((~tune).sum())}"},
         "latency_ms_median": decision_latency_ms(gate, *ham["test"]),
     })
-    gate.save(bundle.path)
-    bundles.write_config(bundle.path, replace(bundle.config, gate=gate.settings))
+    if not bundle.config.is_ensemble:
+        gate.save(bundle.path)
+        bundles.write_config(bundle.path, replace(bundle.config, gate=gate.settings))
     bundles.write_json(bundle.path / bundles.METRICS_FILE, {**bundle.metrics, "gate": report})
     print(json.dumps(report, indent=2))
     return 0
 
 
-def _top_part(path: Path, size) -> np.ndarray:
-    """The upper 60 % of a photo, resized to the model's input: the part above a bottom-corner logo."""
+def _top_part(path: Path, predictor) -> np.ndarray:
+    """The upper 60 % of a photo, as the predictor shows it to its model: the part above a bottom-corner logo."""
     photo = imaging.load_rgb(path)
-    return imaging.resize(photo[: int(photo.shape[0] * 0.6)], size)
+    return imaging.resize(framed(photo[: int(photo.shape[0] * 0.6)], predictor.config.framing)[0],
+                          predictor.input_size)
 
 
 if __name__ == "__main__":

@@ -20,9 +20,12 @@ from skin_core.calibration import apply_temperature
 from skin_core.gate import GateDecision, InputGate
 from skin_core.classes import CLASS_CODES, MALIGNANT_CODES
 from skin_core.data import load_images
+from skin_core.framing import Framing, framed, placed
 from skin_core.metadata import MetadataEncoder
 from skin_core.metrics import malignant_scores
 from skin_core.model import IMAGE_INPUT, METADATA_INPUT, explain_model
+
+BUNDLE_FRAMING = "bundle"  # frame photos as the bundle's config says (skin_core.framing)
 
 
 @dataclass
@@ -136,13 +139,14 @@ class Predictor:
         """Rank the seven diagnoses for one photo; raises InvalidImageError / InvalidMetadataError."""
         self.encoder.encode(age, sex, site)  # validates before any work is done
         photo = imaging.load_rgb(image)
-        (probabilities, features, heads), resized = self.photo_outputs(photo, (age, sex, site), tta)
+        view, box = framed(photo, self.config.framing)
+        (probabilities, features, heads), resized = self.photo_outputs(view, (age, sex, site), tta, framing=None)
         probabilities = probabilities[0]
         attention = None
         head_maps = None
         if heads is not None:
             head_maps = np.moveaxis(heads[0], -1, 0)
-            attention = imaging.upscale_map(heads[0].sum(axis=-1), photo.shape[:2])
+            attention = placed(imaging.upscale_map(heads[0].sum(axis=-1), view.shape[:2]), box, photo.shape)
         order = np.argsort(-probabilities)
         ranked = [(CLASS_CODES[i], float(probabilities[i])) for i in order]
         margin = ranked[0][1] - ranked[1][1]
@@ -155,21 +159,29 @@ class Predictor:
             probabilities=dict(ranked),
             gate=None if self.gate is None else self.gate.decide(features, resized)[0])
 
-    def photo_outputs(self, photo: np.ndarray, details: tuple, tta: bool = False) -> tuple[Outputs, np.ndarray]:
-        """Calibrated outputs for one decoded photo and its (age, sex, site), with the photo at the input size."""
-        resized = imaging.resize(photo, self.input_size)[None]
+    def photo_outputs(self, photo: np.ndarray, details: tuple, tta: bool = False,
+                      framing: Framing | None | str = BUNDLE_FRAMING) -> tuple[Outputs, np.ndarray]:
+        """Calibrated outputs for one decoded photo and its (age, sex, site), with the photo at the input size;
+        framed as the bundle frames photos, or as ``framing`` says (None: the photo as it is)."""
+        framing = self.config.framing if framing == BUNDLE_FRAMING else framing
+        resized = imaging.resize(framed(photo, framing)[0], self.input_size)[None]
         return self.predict_arrays(resized, self.encoder.encode(*details)[None], tta=tta), resized
 
-    def frame_outputs(self, frame, images=None, ignore_metadata=False, tta=False) -> tuple[Outputs, np.ndarray]:
+    def frame_outputs(self, frame, images=None, ignore_metadata=False, tta=False,
+                      framing: Framing | None | str = BUNDLE_FRAMING) -> tuple[Outputs, np.ndarray]:
         """Calibrated outputs for ``read_dataset`` rows (their metadata, or unknown with ``ignore_metadata``),
-        with the photos at the input size; ``images`` may hold them already decoded and resized."""
+        with the photos at the input size; ``images`` may hold them already decoded, framed and resized."""
         if images is None:
-            images = load_images(frame["path"], self.input_size)
+            images = self.load_images(frame["path"], framing)
         if ignore_metadata:
             metadata = np.repeat(self.encoder.encode()[None], len(frame), axis=0)
         else:
             metadata = self.encoder.encode_frame(frame)
         return self.predict_arrays(images, metadata, tta=tta), images
+
+    def load_images(self, paths, framing: Framing | None | str = BUNDLE_FRAMING) -> np.ndarray:
+        """Photos decoded, framed as the bundle frames them (or as ``framing`` says) and resized."""
+        return load_images(paths, self.input_size, framing=self.config.framing if framing == BUNDLE_FRAMING else framing)
 
     def predict_arrays(self, images: np.ndarray, metadata: np.ndarray, tta: bool = False,
                        batch_size: int = 32) -> Outputs:
@@ -182,7 +194,8 @@ class Predictor:
 class EnsemblePredictor(Predictor):
     """Averages its members' calibrated probabilities and recalibrates the mean with its own temperature.
 
-    Each member sees the photo at its own input size with its own metadata encoding; the attention map and the
+    Each member sees the photo (framed as the ensemble frames photos) at its own input size with its own
+    metadata encoding; the attention map and the
     input gate come from the first member (the lead), whose input size the gate's quality checks use.
     """
 
@@ -192,12 +205,14 @@ class EnsemblePredictor(Predictor):
         self.members = members
         self.input_size, self.encoder = lead.input_size, lead.encoder
 
-    def photo_outputs(self, photo, details, tta=False):
-        results = [member.photo_outputs(photo, details, tta) for member in self.members]
+    def photo_outputs(self, photo, details, tta=False, framing=BUNDLE_FRAMING):
+        framing = self.config.framing if framing == BUNDLE_FRAMING else framing
+        results = [member.photo_outputs(photo, details, tta, framing) for member in self.members]
         return self._combine([outputs for outputs, _ in results]), results[0][1]
 
-    def frame_outputs(self, frame, images=None, ignore_metadata=False, tta=False):
-        results = [member.frame_outputs(frame, images if index == 0 else None, ignore_metadata, tta)
+    def frame_outputs(self, frame, images=None, ignore_metadata=False, tta=False, framing=BUNDLE_FRAMING):
+        framing = self.config.framing if framing == BUNDLE_FRAMING else framing
+        results = [member.frame_outputs(frame, images if index == 0 else None, ignore_metadata, tta, framing)
                    for index, member in enumerate(self.members)]
         return self._combine([outputs for outputs, _ in results]), results[0][1]
 

@@ -55,6 +55,7 @@ class TrainConfig:
     colour_constancy: bool = True  # Shades-of-Gray layer inside the model
     photometric: bool = True  # brightness / contrast / saturation / hue / gamma augmentation
     crop_area: tuple = (0.6, 1.0)  # random resized crops keep this share of the photo (1, 1: none)
+    zoom_out: float = 1.0  # half the photos shrink to between this share of the frame's side and 1 (1: none)
     backbone_trainable: bool | str = True
     learning_rate: float | None = None  # stage 1; None: the backbone row's head_learning_rate
     fine_tune_learning_rate: float = 1e-4
@@ -215,8 +216,8 @@ def fit_stages(run: Run, splits: Splits) -> keras.Model:
         model = _build(run, backbone_trainable=False)
         if config.init_from and not config.resume:
             continue_from(model, config.init_from)
-        trainer = training_model(model, LesionAugmentation(crop_area=config.crop_area, photometric=config.photometric,
-                                                           seed=config.seed))
+        trainer = training_model(model, LesionAugmentation(crop_area=config.crop_area, zoom_out=config.zoom_out,
+                                                           photometric=config.photometric, seed=config.seed))
     loss = (WeightedCategoricalCrossentropy(class_weights(splits.labels["train"], len(CLASS_CODES)))
             if config.weighted_loss else keras.losses.CategoricalCrossentropy())
     train_data = make_dataset(splits.images["train"], splits.metadata["train"], splits.labels["train"],

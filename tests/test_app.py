@@ -126,6 +126,11 @@ def test_about_page_has_a_model_card_per_bundle(app):
     for as_is in margins:
         assert any(f"15 % paler, as another camera or light would make them (without that condition: {as_is:.2f})"
                    in m.value for m in app.markdown)
+    framed = [b for b in bundles.scan()[0] if b.config.framing is not None]
+    for bundle in framed:  # a framed bundle says that it crops, how far, and whose model it shows the crop
+        assert any(f"cropped around the lesion so that it spans about {bundle.config.framing.target:.0%}" in m.value
+                   for m in app.markdown)
+        assert any(f"the model {bundle.config.members[0]}, shown each photo framed" in m.value for m in app.markdown)
 
 
 def test_a_non_skin_photo_is_refused_unless_the_doctor_overrides(app):

@@ -89,3 +89,28 @@ def test_training_wrapper_shares_the_classifier_and_keeps_its_input_names():
 def test_bad_crop_range_is_refused():
     with pytest.raises(ValueError, match="crop_area"):
         LesionAugmentation(crop_area=(0.0, 1.0))
+
+
+def test_zoom_out_shows_the_lesion_smaller_on_the_photo_s_own_skin_without_a_seam():
+    skin = np.array([200.0, 150.0, 120.0], "float32")
+    photos = np.tile(skin, (8, 60, 80, 1)).astype("float32")
+    np.testing.assert_allclose(  # a photo of skin alone stays skin everywhere: no seam, no black corners
+        keras.ops.convert_to_numpy(LesionAugmentation(zoom_out=0.4, zoom_out_probability=1.0, photometric=False,
+                                                      seed=0)(photos, training=True)), photos, atol=0.05)
+    photos[:, 20:40, 30:50] = (60.0, 40.0, 30.0)
+    layer = LesionAugmentation(zoom_out=0.4, zoom_out_probability=1.0, photometric=False, zoom=0, seed=1)
+    out = keras.ops.convert_to_numpy(layer(photos, training=True))
+    dark = (out.mean(axis=-1) < 100).mean(axis=(1, 2)) / (photos.mean(axis=-1) < 100).mean(axis=(1, 2))
+    assert dark.min() >= 0.4 ** 2 - 0.05 and dark.max() <= 1.0 + 0.05 and dark.std() > 0.02  # scale 0.4 to 1
+    corners = out[:, [0, 0, -1, -1], [0, -1, 0, -1]]
+    np.testing.assert_allclose(corners, np.broadcast_to(skin, corners.shape), atol=1.0)
+
+
+def test_zoom_out_settings_are_checked_and_kept_in_the_layer_config():
+    layer = LesionAugmentation(zoom_out=0.5, zoom_out_probability=0.3)
+    again = LesionAugmentation.from_config(layer.get_config())
+    assert (again.zoom_out, again.zoom_out_probability) == (0.5, 0.3)
+    with pytest.raises(ValueError, match="got 0"):
+        LesionAugmentation(zoom_out=0)
+    with pytest.raises(ValueError, match="got 1.5"):
+        LesionAugmentation(zoom_out_probability=1.5)

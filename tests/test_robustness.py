@@ -6,12 +6,13 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import balanced_accuracy_score
 
 from conftest import require_shared
 from skin_core import imaging, load_predictor, paths
 from skin_core.classes import CLASS_CODES
 from skin_core.metrics import malignancy_threshold
-from skin_core.robustness import (BLURRED, DARKER, EXPOSURE_MARGIN, WASHED_OUT, degraded, exposure_margin_threshold,
+from skin_core.robustness import (BLURRED, DARKER, EXPOSURE_MARGIN, FARTHER, WASHED_OUT, degraded, exposure_margin_threshold,
                                   main, stability)
 
 EXAMPLES = paths.REPO_DIR / "assets" / "examples"
@@ -24,6 +25,8 @@ def test_the_changes_are_what_they_say():
                                   np.rint(255 - (255 - photo.astype(np.float64)) * 0.5).astype(np.uint8))
     grey = lambda image: cv2.Laplacian(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var()  # noqa: E731
     assert grey(degraded(photo, BLURRED, 2.0)) < 0.05 * grey(photo)
+    wider = degraded(photo, FARTHER, 0.5)
+    np.testing.assert_array_equal(wider[15:45, 20:60], cv2.resize(photo, (40, 30), interpolation=cv2.INTER_AREA))
     with pytest.raises(ValueError, match="'sharper'"):
         degraded(photo, "sharper", 1.0)
 
@@ -47,6 +50,12 @@ def test_stability_matches_the_predictor_photo_by_photo():
         return {"same_top": round(float(np.mean(same_top)), 4), "same_alert": round(float(np.mean(same_alert)), 4)}
 
     assert report["darker x0.55"] == reference(DARKER, 0.55)
+    labels = np.array([CLASS_CODES.index(dx) for dx in examples["dx"]])
+    with_accuracy = stability(predictor, photos, details, changes=((DARKER, 0.55),), labels=labels)
+    tops = [CLASS_CODES.index(predictor.predict(degraded(p, DARKER, 0.55), age=a, sex=s, site=t).top[0])
+            for p, (a, s, t) in zip(photos, details)]
+    assert with_accuracy["darker x0.55"]["balanced_accuracy"] == pytest.approx(
+        balanced_accuracy_score(labels, tops), abs=1e-4)
     assert report["blurred x2"] == reference(BLURRED, 2.0)
 
 
@@ -75,8 +84,17 @@ def test_the_command_reports_every_change_on_validation_photos(capsys):
     assert main(["--model", "mobilenetv3small", "--data", str(data), "--photos", "12"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["photos"] == 12 and report["split"] == "validation"
-    assert len(report["changes"]) == 7
-    assert all(0.0 <= v["same_top"] <= 1.0 and 0.0 <= v["same_alert"] <= 1.0 for v in report["changes"].values())
+    changes = report["changes"]
+    assert len(changes) == 10 and {"as is", "farther x0.6", "farther x0.4"} <= set(changes)
+    assert all(0.0 <= v["same_top"] <= 1.0 and 0.0 <= v["same_alert"] <= 1.0
+               for name, v in changes.items() if name != "as is")
+    assert all(0.0 <= v["balanced_accuracy"] <= 1.0 for v in changes.values())
+
+
+def test_the_command_measures_only_the_changes_asked_for(capsys):
+    data = require_shared("data/ham10000")
+    assert main(["--model", "mobilenetv3small", "--data", str(data), "--photos", "8", "--changes", FARTHER]) == 0
+    assert set(json.loads(capsys.readouterr().out)["changes"]) == {"as is", "farther x0.6", "farther x0.4"}
 
 
 def test_the_command_names_a_missing_bundle(capsys):

@@ -156,9 +156,20 @@ def test_train_command_reports_bad_data_in_one_line(tiny_dataset, tmp_path, caps
 
 def test_time_budget_stops_after_the_epoch_that_spends_it(tiny_dataset, tmp_path):
     out = training.train(tiny_train_config(tiny_dataset, tmp_path / "budget", head_epochs=2, epochs=2,
-                                           time_budget_minutes=0))
+                                           time_budget_minutes=0, zoom_out=0.5))
     assert len(pd.read_csv(out / bundles.HISTORY_FILE)) == 1  # one epoch, then no fine-tuning stage
-    assert bundles.open_bundle(out).config.training.epochs_run == 1
+    record = bundles.open_bundle(out).config.training
+    assert record.epochs_run == 1 and record.arguments["zoom_out"] == 0.5  # trained with photos from further away
+
+
+def test_train_command_refuses_a_zoom_out_outside_its_range(tmp_path, capsys):
+    import train
+
+    with pytest.raises(SystemExit):
+        train.main(["--out", str(tmp_path / "run"), "--zoom-out", "1.5"])
+    error = capsys.readouterr().err
+    assert "--zoom-out must be in (0, 1]" in error and "got 1.5" in error
+    assert not (tmp_path / "run").exists()
 
 
 def test_init_from_continues_a_bundle_and_refuses_another_architecture(tiny_bundle):

@@ -266,6 +266,19 @@ STRINGS = {
         "photos; the attention map and the photo check come from {lead}; {parameters:,} parameters in all.",
         "một tổ hợp mô hình: trung bình các xác suất đã hiệu chỉnh của {members}, được hiệu chỉnh lại trên ảnh "
         "kiểm định; bản đồ chú ý và bước kiểm tra ảnh lấy từ {lead}; tổng cộng {parameters:,} tham số."),
+    "framed_member_text": (
+        "the model {lead}, shown each photo framed around its lesion and calibrated again on the framed validation "
+        "photos; {parameters:,} parameters.",
+        "mô hình {lead}, nhận mỗi ảnh đã được cắt quanh tổn thương và được hiệu chỉnh lại trên ảnh kiểm định đã cắt; "
+        "{parameters:,} tham số."),
+    "framing_text": (
+        "Before the diagnosis, a photo in which the lesion is small (taken from further away than the training "
+        "photos) is cropped around the lesion so that it spans about {target:.0%} of the view; a photo whose crop "
+        "would keep {below:.0%} of its side or more is used whole. The attention map shows only the part the model "
+        "saw.",
+        "Trước khi chẩn đoán, ảnh có tổn thương nhỏ (chụp xa hơn ảnh huấn luyện) được cắt quanh tổn thương để tổn "
+        "thương chiếm khoảng {target:.0%} khung nhìn; ảnh mà phần cắt giữ từ {below:.0%} cạnh trở lên được dùng "
+        "nguyên. Bản đồ chú ý chỉ hiển thị phần mô hình đã nhìn."),
     "with_sa": ("Soft-Attention", "Soft-Attention"),
     "with_metadata": ("metadata branch (age, sex, site)", "nhánh thông tin bệnh nhân (tuổi, giới, vị trí)"),
     "with_weighted_loss": ("class-weighted loss", "hàm mất mát có trọng số lớp"),

@@ -1,0 +1,179 @@
+"""Lesion framing: the lesion found, cropped to the scale the models learnt from, and a framed bundle that
+behaves like any other."""
+
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import require_shared
+from skin_core import bundle as bundles
+from skin_core.classes import CLASS_CODES
+from skin_core.ensemble import build_ensemble
+from skin_core.framing import Box, Framing, crop_box, farther, framed, lesion_box, placed
+from skin_core.predictor import Predictor
+
+SKIN = (214, 170, 150)
+
+
+def photo_with_lesion(height=300, width=400, centre=None, radius=20, vignette=False):
+    """Skin with a dark round lesion, in the middle unless ``centre`` (row, column) says otherwise."""
+    centre = centre or (height // 2, width // 2)
+    photo = np.zeros((height, width, 3), np.uint8)
+    photo[:] = SKIN
+    cv2.circle(photo, (centre[1], centre[0]), radius, (90, 50, 40), -1)
+    if vignette:  # a dermatoscope's dark corners outside its round field
+        rows, columns = np.mgrid[:height, :width]
+        outside = np.hypot((rows - height / 2) / (height / 2), (columns - width / 2) / (width / 2)) > 1.15
+        photo[outside] = (20, 20, 20)
+    return photo
+
+
+@pytest.mark.parametrize("vignette", [False, True])
+def test_the_lesion_s_box_is_found_and_dark_corners_are_not_taken_for_it(vignette):
+    photo = photo_with_lesion(centre=(140, 230), radius=25, vignette=vignette)
+    box = lesion_box(photo)
+    assert box is not None
+    assert abs(box.top - 115) <= 4 and abs(box.bottom - 166) <= 4
+    assert abs(box.left - 205) <= 4 and abs(box.right - 256) <= 4
+
+
+def test_a_plain_photo_has_no_lesion_and_is_left_whole():
+    plain = np.full((150, 200, 3), SKIN, np.uint8)
+    assert lesion_box(plain) is None
+    view, box = framed(plain, Framing())
+    assert box is None and view is plain
+
+
+def test_a_small_lesion_is_cropped_to_span_the_target_share_keeping_the_aspect_ratio():
+    photo = photo_with_lesion(height=300, width=400, centre=(150, 200), radius=30)  # box 61 px: 0.2 of the height
+    framing = Framing(target=0.65, apply_below=0.7, min_scale=0.3)
+    view, box = framed(photo, framing)
+    assert box is not None
+    # the crop's side: the lesion's box (about 61 px) over 0.65 of the crop, on the tighter side (the height)
+    assert view.shape[0] == pytest.approx(61 / 0.65, abs=4)
+    assert view.shape[1] / view.shape[0] == pytest.approx(400 / 300, abs=0.02)
+    assert (box.top + box.bottom) / 2 == pytest.approx(150, abs=2)  # centred on the lesion
+    assert (box.left + box.right) / 2 == pytest.approx(200, abs=2)
+
+
+def test_a_crop_stays_inside_the_photo_and_never_below_the_smallest_scale():
+    photo = photo_with_lesion(height=300, width=400, centre=(35, 150), radius=10)  # small, near the top edge
+    box = crop_box(photo, Framing(target=0.65, apply_below=0.7, min_scale=0.3))
+    assert box is not None
+    assert box.bottom - box.top == 90 and box.right - box.left == 120  # 0.3 of each side, not smaller
+    assert box.top == 0 and (box.left + box.right) / 2 == pytest.approx(150, abs=2)  # moved in, not cut
+
+
+def test_a_lesion_that_already_fills_the_photo_is_left_whole():
+    photo = photo_with_lesion(height=150, width=200, centre=(75, 100), radius=45)  # as in HAM10000
+    assert crop_box(photo, Framing()) is None
+
+
+def test_farther_shrinks_the_photo_onto_its_skin_colour():
+    photo = photo_with_lesion(height=150, width=200, radius=40)
+    wider = farther(photo, 0.5)
+    assert wider.shape == photo.shape
+    np.testing.assert_array_equal(wider[0, 0], SKIN)
+    dark = (wider.mean(axis=-1) < 120).mean()
+    assert dark == pytest.approx((photo.mean(axis=-1) < 120).mean() * 0.25, rel=0.15)
+    with pytest.raises(ValueError, match="got 0"):
+        farther(photo, 0)
+
+
+def test_framing_recovers_the_lesion_scale_of_a_photo_taken_from_further_away():
+    photo = photo_with_lesion(height=150, width=200, radius=30)
+    view, box = framed(farther(photo, 0.6), Framing(target=0.65, apply_below=0.7, min_scale=0.3))
+    assert box is not None
+    span = lesion_box(view)
+    assert (span.bottom - span.top) / view.shape[0] == pytest.approx(0.65, abs=0.08)
+
+
+def test_attention_of_the_view_is_put_back_where_the_view_lies():
+    attention = np.ones((30, 40), np.float32)
+    full = placed(attention, Box(10, 20, 40, 60), (100, 120, 3))
+    assert full.shape == (100, 120) and full.sum() == 30 * 40
+    assert full[10:40, 20:60].min() == 1 and full[:10].max() == 0
+    assert placed(attention, None, (30, 40, 3)) is attention
+
+
+def test_lesion_box_follows_the_dermatologists_masks_on_ham10000():
+    folder = require_shared("data/ham10000")
+    rows = pd.read_csv(folder / "HAM10000_metadata.csv").sample(150, random_state=0)
+    overlaps = []
+    for image_id in rows["image_id"]:
+        photo = cv2.cvtColor(cv2.imread(str(folder / "images" / f"{image_id}.jpg")), cv2.COLOR_BGR2RGB)
+        mask = cv2.imread(str(folder / "masks" / f"{image_id}_segmentation.png"), 0) > 127
+        rows_, columns = np.nonzero(mask)
+        truth = Box(rows_.min(), columns.min(), rows_.max() + 1, columns.max() + 1)
+        found = lesion_box(photo)
+        overlaps.append(0.0 if found is None else _iou(found, truth))
+    assert np.median(overlaps) > 0.65  # measured 0.75 on the 1504 validation photos of the default's split
+
+
+def _iou(a: Box, b: Box) -> float:
+    height = max(0, min(a.bottom, b.bottom) - max(a.top, b.top))
+    width = max(0, min(a.right, b.right) - max(a.left, b.left))
+    inter = height * width
+    return inter / ((a.bottom - a.top) * (a.right - a.left) + (b.bottom - b.top) * (b.right - b.left) - inter)
+
+
+@pytest.fixture(scope="module")
+def framed_bundle(tiny_bundle, tiny_dataset, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("weights")
+    shutil.copytree(tiny_bundle, folder / "model")
+    build_ensemble(["model"], "model-framed", data=tiny_dataset, weights_dir=folder, framing=Framing())
+    return folder
+
+
+def test_a_framed_bundle_has_one_member_its_own_calibration_and_shows_attention_on_the_whole_photo(
+        framed_bundle, tmp_path):
+    opened = bundles.open_bundle("model-framed", framed_bundle)
+    assert opened.config.members == ("model",) and opened.config.framing == Framing()
+    assert opened.metrics["split"] == "test" and 0 < opened.config.malignancy_threshold < 1
+    predictor = Predictor.from_bundle(opened)
+    member = Predictor.from_bundle(bundles.open_bundle("model", framed_bundle))
+    photo = farther(photo_with_lesion(height=200, width=260, radius=25), 0.5)
+    result = predictor.predict(photo, age=50, sex="female", site="back")
+    view, box = framed(photo, Framing())
+    assert box is not None
+    seen = member.predict(view, age=50, sex="female", site="back")  # the member, shown the crop
+    raw = np.array([seen.probabilities[c] for c in CLASS_CODES])
+    logits = np.log(raw) / opened.config.temperature
+    expected = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    np.testing.assert_allclose([result.probabilities[c] for c in CLASS_CODES], expected, atol=1e-4)
+    assert result.attention.shape == photo.shape[:2]
+    np.testing.assert_allclose(result.attention[box.top:box.bottom, box.left:box.right], seen.attention, atol=1e-5)
+    assert result.attention[:box.top].max() == 0 and result.attention[:, :box.left].max() == 0
+
+
+def test_framing_settings_and_single_members_are_checked(framed_bundle):
+    path = framed_bundle / "model-framed" / bundles.CONFIG_FILE
+    original = json.loads(path.read_text())
+    try:
+        path.write_text(json.dumps({**original, "framing": {**original["framing"], "target": 0}}))
+        with pytest.raises(bundles.InvalidBundleError, match="framing.target"):
+            bundles.open_bundle("model-framed", framed_bundle)
+        path.write_text(json.dumps({**original, "framing": None}))
+        with pytest.raises(bundles.InvalidBundleError, match="members"):
+            bundles.open_bundle("model-framed", framed_bundle)
+    finally:
+        path.write_text(json.dumps(original))
+    with pytest.raises(ValueError, match="one when it frames"):
+        build_ensemble(["model"], "alone", weights_dir=framed_bundle)
+
+
+def test_the_gate_of_a_framed_bundle_is_measured_not_copied_and_needs_the_lead_s_gate(framed_bundle, tiny_dataset,
+                                                                                       tmp_path, capsys):
+    from skin_core.gate import main as gate_main
+
+    assert "gate" not in bundles.open_bundle("model-framed", framed_bundle).metrics  # the lead's saw whole photos
+    ood = tmp_path / "ood"
+    ood.mkdir()
+    (ood / "labels.csv").write_text("image_id,category,source_repo,source_path\n")
+    assert gate_main(["--model", str(framed_bundle / "model-framed"), "--data", str(tiny_dataset),
+                      "--ood", str(ood)]) == 2
+    assert "the lead member of model-framed has no input gate" in capsys.readouterr().err
