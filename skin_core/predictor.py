@@ -20,12 +20,10 @@ from skin_core.calibration import apply_temperature
 from skin_core.gate import GateDecision, InputGate
 from skin_core.classes import CLASS_CODES, MALIGNANT_CODES
 from skin_core.data import load_images
-from skin_core.framing import Framing, framed, placed
+from skin_core.framing import framed, placed
 from skin_core.metadata import MetadataEncoder
 from skin_core.metrics import malignant_scores
 from skin_core.model import IMAGE_INPUT, METADATA_INPUT, explain_model
-
-BUNDLE_FRAMING = "bundle"  # frame photos as the bundle's config says (skin_core.framing)
 
 
 @dataclass
@@ -140,7 +138,7 @@ class Predictor:
         self.encoder.encode(age, sex, site)  # validates before any work is done
         photo = imaging.load_rgb(image)
         view, box = framed(photo, self.config.framing)
-        (probabilities, features, heads), resized = self.photo_outputs(view, (age, sex, site), tta, framing=None)
+        (probabilities, features, heads), resized = self.view_outputs(view, (age, sex, site), tta)
         probabilities = probabilities[0]
         attention = None
         head_maps = None
@@ -159,29 +157,30 @@ class Predictor:
             probabilities=dict(ranked),
             gate=None if self.gate is None else self.gate.decide(features, resized)[0])
 
-    def photo_outputs(self, photo: np.ndarray, details: tuple, tta: bool = False,
-                      framing: Framing | None | str = BUNDLE_FRAMING) -> tuple[Outputs, np.ndarray]:
-        """Calibrated outputs for one decoded photo and its (age, sex, site), with the photo at the input size;
-        framed as the bundle frames photos, or as ``framing`` says (None: the photo as it is)."""
-        framing = self.config.framing if framing == BUNDLE_FRAMING else framing
-        resized = imaging.resize(framed(photo, framing)[0], self.input_size)[None]
+    def photo_outputs(self, photo: np.ndarray, details: tuple, tta: bool = False) -> tuple[Outputs, np.ndarray]:
+        """Calibrated outputs for one decoded photo and its (age, sex, site), framed as the bundle frames photos,
+        with the photo at the input size."""
+        return self.view_outputs(framed(photo, self.config.framing)[0], details, tta)
+
+    def view_outputs(self, view: np.ndarray, details: tuple, tta: bool = False) -> tuple[Outputs, np.ndarray]:
+        """``photo_outputs`` for a photo already framed: what the model sees, at any size."""
+        resized = imaging.resize(view, self.input_size)[None]
         return self.predict_arrays(resized, self.encoder.encode(*details)[None], tta=tta), resized
 
-    def frame_outputs(self, frame, images=None, ignore_metadata=False, tta=False,
-                      framing: Framing | None | str = BUNDLE_FRAMING) -> tuple[Outputs, np.ndarray]:
+    def frame_outputs(self, frame, images=None, ignore_metadata=False, tta=False) -> tuple[Outputs, np.ndarray]:
         """Calibrated outputs for ``read_dataset`` rows (their metadata, or unknown with ``ignore_metadata``),
         with the photos at the input size; ``images`` may hold them already decoded, framed and resized."""
         if images is None:
-            images = self.load_images(frame["path"], framing)
+            images = self.load_images(frame["path"])
         if ignore_metadata:
             metadata = np.repeat(self.encoder.encode()[None], len(frame), axis=0)
         else:
             metadata = self.encoder.encode_frame(frame)
         return self.predict_arrays(images, metadata, tta=tta), images
 
-    def load_images(self, paths, framing: Framing | None | str = BUNDLE_FRAMING) -> np.ndarray:
-        """Photos decoded, framed as the bundle frames them (or as ``framing`` says) and resized."""
-        return load_images(paths, self.input_size, framing=self.config.framing if framing == BUNDLE_FRAMING else framing)
+    def load_images(self, paths, size: tuple[int, int] | None = None) -> np.ndarray:
+        """Photos decoded, framed as the bundle frames them and resized (to the input size unless ``size``)."""
+        return load_images(paths, size or self.input_size, framing=self.config.framing)
 
     def predict_arrays(self, images: np.ndarray, metadata: np.ndarray, tta: bool = False,
                        batch_size: int = 32) -> Outputs:
@@ -205,14 +204,13 @@ class EnsemblePredictor(Predictor):
         self.members = members
         self.input_size, self.encoder = lead.input_size, lead.encoder
 
-    def photo_outputs(self, photo, details, tta=False, framing=BUNDLE_FRAMING):
-        framing = self.config.framing if framing == BUNDLE_FRAMING else framing
-        results = [member.photo_outputs(photo, details, tta, framing) for member in self.members]
+    def view_outputs(self, view, details, tta=False):
+        results = [member.view_outputs(view, details, tta) for member in self.members]
         return self._combine([outputs for outputs, _ in results]), results[0][1]
 
-    def frame_outputs(self, frame, images=None, ignore_metadata=False, tta=False, framing=BUNDLE_FRAMING):
-        framing = self.config.framing if framing == BUNDLE_FRAMING else framing
-        results = [member.frame_outputs(frame, images if index == 0 else None, ignore_metadata, tta, framing)
+    def frame_outputs(self, frame, images=None, ignore_metadata=False, tta=False):
+        results = [member.frame_outputs(frame, images if index == 0 and images is not None
+                                        else self.load_images(frame["path"], member.input_size), ignore_metadata, tta)
                    for index, member in enumerate(self.members)]
         return self._combine([outputs for outputs, _ in results]), results[0][1]
 
