@@ -62,12 +62,8 @@ def photo_details(rows: pd.DataFrame) -> list:
             for age, sex, site in zip(rows["age"], rows["sex"], rows["localization"])]
 
 
-def answers(predictor, photos: list, details: list) -> tuple[np.ndarray, np.ndarray]:
-    """The most likely class index and the malignancy alert for each decoded photo and its (age, sex, site)."""
-    return _answers(predictor, photo_probabilities(predictor, photos, details))
-
-
-def _answers(predictor, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def answers(predictor, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The most likely class index and the malignancy alert for each photo's calibrated probabilities."""
     return probabilities.argmax(axis=1), malignant_scores(probabilities) >= predictor.threshold
 
 
@@ -76,11 +72,11 @@ def stability(predictor, photos: list, details: list, changes=CHANGES, labels=No
     what they are on the intact photo. With ``labels`` (class indices), also the balanced accuracy and melanoma
     recall on the changed photos, and on the intact ones under "as is"."""
     probabilities = photo_probabilities(predictor, photos, details)
-    top, alert = _answers(predictor, probabilities)
+    top, alert = answers(predictor, probabilities)
     report = {} if labels is None else {"as is": _accuracy(labels, probabilities, predictor.threshold)}
     for change, level in changes:
         changed = photo_probabilities(predictor, [degraded(p, change, level) for p in photos], details)
-        changed_top, changed_alert = _answers(predictor, changed)
+        changed_top, changed_alert = answers(predictor, changed)
         report[f"{change} x{level:g}"] = {"same_top": round(float((changed_top == top).mean()), 4),
                                           "same_alert": round(float((changed_alert == alert).mean()), 4),
                                           **({} if labels is None else _accuracy(labels, changed, predictor.threshold))}
