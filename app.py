@@ -2,24 +2,33 @@
 
 With a case-history database configured (README: Case history), every page asks for a sign-in first and the
 History, Clinic validation and (for admins) Settings pages appear; without one the app runs as a demo, open
-to anyone, and nothing is saved.
+to anyone, and nothing is saved. A configured history that cannot be used stops the app (maintenance page,
+retried) rather than letting it run open.
 """
 
 import streamlit as st
 
 from skin_core.cases import CaseError, NotAllowedError
-from ui.cases import FIRST_ADMIN, case_store, current_user, sign_in, sign_out
+from ui.cases import FIRST_ADMIN, case_store, current_user, error_message, maintenance_page, sign_in, sign_out
 from ui.i18n import LANGUAGES, t
-from ui.state import bundle_catalogue, keep, remember
+from ui.state import (LANGUAGE, MODEL, SIDEBAR, begin_run, bundle_catalogue, choose, drawn, redraw_fresh,
+                      widget_key)
 
 st.set_page_config(page_title="Skin lesion decision support", page_icon="🩺", layout="wide")
+begin_run()
 
-keep("language", "en")
-language = st.sidebar.selectbox("Language / Ngôn ngữ", list(LANGUAGES), format_func=LANGUAGES.get,
-                                key="language", on_change=remember, args=("language",))
+
+def choose_language() -> None:
+    choose(LANGUAGE, "language", LANGUAGES)
+    redraw_fresh()  # every widget's words change: draw them anew from the app's state
+
+
+language = st.session_state.setdefault(LANGUAGE, "en")
+st.sidebar.selectbox("Language / Ngôn ngữ", list(LANGUAGES), index=list(LANGUAGES).index(language),
+                     format_func=LANGUAGES.get, key="language", on_change=choose_language)
 store, history_problem = case_store()
 if history_problem:
-    st.sidebar.error(t("history_unavailable", language, reason=history_problem))
+    maintenance_page(history_problem, language)
 user = current_user()
 if store is not None and user is not None:
     try:
@@ -27,8 +36,7 @@ if store is not None and user is not None:
             sign_out()
             user = None
     except CaseError as error:
-        st.error(t("history_unavailable", language, reason=error))
-        st.stop()
+        maintenance_page(error, language)
 if store is not None and user is None:
     st.title(t("app_title", language))
     st.subheader(t("login_title", language))
@@ -47,7 +55,7 @@ if store is not None and user is None:
                 except NotAllowedError:
                     st.error(t("login_locked", language))
     except CaseError as error:
-        st.error(t("history_unavailable", language, reason=error))
+        st.error(t("history_error", language, reason=error_message(error, language)))
     st.stop()
 if store is not None:
     st.sidebar.caption(t("signed_in_as", language, user=user.username, role=t(f"role_{user.role}", language)))
@@ -55,13 +63,21 @@ if store is not None:
 
 clinical, default, broken = bundle_catalogue()
 if clinical:
-    if st.session_state.get("kept_model") not in clinical:
-        st.session_state["kept_model"] = default or next(iter(clinical))
-    keep("model")
+    chosen = st.session_state.get(MODEL)
+    if chosen not in clinical:
+        if chosen is not None:  # the bundle was removed or broke since it was chosen: say so, never silently
+            st.sidebar.warning(t("model_gone", language, name=chosen))
+        chosen = st.session_state[MODEL] = default or next(iter(clinical))
+    names = list(clinical)
+    model_key = widget_key(SIDEBAR, "model", language)
     st.sidebar.selectbox(
-        t("model", language), list(clinical), key="model", on_change=remember, args=("model",),
+        t("model", language), names, index=names.index(chosen), key=model_key, on_change=choose,
+        args=(MODEL, model_key, names),
         format_func=lambda name: f"{clinical[name]} ({t('default_model', language)})" if name == default
         else clinical[name])
+else:
+    st.session_state.pop(MODEL, None)
+drawn(SIDEBAR)
 for name, reason in broken.items():
     st.sidebar.warning(t("broken_model", language, name=name, reason=reason))
 st.sidebar.caption(t("disclaimer", language))

@@ -18,6 +18,9 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--backbone", default=defaults.backbone, choices=sorted(BACKBONES))
     parser.add_argument("--data", default=defaults.data, help="HAM10000-format folder (default: ../shared copy)")
+    parser.add_argument("--extra-train", nargs="+", default=[], metavar="FOLDER",
+                        help="HAM10000-format folders of other cameras' photos added to training only "
+                             "(e.g. ../shared/data/external/isic2017_train)")
     parser.add_argument("--out", default=None, help="bundle folder (default: weights/<backbone>)")
     parser.add_argument("--input-size", type=int, nargs="+", default=None, metavar="PX",
                         help="one size (square) or height width; default: the backbone's own")
@@ -82,6 +85,7 @@ def parse_args(argv=None):
     if not 0 < args.zoom_out <= 1:
         parser.error(f"--zoom-out must be in (0, 1] (the smallest share of the frame's side), got {args.zoom_out:g}")
     values["crop_area"] = tuple(args.crop_area)
+    values["extra_train"] = tuple(args.extra_train)
     return TrainConfig(**values)
 
 

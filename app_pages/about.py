@@ -6,7 +6,7 @@ import streamlit as st
 from skin_core.bundle import SPLIT_FILE, evaluated_bundles
 from ui import comparison
 from ui.i18n import external_summary, operating_point_text, t
-from ui.state import language
+from ui.state import language, model_name
 
 lang = language()
 st.title(t("page_about", lang))
@@ -18,7 +18,7 @@ if not evaluated:
 
 for bundle in evaluated:
     config, metrics, card = bundle.config, bundle.metrics, bundle.config.model_card
-    with st.expander(bundle.name, expanded=bundle.name == st.session_state.get("model")):
+    with st.expander(bundle.name, expanded=bundle.name == model_name()):
         if config.clinical:
             st.markdown(f"**{t('intended_use', lang)}**: {card.text('intended_use', lang)}")
         else:

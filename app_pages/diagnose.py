@@ -1,8 +1,10 @@
 """Diagnose: a photo and patient details in, ranked diagnoses, warnings, attention and a PDF report out.
 
-Patient details are kept as language-independent codes in ``details`` (sex "female", site "face"); the widgets
-that show them are keyed per language and filled from those codes when they first appear (after a language
-switch, a new patient or an example), so switching the language changes the words on screen and never the data.
+Patient details are the app's own state, kept as language-independent codes in ``details`` (sex "female", site
+"face") and ``staff``; the analysis reads only them. Their widgets only show them: each is drawn from them under
+a key that changes with the language and whenever the widgets were not drawn in the last run (ui.state.widget_key),
+and writes its new value back through on_change. Switching the language, signing in again or an outage page
+change the words on screen and never the data.
 """
 
 import datetime
@@ -21,7 +23,8 @@ from ui.i18n import LANGUAGES, diagnosis_name, external_summary, gate_finding, s
 from ui.cases import case_store, current_user, error_message
 from ui.report import pdf_report
 from ui.result import OVERLAY_OPACITY, show_result
-from ui.state import analyse, heads_differ, language, model_name, predictor
+from ui.state import (DETAILS, analyse, drawn, heads_differ, language, model_name, predictor, redraw_fresh,
+                      widget_key)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp", "gif"]
@@ -44,19 +47,12 @@ staff = st.session_state.setdefault("staff", {field: "" for field in STAFF_FIELD
 generation = st.session_state.setdefault("generation", 0)  # a new patient gets fresh upload widgets
 
 
-def widget_key(field: str, language: str | None = None) -> str:
-    return f"{field}_{language or lang}"
+def detail_key(field: str) -> str:
+    return widget_key(DETAILS, field, lang)
 
 
-def refill_widgets() -> None:
-    """Let every detail widget take its value from ``details`` / ``staff`` again when it is next drawn."""
-    for field in (*EMPTY_DETAILS, *STAFF_FIELDS):
-        for code in LANGUAGES:
-            st.session_state.pop(widget_key(field, code), None)
-
-
-def store(target: dict, field: str) -> None:
-    target[field] = st.session_state[widget_key(field)]
+def store(target: dict, field: str, key: str) -> None:
+    target[field] = st.session_state[key]
 
 
 def set_photo(label: str, data: bytes) -> None:
@@ -82,7 +78,7 @@ def on_example(row: dict) -> None:
     st.session_state["example_details"] = example if typed else None
     if not typed:
         details.update(example)
-        refill_widgets()
+        redraw_fresh(DETAILS)
 
 
 def new_patient() -> None:
@@ -91,7 +87,7 @@ def new_patient() -> None:
         st.session_state.pop(key, None)
     st.session_state["details"] = dict(EMPTY_DETAILS)
     st.session_state["generation"] = generation + 1
-    refill_widgets()
+    redraw_fresh(DETAILS)
 
 
 def keep_analysing() -> None:
@@ -138,7 +134,7 @@ def save_section(store, user, request: tuple) -> None:
     try:
         settings = store.settings()
     except CaseError as error:
-        st.error(t("history_error", lang, reason=error))
+        st.error(t("history_error", lang, reason=error_message(error, lang)))
         return
     st.caption(t("photo_storage_is", lang, storage=t(f"storage_{settings['photo_storage']}", lang)))
     lesion_column, date_column = st.columns([3, 1])
@@ -190,15 +186,6 @@ def attention_section(image, prediction) -> None:
                                  output_format="JPEG")
 
 
-# Only a widget drawn for the first time takes its value from the codes: writing a widget's value on every run
-# would race with the doctor's next change while a run is still going on.
-if st.session_state.get("details_language") != lang:  # the other language's widgets hold older values
-    refill_widgets()
-    st.session_state["details_language"] = lang
-for target in (details, staff):
-    for field, value in target.items():
-        st.session_state.setdefault(widget_key(field), value)
-
 inputs, patient = st.columns([3, 2])
 with inputs:
     st.subheader(t("photo", lang))
@@ -220,17 +207,22 @@ with inputs:
 
 with patient:
     st.subheader(t("patient", lang))
-    st.text_input(t("patient_id", lang), key=widget_key("patient_id"), max_chars=64,
-                  on_change=store, args=(details, "patient_id"))
-    st.number_input(t("age", lang), min_value=0, max_value=120, step=1, format="%d", key=widget_key("age"),
-                    on_change=store, args=(details, "age"))
-    st.selectbox(t("sex", lang), SEXES, key=widget_key("sex"), format_func=lambda s: sex_name(s, lang),
-                 on_change=store, args=(details, "sex"))
-    st.selectbox(t("site", lang), SITES, key=widget_key("site"), format_func=lambda s: site_name(s, lang),
-                 on_change=store, args=(details, "site"))
+    def shown(field: str, target: dict = details) -> dict:
+        """Keyword arguments of a widget that shows this field of the app's state and writes back its changes."""
+        key = detail_key(field)
+        return {"key": key, "on_change": store, "args": (target, field, key)}
+
+    st.text_input(t("patient_id", lang), value=details["patient_id"], max_chars=64, **shown("patient_id"))
+    st.number_input(t("age", lang), min_value=0, max_value=120, step=1, format="%d", value=details["age"],
+                    **shown("age"))
+    st.selectbox(t("sex", lang), SEXES, index=SEXES.index(details["sex"]), format_func=lambda s: sex_name(s, lang),
+                 **shown("sex"))
+    st.selectbox(t("site", lang), SITES, index=SITES.index(details["site"]), format_func=lambda s: site_name(s, lang),
+                 **shown("site"))
     with st.expander(t("clinic", lang) + " / " + t("clinician", lang), expanded=not all(staff.values())):
         for field in STAFF_FIELDS:
-            st.text_input(t(field, lang), key=widget_key(field), max_chars=80, on_change=store, args=(staff, field))
+            st.text_input(t(field, lang), value=staff[field], max_chars=80, **shown(field, staff))
+    drawn(DETAILS)
     analyse_column, clear_column = st.columns(2)
     if st.session_state.get(ANALYSIS_ON):
         st.session_state.setdefault(ANALYSE, ANALYSE)

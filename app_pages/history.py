@@ -181,19 +181,25 @@ if case_id is not None:
                      source=t(f"source_{case.final_source}", lang), date=case.final_date))
     else:
         st.caption(t("not_confirmed", lang))
+    # an unconfirmed case starts empty: a single click must never record the model's answer as proven
     diagnosis_column, source_column, date_column = st.columns(3)
     final_keys = {field: f"{field}_{case.id}" for field in ("final_diagnosis", "final_source", "final_date")}
     diagnosis_column.selectbox(t("final_diagnosis", lang), FINAL_DIAGNOSES, key=final_keys["final_diagnosis"],
-                               index=FINAL_DIAGNOSES.index(case.final_diagnosis or case.top_code),
-                               format_func=final_name)
+                               index=FINAL_DIAGNOSES.index(case.final_diagnosis) if case.confirmed else None,
+                               placeholder=t("choose_one", lang), format_func=final_name)
     source_column.selectbox(t("final_source", lang), FINAL_SOURCES, key=final_keys["final_source"],
-                            index=FINAL_SOURCES.index(case.final_source or FINAL_SOURCES[0]),
-                            format_func=lambda s: t(f"source_{s}", lang))
-    date_column.date_input(t("final_date", lang), key=final_keys["final_date"],
-                           value=case.final_date or datetime.date.today(), format="YYYY-MM-DD")
-    st.button(t("save_final", lang), key="save_final", type="primary", on_click=run, args=(
-        lambda: store.confirm(user, case.id, *(st.session_state[key] for key in final_keys.values()))
-        or t("final_saved", lang),))
+                            index=FINAL_SOURCES.index(case.final_source) if case.confirmed else None,
+                            placeholder=t("choose_one", lang), format_func=lambda s: t(f"source_{s}", lang))
+    date_column.date_input(t("final_date", lang), key=final_keys["final_date"], value=case.final_date,
+                           format="YYYY-MM-DD")
+
+    def record_final():
+        chosen = [st.session_state.get(key) for key in final_keys.values()]
+        if None in chosen:
+            return st.session_state.update(history_message=("error", t("final_incomplete", lang)))
+        run(lambda: store.confirm(user, case.id, *chosen) or t("final_saved", lang))
+
+    st.button(t("save_final", lang), key="save_final", type="primary", on_click=record_final)
 
     pdf = st.session_state.get("history_pdf")
     if pdf is None or pdf[0] != (case.id, lang):

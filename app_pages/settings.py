@@ -35,7 +35,7 @@ try:
     users = store.users(user)
     audit = store.audit_log(user)
 except CaseError as error:
-    st.error(t("history_error", lang, reason=error))
+    st.error(t("history_error", lang, reason=error_message(error, lang)))
     st.stop()
 
 with st.form("clinic_settings"):

@@ -7,7 +7,7 @@ import streamlit as st
 from skin_core.cases import MIN_CASES, MIN_MALIGNANT, CaseError, clinic_validation
 from skin_core.classes import CLASS_CODES
 from ui import comparison
-from ui.cases import case_store, current_user
+from ui.cases import case_store, current_user, error_message
 from ui.i18n import diagnosis_name, t
 from ui.state import language
 
@@ -21,7 +21,7 @@ st.caption(t("validation_intro", lang))
 try:
     reports = clinic_validation(store.confirmed_cases(user))
 except CaseError as error:
-    st.error(t("history_error", lang, reason=error))
+    st.error(t("history_error", lang, reason=error_message(error, lang)))
     st.stop()
 if not reports:
     st.info(t("no_confirmed", lang))

@@ -2,6 +2,8 @@
 citations), in the languages the app speaks. Figures (split sizes, metrics) are not text: they are read
 from the bundle's config and metrics wherever the card is shown."""
 
+from pathlib import Path
+
 from skin_core.bundle import ModelCard
 
 INTENDED_USE = {
@@ -15,6 +17,14 @@ INTENDED_USE = {
 HAM10000_DATA = {
     "en": "HAM10000 (Tschandl, Rosendahl, Kittler, Sci. Data 5:180161, 2018), CC BY-NC 4.0",
     "vi": "HAM10000 (Tschandl, Rosendahl, Kittler, Sci. Data 5:180161, 2018), CC BY-NC 4.0",
+}
+EXTRA_TRAINING_DATA = {  # folders of ../shared/data/external that may be trained on, by folder name
+    "isic2017_train": {
+        "en": "ISIC 2017 Challenge training photos, melanoma / seborrhoeic keratosis / naevus (Codella et al., "
+              "arXiv:1710.05006), CC0 or CC BY-NC",
+        "vi": "Ảnh huấn luyện của ISIC 2017 Challenge, u hắc tố / dày sừng tiết bã / nốt ruồi (Codella và cs., "
+              "arXiv:1710.05006), CC0 hoặc CC BY-NC",
+    },
 }
 LIMITS = {
     "en": "Dermoscopic images only. HAM10000 comes from Austrian and Australian clinics: darker skin types and "
@@ -36,6 +46,11 @@ CITATIONS = (
 )
 
 
-def ham10000_card() -> ModelCard:
-    return ModelCard(intended_use=dict(INTENDED_USE), data=dict(HAM10000_DATA), limits=dict(LIMITS),
-                     citations=CITATIONS)
+def ham10000_card(extra_train=()) -> ModelCard:
+    """The card of a model trained on HAM10000 and, when given, photos from these other folders."""
+    data = {}
+    for language, ham in HAM10000_DATA.items():
+        extra = [EXTRA_TRAINING_DATA.get(Path(folder).name, {}).get(language, Path(folder).name)
+                 for folder in extra_train]
+        data[language] = "; ".join([ham, *extra])
+    return ModelCard(intended_use=dict(INTENDED_USE), data=data, limits=dict(LIMITS), citations=CITATIONS)

@@ -43,6 +43,7 @@ CHECKPOINT_DIR = "checkpoint"
 class TrainConfig:
     backbone: str = "MobileNetV3Small"
     data: str = field(default_factory=lambda: str(paths.ham10000_dir()))
+    extra_train: tuple = ()  # HAM10000-format folders added whole to the training side (other cameras)
     out: str = "weights/mobilenetv3small"
     input_size: list | None = None  # [height, width]; None: the backbone's default
     head_epochs: int = 2  # stage 1: new head only, backbone frozen
@@ -188,8 +189,13 @@ def load_splits(run: Run) -> Splits:
     else:
         frame = frame.assign(split=lesion_split(frame, config.fractions, config.seed))
     parts = {name: frame[frame["split"] == name].reset_index(drop=True) for name in SPLITS}
+    if config.extra_train:  # other cameras train only: validation and test stay HAM10000's lesion split
+        extra = [read_dataset(folder) for folder in config.extra_train]
+        parts["train"] = pd.concat([parts["train"], *extra], ignore_index=True)
+        print(f"Training on {len(parts['train'])} photos, {sum(map(len, extra))} of them from "
+              f"{', '.join(Path(folder).name for folder in config.extra_train)}.", flush=True)
     encoder = MetadataEncoder.fit(parts["train"]["age"])
-    print(f"Decoding {len(frame)} images at {run.input_size[0]}x{run.input_size[1]} ...", flush=True)
+    print(f"Decoding {sum(map(len, parts.values()))} images at {run.input_size[0]}x{run.input_size[1]} ...", flush=True)
     splits = Splits(
         frame, parts, encoder,
         images={name: load_images(part["path"], run.input_size) for name, part in parts.items()},
@@ -359,7 +365,7 @@ def make_bundle_config(run: Run, model: keras.Model, splits: Splits, calibration
         age_normalisation=AgeNormalisation(splits.encoder.age_mean, splits.encoder.age_std),
         temperature=calibration.temperature,
         malignancy_threshold=0.5,  # until the operating point is chosen with the calibrated predictor
-        model_card=ham10000_card(),
+        model_card=ham10000_card(config.extra_train),
         intended_use=intended_use(config),
         display_name=config.display_name or run.spec.name,
         training=TrainingRecord(arguments=_jsonable(asdict(config)), epochs_run=_epochs_logged(run.out),

@@ -27,11 +27,18 @@ def app():
     return at
 
 
+def shown(elements, field: str, lang: str = "en"):
+    """The widget that shows this field of the app's state in this language: its key also carries a generation
+    that changes whenever the widget is drawn anew (ui.state.widget_key)."""
+    [element] = [e for e in elements if str(e.key).startswith(f"{field}.{lang}.")]
+    return element
+
+
 def analyse(at, photo: bytes, name="lesion.jpg", age=60, sex="female", site="lower extremity", lang="en"):
     at.file_uploader[0].upload(name, photo, "image/jpeg").run()
-    at.number_input(key=f"age_{lang}").set_value(age).run()
-    at.selectbox(key=f"sex_{lang}").set_value(sex).run()
-    at.selectbox(key=f"site_{lang}").set_value(site).run()
+    shown(at.number_input, "age", lang).set_value(age).run()
+    shown(at.selectbox, "sex", lang).set_value(sex).run()
+    shown(at.selectbox, "site", lang).set_value(site).run()
     press_analyse(at)
     assert not at.exception, at.exception
     return at
@@ -69,14 +76,13 @@ def test_melanoma_example_gives_ranked_result_overlay_and_banner(app):
 
 
 def test_vietnamese_labels_everywhere(app):
-    app.session_state["language"] = "vi"
-    app.run()
+    app.selectbox(key="language").set_value("vi").run()
     analyse(app, (EXAMPLES / "nv.jpg").read_bytes(), sex="male", site="back", lang="vi")
     table = ranked_table(app)
     assert list(table.columns) == ["Chẩn đoán", "Xác suất"]
     assert "Nốt ruồi sắc tố (nơ-vi hắc tố)" in set(table["Chẩn đoán"])
     assert any(markdown.value.startswith("Khả năng cao nhất") for markdown in app.markdown)
-    assert app.number_input(key="age_vi").label == "Tuổi (năm, không bắt buộc)"
+    assert shown(app.number_input, "age", "vi").label == "Tuổi (năm, không bắt buộc)"
 
 
 @pytest.mark.parametrize("content", [b"this is not a photo", b"", b"\xff\xd8\xff\xe0" + b"\0" * 40])
@@ -95,12 +101,11 @@ def test_inputs_survive_other_pages_and_a_model_change_re_predicts(app):
     first_model = app.session_state["result_key"][0]
     app.switch_page("app_pages/compare.py").run()
     app.switch_page("app_pages/diagnose.py").run()
-    assert app.number_input(key="age_en").value == 71
+    assert shown(app.number_input, "age", "en").value == 71
     assert len(ranked_table(app)) == 7  # the result is still there
     others = [b.name for b in bundles.scan()[0] if b.config.clinical and b.name != first_model]
     if others:
-        app.session_state["model"] = others[0]
-        app.run()
+        shown(app.selectbox, "model").set_value(others[0]).run()
         assert not app.exception
         assert app.session_state["result_key"][0] == others[0]
         assert len(ranked_table(app)) == 7
@@ -160,12 +165,12 @@ def test_broken_bundles_are_named_and_the_others_keep_working(tmp_path, monkeypa
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
     at.run()
     assert not at.exception
-    assert len(at.selectbox(key="model").options) == 2 and at.selectbox(key="model").value == "damaged-model"
+    assert len(shown(at.selectbox, "model").options) == 2 and shown(at.selectbox, "model").value == "damaged-model"
     assert any("bad-config" in w.value and "config.json" in w.value for w in at.sidebar.warning)
     # the damaged model file is found when the model is loaded: a message, no trace, another model works
     analyse(at, (EXAMPLES / "mel.jpg").read_bytes())
     assert any("damaged-model" in e.value and "model.keras" in e.value for e in at.error)
-    at.selectbox(key="model").set_value("working").run()
+    shown(at.selectbox, "model").set_value("working").run()
     assert not at.exception and len(ranked_table(at)) == 7
     for page in ("app_pages/compare.py", "app_pages/about.py"):
         at.switch_page(page).run()
@@ -190,25 +195,25 @@ def record_pdf_calls(monkeypatch) -> list:
 def test_switching_the_language_never_changes_patient_data(app, monkeypatch):
     calls = record_pdf_calls(monkeypatch)
     app.selectbox(key="language").set_value("vi").run()
-    app.text_input(key="patient_id_vi").input("BN-0042").run()
-    app.number_input(key="age_vi").set_value(47).run()
-    app.selectbox(key="sex_vi").set_value("female").run()
-    app.selectbox(key="site_vi").set_value("face").run()
-    app.text_input(key="clinic_vi").input("Trạm y tế xã Tân Phú").run()
-    app.text_input(key="clinician_vi").input("BS. Nguyễn Thị Lan").run()
+    shown(app.text_input, "patient_id", "vi").input("BN-0042").run()
+    shown(app.number_input, "age", "vi").set_value(47).run()
+    shown(app.selectbox, "sex", "vi").set_value("female").run()
+    shown(app.selectbox, "site", "vi").set_value("face").run()
+    shown(app.text_input, "clinic", "vi").input("Trạm y tế xã Tân Phú").run()
+    shown(app.text_input, "clinician", "vi").input("BS. Nguyễn Thị Lan").run()
     for lang in ("en", "vi", "en"):
         app.selectbox(key="language").set_value(lang).run()
         assert not app.exception
-        assert app.selectbox(key=f"sex_{lang}").value == "female"
-        assert app.selectbox(key=f"site_{lang}").value == "face"
-        assert app.number_input(key=f"age_{lang}").value == 47
-        assert app.text_input(key=f"patient_id_{lang}").value == "BN-0042"
-    assert "female" in app.selectbox(key="sex_en").options  # the labels follow the language
+        assert shown(app.selectbox, "sex", lang).value == "female"
+        assert shown(app.selectbox, "site", lang).value == "face"
+        assert shown(app.number_input, "age", lang).value == 47
+        assert shown(app.text_input, "patient_id", lang).value == "BN-0042"
+    assert "female" in shown(app.selectbox, "sex", "en").options  # the labels follow the language
     app.selectbox(key="language").set_value("vi").run()
-    app.selectbox(key="sex_vi").set_value("male").run()
+    shown(app.selectbox, "sex", "vi").set_value("male").run()
     app.selectbox(key="language").set_value("en").run()
-    assert app.selectbox(key="sex_en").value == "male"  # a change made in the other language is kept
-    app.selectbox(key="sex_en").set_value("female").run()
+    assert shown(app.selectbox, "sex", "en").value == "male"  # a change made in the other language is kept
+    shown(app.selectbox, "sex", "en").set_value("female").run()
     app.file_uploader[0].upload("lesion.jpg", (EXAMPLES / "mel.jpg").read_bytes(), "image/jpeg").run()
     press_analyse(app)
     assert app.session_state["result_key"][2:] == (47, "female", "face")  # what the Predictor received
@@ -237,7 +242,7 @@ def test_a_phone_photo_is_kept_display_sized_and_its_pdf_is_small(app, monkeypat
 
 
 def test_research_variants_are_not_offered_for_diagnosis_but_are_compared(app):
-    offered = set(app.selectbox(key="model").options)
+    offered = set(shown(app.selectbox, "model").options)
     research = [b for b in bundles.scan()[0] if not b.config.clinical]
     assert research and not any(b.name in option for b in research for option in offered)
     default = bundles.open_bundle(None).config.display_name
@@ -254,7 +259,7 @@ def test_an_alert_beside_a_benign_top_diagnosis_is_explained(app, monkeypatch):
               ("vasc", 0.01)]
     crafted = Prediction(ranked=ranked, attention=None, attention_heads=None, malignant_probability=0.40,
                          malignancy_threshold=0.33, low_confidence=False, probabilities=dict(ranked))
-    real = ui.state.predictor(app.session_state["model"])
+    real = ui.state.predictor(app.session_state["chosen_model"])
 
     class Fixed:
         config = real.config
@@ -269,27 +274,27 @@ def test_an_alert_beside_a_benign_top_diagnosis_is_explained(app, monkeypatch):
 
 
 def test_new_patient_clears_the_photo_result_and_details_but_not_the_clinic(app):
-    app.text_input(key="clinic_en").input("Provincial hospital").run()
-    app.text_input(key="patient_id_en").input("P-7").run()
+    shown(app.text_input, "clinic", "en").input("Provincial hospital").run()
+    shown(app.text_input, "patient_id", "en").input("P-7").run()
     analyse(app, (EXAMPLES / "bcc.jpg").read_bytes(), age=70)
     assert len(ranked_table(app)) == 7
     next(b for b in app.button if b.label == "New patient").click().run()
     assert not app.exception and not app.table and "photo" not in app.session_state
-    assert app.number_input(key="age_en").value is None and app.text_input(key="patient_id_en").value == ""
-    assert app.selectbox(key="sex_en").value == "unknown"
-    assert app.text_input(key="clinic_en").value == "Provincial hospital"
+    assert shown(app.number_input, "age", "en").value is None and shown(app.text_input, "patient_id", "en").value == ""
+    assert shown(app.selectbox, "sex", "en").value == "unknown"
+    assert shown(app.text_input, "clinic", "en").value == "Provincial hospital"
     assert app.file_uploader[0].value is None  # the upload widget starts empty too
 
 
 def test_an_example_never_overwrites_what_the_doctor_typed(app):
-    app.number_input(key="age_en").set_value(33).run()
-    app.selectbox(key="sex_en").set_value("male").run()
+    shown(app.number_input, "age", "en").set_value(33).run()
+    shown(app.selectbox, "sex", "en").set_value("male").run()
     next(b for b in app.button if b.label == "mel").click().run()
-    assert app.number_input(key="age_en").value == 33 and app.selectbox(key="sex_en").value == "male"
+    assert shown(app.number_input, "age", "en").value == 33 and shown(app.selectbox, "sex", "en").value == "male"
     assert any("were kept" in i.value for i in app.info)
     next(b for b in app.button if b.label == "New patient").click().run()
     next(b for b in app.button if b.label == "mel").click().run()  # empty form: the example fills it
-    assert app.number_input(key="age_en").value == 60 and app.selectbox(key="sex_en").value == "female"
+    assert shown(app.number_input, "age", "en").value == 60 and shown(app.selectbox, "sex", "en").value == "female"
 
 
 def test_words_a_doctor_reads(app):
@@ -297,7 +302,7 @@ def test_words_a_doctor_reads(app):
     Image.open(EXAMPLES / "vasc.jpg").save(buffer, format="GIF")
     analyse(app, buffer.getvalue(), name="lesion.gif")  # a GIF is read like any photo
     assert len(ranked_table(app)) == 7
-    assert app.number_input(key="age_en").value == 60  # a whole number, not 60.00
+    assert shown(app.number_input, "age", "en").value == 60  # a whole number, not 60.00
     captions = [caption for image in app.image for caption in image.captions]
     assert any(c.startswith("Colour scale") for c in captions)
     app.toggle(key="show_heads").set_value(True).run()
@@ -343,7 +348,7 @@ def test_an_example_replaces_an_uploaded_photo_until_the_next_upload(app):
     app.file_uploader[0].upload("first.jpg", (EXAMPLES / "nv.jpg").read_bytes(), "image/jpeg").run()
     assert app.session_state["photo"]["name"] == "first.jpg"
     next(b for b in app.button if b.label == "mel").click().run()
-    app.number_input(key="age_en").set_value(50).run()  # any later run: the uploader still holds first.jpg
+    shown(app.number_input, "age", "en").set_value(50).run()  # any later run: the uploader still holds first.jpg
     assert app.session_state["photo"]["name"].startswith("HAM10000")
     app.file_uploader[0].upload("second.jpg", (EXAMPLES / "bcc.jpg").read_bytes(), "image/jpeg").run()
     assert app.session_state["photo"]["name"] == "second.jpg"

@@ -1,5 +1,6 @@
 """The app with case history on (AppTest): sign-in, saving an analysis, the history and clinic validation."""
 
+import contextlib
 import datetime
 from pathlib import Path
 
@@ -7,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from skin_core.cases import CaseStore, UserInfo
-from test_app import press_analyse
+from test_app import press_analyse, shown
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "assets" / "examples"
@@ -38,7 +39,7 @@ def signed_in(username: str, password: str | None = None) -> AppTest:
 
 
 def analyse_example(at, code="mel", patient="BN-0042"):
-    at.text_input(key="patient_id_en").set_value(patient).run()
+    shown(at.text_input, "patient_id", "en").set_value(patient).run()
     next(b for b in at.button if b.label == code).click().run()
     press_analyse(at)
     assert not at.exception, at.exception
@@ -78,6 +79,12 @@ def test_login_analyse_save_history_confirm_and_clinic_validation(clinic):
     assert not at.exception, at.exception
     assert at.text_area(key="case_note_1").value == "Bờ không đều; \"so sánh\" lần sau 🙂"  # shown verbatim
     assert any(image.captions and "Attention overlay" in image.captions[0] for image in at.image)
+    # the form starts empty: one click records nothing, least of all the model's own answer as proven
+    assert (at.selectbox(key="final_diagnosis_1").value, at.selectbox(key="final_source_1").value,
+            at.date_input(key="final_date_1").value) == (None, None, None)
+    next(b for b in at.button if b.label == "Record the final diagnosis").click().run()
+    assert any("Choose the diagnosis" in error.value for error in at.error)
+    assert not clinic.open_case(doctor, 1).confirmed
     at.selectbox(key="final_diagnosis_1").set_value("mel")
     at.selectbox(key="final_source_1").set_value("histopathology")
     at.date_input(key="final_date_1").set_value(datetime.date(2026, 11, 20)).run()
@@ -106,7 +113,7 @@ def test_a_refused_save_keeps_what_the_doctor_typed(clinic):
     assert not at.exception
     assert any("Patient identifier is required" in error.value for error in at.error)
     assert at.text_area(key="case_note").value == "x" * 500
-    at.text_input(key="patient_id_en").set_value("BN-7").run()
+    shown(at.text_input, "patient_id", "en").set_value("BN-7").run()
     next(b for b in at.button if b.label == "Save case").click().run()
     assert any("Saved as case #1" in success.value for success in at.success)
     assert clinic.open_case(UserInfo("lan", "doctor"), 1).note == "x" * 500
@@ -167,11 +174,10 @@ def test_a_deactivated_doctor_is_signed_out_at_the_next_step(clinic):
 
 def test_two_visits_of_a_lesion_side_by_side_in_vietnamese(clinic):
     at = signed_in("lan")
-    at.session_state["language"] = "vi"
-    at.session_state["model"] = "ensemble-three"  # one that alerts on the melanoma example (the history shows it)
-    at.run()
+    at.selectbox(key="language").set_value("vi").run()
+    shown(at.selectbox, "model", "vi").set_value("ensemble-three").run()  # alerts on the melanoma example
     for visit, (code, day) in enumerate((("nv", datetime.date(2026, 5, 4)), ("mel", datetime.date(2026, 11, 2)))):
-        at.text_input(key="patient_id_vi").set_value("BN-9").run()
+        shown(at.text_input, "patient_id", "vi").set_value("BN-9").run()
         next(b for b in at.button if b.label == code).click().run()
         press_analyse(at)
         assert not at.exception, at.exception
@@ -197,3 +203,104 @@ def test_repeated_wrong_passwords_lock_the_name_with_a_message(clinic):
     assert not at.exception
     assert any("Too many failed sign-ins" in error.value for error in at.error)
     assert not at.file_uploader
+
+
+def page_text(at) -> str:
+    """Everything the page says in words."""
+    kinds = ("title", "header", "subheader", "markdown", "caption", "error", "warning", "info", "success", "text")
+    return "\n".join(str(element.value) for kind in kinds for element in at.get(kind))
+
+
+def history_refused(at) -> bool:
+    """The maintenance page: no analysis and no sign-in."""
+    return (not at.exception and not at.file_uploader and not any(b.label == "Sign in" for b in at.button)
+            and any("under maintenance" in error.value for error in at.error))
+
+
+@pytest.mark.parametrize("database", ["postgresql+psycopg://clinic_role:secret@127.0.0.1:9/clinic_db",
+                                      "not-a-database"])
+def test_configured_history_that_cannot_be_used_stops_the_app_without_showing_where_it_is(database, tmp_path,
+                                                                                          monkeypatch):
+    if database == "not-a-database":
+        database = str(tmp_path / "clinic_db.sqlite")
+        Path(database).write_text("clinic_role " * 200)  # a file that is no SQLite database
+    monkeypatch.setenv("SKIN_CASES_DATABASE", database)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
+    at.run()
+    assert history_refused(at)
+    text = page_text(at)
+    assert not any(part in text for part in ("127.0.0.1", "clinic_role", "clinic_db", str(tmp_path), "9/"))
+
+
+def test_a_broken_secrets_file_stops_the_app(tmp_path, monkeypatch):
+    import skin_core.cases.store
+
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('[cases]\ndatabase = "postgresql+psycopg://clinic_role@db.clinic.local/cases\n')  # no quote
+    monkeypatch.delenv("SKIN_CASES_DATABASE", raising=False)
+    monkeypatch.setattr(skin_core.cases.store, "SECRETS_FILE", secrets)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
+    at.run()
+    assert history_refused(at)
+    assert "db.clinic.local" not in page_text(at) and str(secrets) not in page_text(at)
+
+
+def test_a_database_outage_keeps_what_the_doctor_chose(clinic, monkeypatch):
+    """A run stopped early by the outage page, then the database back: every choice is the doctor's, both on
+    screen and in the analysis."""
+    from skin_core.cases import CaseStore, DatabaseUnavailableError
+
+    at = signed_in("lan")
+    shown(at.selectbox, "model").set_value("mobilenetv2").run()
+    shown(at.selectbox, "sex").set_value("female").run()
+    shown(at.selectbox, "site").set_value("face").run()
+    shown(at.text_input, "patient_id").set_value("BN-0042").run()
+    @contextlib.contextmanager
+    def down(self):
+        raise DatabaseUnavailableError("connection to server at 10.0.0.5, port 5432 failed")
+        yield
+
+    with monkeypatch.context() as outage:
+        outage.setattr(CaseStore, "_transaction", down)
+        at.run()
+        assert history_refused(at) and "10.0.0.5" not in page_text(at)
+    at.run()
+    assert not at.exception, at.exception
+    assert (shown(at.selectbox, "model").value, shown(at.selectbox, "sex").value, shown(at.selectbox, "site").value,
+            shown(at.text_input, "patient_id").value) == ("mobilenetv2", "female", "face", "BN-0042")
+    next(b for b in at.button if b.label == "mel").click().run()
+    press_analyse(at)
+    assert not at.exception, at.exception
+    assert at.session_state["result_key"][0] == "mobilenetv2" and at.session_state["result_key"][3:] == ("female",
+                                                                                                          "face")
+
+
+def test_sign_out_forgets_the_patient_and_the_next_user_starts_afresh(clinic):
+    at = signed_in("lan")
+    shown(at.selectbox, "model").set_value("mobilenetv2").run()
+    shown(at.selectbox, "sex").set_value("female").run()
+    analyse_example(at)
+    assert any(markdown.value.startswith("Most likely") for markdown in at.markdown)
+    next(b for b in at.sidebar.button if b.label == "Sign out").click().run()
+    assert not at.exception and not at.image and not at.file_uploader  # nothing of the patient on the sign-in page
+    at.text_input(key="login_username").set_value("chi")
+    at.text_input(key="login_password").set_value(PASSWORDS["chi"])
+    next(b for b in at.button if b.label == "Sign in").click().run()
+    assert not at.exception, at.exception
+    assert not any(markdown.value.startswith("Most likely") for markdown in at.markdown)
+    assert "photo" not in at.session_state and "result" not in at.session_state
+    default = (REPO / "weights" / "default.txt").read_text().strip()
+    assert (shown(at.selectbox, "model").value, shown(at.selectbox, "sex").value,
+            shown(at.text_input, "patient_id").value) == (default, "unknown", "")
+    at.switch_page("app_pages/history.py").run()
+    assert not at.exception and not at.image  # the previous user's open case is not shown
+
+
+def test_a_click_after_deactivation_saves_nothing(clinic):
+    at = signed_in("lan")
+    analyse_example(at)
+    clinic.set_user("lan", by=UserInfo("chi", "admin"), active=False)
+    next(b for b in at.button if b.label == "Save case").click().run()
+    assert not at.exception, at.exception
+    assert clinic.find_cases(UserInfo("chi", "admin")) == []
+    assert [b.label for b in at.button] == ["Sign in"] and not at.file_uploader

@@ -1,6 +1,7 @@
 """A real browser: `streamlit run app.py` on localhost, driven by Playwright in Debian's Chromium."""
 
 import datetime
+import json
 import os
 import re
 from pathlib import Path
@@ -125,3 +126,54 @@ def test_case_history_in_chromium(tmp_path):
     [case] = store.find_cases(store.authenticate("lan", "doctor password"))
     assert (case.patient_code, case.lesion_label, case.created_by) == ("BN-0042", "nose, lesion 1", "lan")
     store.close()
+
+
+def test_choices_survive_a_language_switch_and_sign_out_starts_afresh_in_chromium(tmp_path):
+    """The browser sends back the label it shows: after a language switch, and after the sign-in page drew no
+    widgets, every box must show (and the app use) what the doctor chose, never the first option."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from skin_core.cases import CaseStore
+
+    require_browser()
+    database = str(tmp_path / "cases.db")
+    store = CaseStore.open(database)
+    store.add_user("lan", "doctor password", "doctor")
+    store.close()
+
+    def sign_in(page):
+        page.get_by_label("User name").fill("lan", timeout=120_000)
+        page.get_by_label("Password", exact=True).fill("doctor password")
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_text("Lesion photo").wait_for(timeout=120_000)
+
+    def shows(page, expected: dict):
+        for label, value in expected.items():
+            box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
+            expect(box).to_match_aria_snapshot(f'- combobox "{label}": {value}', timeout=30_000)
+
+    with served_app(environment={"SKIN_CASES_DATABASE": database}) as served, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.goto(served.url, timeout=60_000)
+        sign_in(page)
+        choose(page, "Model", "MobileNetV2")
+        choose(page, "Sex", "female")
+        choose(page, "Anatomical site", "face")
+        choose(page, "Language / Ngôn ngữ", "Tiếng Việt")
+        page.get_by_text("Ảnh tổn thương").wait_for(timeout=60_000)
+        page.get_by_label("Tuổi (năm, không bắt buộc)").fill("54")  # any click after the switch
+        page.get_by_label("Tuổi (năm, không bắt buộc)").press("Enter")
+        page.wait_for_timeout(2000)
+        shows(page, {"Mô hình": "MobileNetV2", "Giới tính": "nữ", "Vị trí giải phẫu": "mặt"})
+        choose(page, "Language / Ngôn ngữ", "English")
+        page.get_by_text("Lesion photo").wait_for(timeout=60_000)
+        shows(page, {"Model": "MobileNetV2", "Sex": "female", "Anatomical site": "face"})
+
+        page.get_by_role("button", name="Sign out").click()
+        sign_in(page)
+        page.wait_for_timeout(2000)
+        default = (REPO / "weights" / "default.txt").read_text().strip()
+        name = json.loads((REPO / "weights" / default / "config.json").read_text())["display_name"] or default
+        shows(page, {"Model": f"{name} (default)", "Sex": "unknown", "Anatomical site": "unknown"})
+        browser.close()

@@ -20,8 +20,8 @@ from PIL import Image
 from sklearn.metrics import balanced_accuracy_score
 from sqlalchemy import create_engine, func, select, text
 
-from skin_core.cases import (CaseDraft, CaseNotFoundError, CaseStore, DatabaseUnavailableError, InvalidCaseError,
-                             NotAllowedError, UserInfo, clinic_validation)
+from skin_core.cases import (COMMAND_LINE, CaseDraft, CaseNotFoundError, CaseStore, DatabaseUnavailableError,
+                             InvalidCaseError, NotAllowedError, UserInactiveError, UserInfo, clinic_validation)
 from skin_core.cases import __main__ as cli
 from skin_core.cases import store as store_module
 from skin_core.cases.schema import AuditEntry, Base, Case, CaseImages
@@ -29,6 +29,7 @@ from skin_core.classes import CLASS_CODES, MALIGNANT_CODES
 
 ADMIN = UserInfo("admin", "admin")
 DOCTOR = UserInfo("lan", "doctor")
+PASSWORD = "correct horse battery"
 POSTGRES_ENV = "SKIN_TEST_POSTGRES_URL"
 
 
@@ -57,9 +58,19 @@ def database(request, tmp_path) -> str:
     return str(tmp_path / "clinic" / "cases.db") if request.param == "sqlite" else empty_postgres()
 
 
+def with_staff(store: CaseStore, *users: UserInfo) -> CaseStore:
+    """The store with these users (default: ADMIN and DOCTOR) registered: every action checks that its user
+    exists and is active."""
+    known = {row["username"] for row in store.users(COMMAND_LINE)}
+    for user in users or (ADMIN, DOCTOR):
+        if user.username not in known:
+            store.add_user(user.username, PASSWORD, user.role)
+    return store
+
+
 @pytest.fixture
 def store(database):
-    opened = CaseStore.open(database)
+    opened = with_staff(CaseStore.open(database))
     yield opened
     opened.close()
 
@@ -90,7 +101,7 @@ def count(store, table) -> int:
 
 
 def audit_actions(store) -> list[str]:
-    return [entry["action"] for entry in reversed(store.audit_log(ADMIN))]
+    return [entry["action"] for entry in reversed(store.audit_log(COMMAND_LINE))]
 
 
 def test_schema_matches_the_migrations(store):
@@ -194,7 +205,7 @@ def test_every_view_edit_export_and_deletion_is_audited(store):
     store.confirm(DOCTOR, case_id, "nv", "follow_up", datetime.date(2026, 11, 25))
     store.export(ADMIN, [case_id])
     store.delete_patient(ADMIN, "BN-001")
-    assert audit_actions(store) == ["save", "search", "view", "edit_note", "confirm", "export", "delete_patient"]
+    assert audit_actions(store)[2:] == ["save", "search", "view", "edit_note", "confirm", "export", "delete_patient"]
     entries = store.audit_log(ADMIN)
     assert entries[0]["user"] == "admin" and "BN-001" in entries[0]["detail"]
     assert {e["user"] for e in entries if e["action"] in ("save", "view", "confirm")} == {"lan"}
@@ -268,7 +279,7 @@ KILLED_WRITER = """
 import sys
 from tests.test_cases import DOCTOR, draft, photo_bytes
 from skin_core.cases import CaseStore
-store = CaseStore.open(sys.argv[1])
+store = CaseStore.open(sys.argv[1])  # the test registered DOCTOR
 for index in range(10_000):
     store.save_case(DOCTOR, draft(f"BN-{index}", photo=photo_bytes(size=(900, 1200), format="BMP")))
 """
@@ -277,7 +288,7 @@ for index in range(10_000):
 def test_a_writer_killed_mid_save_leaves_only_whole_cases(tmp_path):
     """SIGKILL a process in the middle of saving cases with full-size photos: what it left is whole."""
     database = str(tmp_path / "cases.db")
-    store = CaseStore.open(database)
+    store = with_staff(CaseStore.open(database))
     store.change_settings(ADMIN, photo_storage="full")
     writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, database], cwd=Path(__file__).parent.parent)
     try:
@@ -300,10 +311,11 @@ def test_a_writer_killed_mid_save_leaves_only_whole_cases(tmp_path):
 
 
 def test_eight_doctors_save_and_read_at_once(database):
-    store = CaseStore.open(database)
+    saves_each = 6
+    doctors = [UserInfo(f"doctor-{index}", "doctor") for index in range(8)]
+    store = with_staff(CaseStore.open(database), ADMIN, *doctors)
     store.change_settings(ADMIN, photo_storage="thumbnail")
     errors, saved = [], []
-    saves_each = 6
 
     def doctor(index):
         user = UserInfo(f"doctor-{index}", "doctor")
@@ -344,7 +356,7 @@ def test_a_database_from_the_first_version_is_migrated_on_start(database):
             low_confidence=True, photo_name="", photo_sha256="0" * 64, photo_storage="none", note="from 0001"))
         assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0001"
     engine.dispose()
-    store = CaseStore.open(database)
+    store = with_staff(CaseStore.open(database))
     [old] = store.find_cases(DOCTOR)
     assert (old.patient_code, old.note) == ("OLD-1", "from 0001")
     store.change_settings(ADMIN, auto_save=True)  # the table revision 0002 added
@@ -353,9 +365,8 @@ def test_a_database_from_the_first_version_is_migrated_on_start(database):
 
 
 def test_passwords_are_argon2_hashes_and_logins_are_logged(store):
-    store.add_user("lan", "correct horse battery", "doctor")
     with store.engine.connect() as connection:
-        stored = connection.scalar(text("SELECT password_hash FROM users"))
+        stored = connection.scalar(text("SELECT password_hash FROM users WHERE username = 'lan'"))
     assert stored.startswith("$argon2id$") and "correct horse" not in stored
     assert store.authenticate("lan", "correct horse battery") == DOCTOR
     assert store.authenticate("lan", "wrong password") is None
@@ -370,7 +381,31 @@ def test_passwords_are_argon2_hashes_and_logins_are_logged(store):
     with pytest.raises(InvalidCaseError):
         store.add_user("lan", "another password")  # taken
     with pytest.raises(CaseNotFoundError):
-        store.open_case(DOCTOR, 999)
+        store.open_case(ADMIN, 999)
+
+
+def test_a_deactivated_user_can_do_nothing_more(store):
+    """The account is checked inside each action's own transaction: nothing is saved, changed, shown or
+    exported for a user deactivated (or given another role) since signing in."""
+    case_id = store.save_case(DOCTOR, draft())
+    other_admin = with_staff(store, UserInfo("chi", "admin")) and UserInfo("chi", "admin")
+    store.set_user("lan", by=ADMIN, active=False)
+    store.set_user("admin", by=other_admin, role="doctor")
+    before = audit_actions(store)
+    for user, action in ((DOCTOR, lambda by: store.save_case(by, draft())),
+                         (DOCTOR, lambda by: store.edit_note(by, case_id, "changed")),
+                         (DOCTOR, lambda by: store.confirm(by, case_id, "mel", "histopathology",
+                                                           datetime.date(2026, 12, 1))),
+                         (DOCTOR, lambda by: store.open_case(by, case_id)),
+                         (DOCTOR, lambda by: store.find_cases(by)),
+                         (ADMIN, lambda by: store.export(by, [case_id])),
+                         (ADMIN, lambda by: store.delete_patient(by, "BN-001")),
+                         (ADMIN, lambda by: store.set_user("chi", by=by, active=False))):
+        with pytest.raises(UserInactiveError):
+            action(user)
+    assert audit_actions(store) == before
+    case = store.open_case(other_admin, case_id)
+    assert case.note == "" and case.final_diagnosis is None and count(store, Case) == 1
 
 
 def test_command_line_adds_users_and_backs_up(tmp_path, monkeypatch, capsys):
@@ -379,7 +414,7 @@ def test_command_line_adds_users_and_backs_up(tmp_path, monkeypatch, capsys):
     assert cli.main(["--database", database, "add-user", "chi", "--role", "admin", "--password-stdin"]) == 0
     store = CaseStore.open(database)
     assert store.authenticate("chi", "a long password") == UserInfo("chi", "admin")
-    store.save_case(DOCTOR, draft())
+    with_staff(store).save_case(DOCTOR, draft())
     assert cli.main(["--database", database, "backup", str(tmp_path / "backup" / "copy.db")]) == 0
     copy = CaseStore.open(str(tmp_path / "backup" / "copy.db"))
     assert [c.patient_code for c in copy.find_cases(ADMIN)] == ["BN-001"]
@@ -413,7 +448,6 @@ def test_unreachable_database_gives_a_clear_message(tmp_path):
 
 
 def test_five_failed_sign_ins_lock_the_name_for_a_while(store):
-    store.add_user("lan", "correct horse battery", "doctor")
     for _ in range(store_module.LOGIN_ATTEMPTS):
         assert store.authenticate("lan", "guess") is None
     with pytest.raises(NotAllowedError, match="15 minutes"):

@@ -1,11 +1,15 @@
 """The app's side of the case history: the shared CaseStore, the signed-in user, and messages for its errors."""
 
+import logging
+
 import streamlit as st
 
 from skin_core import imaging
-from skin_core.cases import CaseError, CaseRecord, CaseStore, InvalidCaseError, UserInfo, configured_database
+from skin_core.cases import (CaseError, CaseRecord, CaseStore, DatabaseUnavailableError, InvalidCaseError, UserInfo,
+                             configured_database)
 from skin_core.predictor import Prediction
 from ui.i18n import t
+from ui.state import clear_session
 from ui.result import OVERLAY_OPACITY
 
 # the words each store field name is shown with
@@ -13,6 +17,8 @@ FIELD_KEYS = {"Patient code": "patient_id", "Lesion": "lesion_label", "Note": "n
               "Clinician": "clinician", "Username": "username", "Password": "password", "Role": "role",
               "Diagnosis": "final_diagnosis", "Source": "final_source", "Photo storage": "photo_storage"}
 FIRST_ADMIN = "python -m skin_core.cases add-user <name> --role admin"
+RETRY_S = 15  # how often the maintenance page tries the database again
+LOG = logging.getLogger("skin_app.cases")
 
 
 @st.cache_resource(show_spinner=False)
@@ -43,11 +49,44 @@ def sign_in(store: CaseStore, username: str, password: str) -> bool:
 
 
 def sign_out() -> None:
-    st.session_state.pop("user", None)
+    """The next person at this browser starts from nothing: no photo, result, patient or open case."""
+    clear_session()
+
+
+def history_usable() -> bool:
+    """Whether the configured case history opens and answers a query now."""
+    store, problem = case_store()
+    if problem is not None:
+        return False
+    try:
+        store.has_users()
+    except CaseError:
+        return False
+    return True
+
+
+def maintenance_page(problem, language: str) -> None:
+    """Case history is configured but cannot be used: no analysis, no sign-in, and nothing about the database
+    on screen (its address and file path go to the server log); the page tries again every RETRY_S seconds."""
+    LOG.error("Case history unavailable, the app is not serving: %s", problem)
+    st.title(t("app_title", language))
+    st.error(t("maintenance", language))
+
+    @st.fragment(run_every=RETRY_S)
+    def retry():
+        if history_usable():
+            st.rerun(scope="app")
+        st.caption(t("maintenance_retry", language, seconds=RETRY_S))
+
+    retry()
+    st.stop()
 
 
 def error_message(error: CaseError, language: str) -> str:
     """A store error in the page's language (the store's English message when it has no translation)."""
+    if isinstance(error, DatabaseUnavailableError):  # its reason can name the server or file: the log only
+        LOG.error("Case history: %s", error)
+        return t("database_unavailable", language)
     if isinstance(error, InvalidCaseError):
         field = t(FIELD_KEYS[error.field], language) if error.field in FIELD_KEYS else error.field
         return t(f"field_{error.problem}", language, field=field.split(" (")[0], limit=error.limit)

@@ -327,8 +327,20 @@ STRINGS = {
     "page_history": ("Case history", "Lịch sử ca bệnh"),
     "page_validation": ("Clinic validation", "Kiểm chứng tại phòng khám"),
     "page_settings": ("Settings", "Cài đặt"),
-    "history_unavailable": ("Case history is unavailable, so analyses are not saved. {reason}",
-                            "Lịch sử ca bệnh không dùng được nên kết quả phân tích không được lưu. {reason}"),
+    "maintenance": ("The app is under maintenance: its case history cannot be reached, so no analysis is done "
+                    "now. Nothing you saved is lost. Please tell the clinic's IT staff (details are in the server "
+                    "log).",
+                    "Ứng dụng đang bảo trì: không kết nối được lịch sử ca bệnh nên hiện không phân tích. Các ca đã "
+                    "lưu không bị mất. Hãy báo cho bộ phận IT của phòng khám (chi tiết trong nhật ký máy chủ)."),
+    "maintenance_retry": ("Trying again every {seconds} s.", "Tự thử lại sau mỗi {seconds} giây."),
+    "database_unavailable": ("the database cannot be reached just now; nothing was changed. Try again, or tell the "
+                             "clinic's IT staff.",
+                             "hiện không kết nối được cơ sở dữ liệu; chưa có gì thay đổi. Hãy thử lại hoặc báo bộ "
+                             "phận IT của phòng khám."),
+    "model_gone": ("The model you chose ({name}) is no longer available: the default is used. Check the model "
+                   "before you analyse.",
+                   "Mô hình bạn đã chọn ({name}) không còn dùng được: đang dùng mô hình mặc định. Hãy kiểm tra mô "
+                   "hình trước khi phân tích."),
     "login_title": ("Sign in", "Đăng nhập"),
     "login_intro": ("Case history is on at this clinic: sign in to analyse and to see your clinic's cases.",
                     "Phòng khám đã bật lịch sử ca bệnh: hãy đăng nhập để phân tích và xem các ca của phòng khám."),
@@ -399,6 +411,9 @@ STRINGS = {
     "final_source": ("Confirmed by", "Xác nhận bằng"),
     "final_date": ("Date of the diagnosis", "Ngày có chẩn đoán"),
     "save_final": ("Record the final diagnosis", "Ghi chẩn đoán cuối cùng"),
+    "choose_one": ("Choose…", "Chọn…"),
+    "final_incomplete": ("Choose the diagnosis, what confirmed it and its date: nothing was recorded.",
+                         "Hãy chọn chẩn đoán, cách xác nhận và ngày có chẩn đoán: chưa ghi gì."),
     "final_saved": ("Final diagnosis recorded.", "Đã ghi chẩn đoán cuối cùng."),
     "final_is": ("Confirmed: {diagnosis} ({source}, {date}, recorded by {user}).",
                  "Đã xác nhận: {diagnosis} ({source}, {date}, ghi bởi {user})."),

@@ -166,21 +166,61 @@ def _large_buffers_straight_from_the_system() -> None:
 _large_buffers_straight_from_the_system()
 
 
+LANGUAGE = "chosen_language"  # the app's own state: what the doctor chose, never a widget's leftover value
+MODEL = "chosen_model"
+SIDEBAR, DETAILS = "sidebar", "details"  # groups of widgets that show app state
+_KEPT_BY_SIGN_OUT = (LANGUAGE,)
+
+
 def language() -> str:
-    return st.session_state.get("language", st.session_state.get("kept_language", "en"))
+    return st.session_state.get(LANGUAGE, "en")
 
 
 def model_name() -> str | None:
-    return st.session_state.get("model", st.session_state.get("kept_model"))
+    return st.session_state.get(MODEL)
 
 
-def keep(key: str, default=None):
-    """Restore a widget's value after another page was shown (Streamlit forgets unrendered widgets)."""
-    store = f"kept_{key}"
-    if key not in st.session_state:
-        st.session_state[key] = st.session_state.get(store, default)
-    st.session_state[store] = st.session_state[key]
+def choose(state_key: str, widget: str, allowed) -> None:
+    """on_change of a widget that shows app state: the widget's new value becomes the app's, if it is one of
+    the allowed values (a browser can send a label the options no longer have)."""
+    value = st.session_state.get(widget)
+    if value in allowed:
+        st.session_state[state_key] = value
 
 
-def remember(key: str) -> None:
-    st.session_state[f"kept_{key}"] = st.session_state[key]
+def widget_key(group: str, field: str, language: str) -> str:
+    """The key of a widget that shows app state. It changes with the language and whenever the group was not
+    drawn in the last run (a sign-in page, an outage page, another page, a run cut short): Streamlit keeps a
+    leftover value for a key it has seen, and a browser sends back the label it still shows, so a widget
+    drawn again under its old key could hand the app a value the doctor never chose. A new key is a new
+    widget, drawn from the app's state."""
+    return f"{field}.{language}.{st.session_state.get(f'generation.{group}', 0)}"
+
+
+def redraw_fresh(*groups: str) -> None:
+    """Draw these widgets anew from the app's state in the next run."""
+    for group in groups or (SIDEBAR, DETAILS):
+        st.session_state[f"generation.{group}"] = st.session_state.get(f"generation.{group}", 0) + 1
+
+
+def begin_run() -> None:
+    """At the top of every run: groups that the last run did not draw are drawn anew."""
+    for group in (SIDEBAR, DETAILS):
+        if st.session_state.get(f"drawn.{group}") is False:
+            redraw_fresh(group)
+        st.session_state[f"drawn.{group}"] = False
+
+
+def drawn(group: str) -> None:
+    st.session_state[f"drawn.{group}"] = True
+
+
+def clear_session() -> None:
+    """Forget everything of the signed-out user (photo, result, patient, choices, open case); the language
+    and the widget generations stay, so the next user's widgets are new ones."""
+    kept = {key: value for key, value in st.session_state.items()
+            if key in _KEPT_BY_SIGN_OUT or str(key).startswith("generation.")}
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+    st.session_state.update(kept)
+    redraw_fresh()

@@ -6,10 +6,11 @@ Command line (users, migrations, backups): ``python -m skin_core.cases --help``.
 
 from skin_core.cases.store import (COMMAND_LINE, FINAL_DIAGNOSES, FINAL_SOURCES, PHOTO_STORAGE, ROLES, CaseDraft,
                                    CaseError, CaseNotFoundError, CaseRecord, CaseStore, DatabaseUnavailableError,
-                                   InvalidCaseError, NotAllowedError, UserInfo, configured_database)
+                                   InvalidCaseError, NotAllowedError, UserInactiveError, UserInfo,
+                                   configured_database)
 from skin_core.cases.validation import MIN_CASES, MIN_MALIGNANT, ClinicReport, clinic_validation
 
 __all__ = ["COMMAND_LINE", "FINAL_DIAGNOSES", "FINAL_SOURCES", "MIN_CASES", "MIN_MALIGNANT", "PHOTO_STORAGE",
            "ROLES", "CaseDraft", "CaseError", "CaseNotFoundError", "CaseRecord", "CaseStore", "ClinicReport",
-           "DatabaseUnavailableError", "InvalidCaseError", "NotAllowedError", "UserInfo", "clinic_validation",
+           "DatabaseUnavailableError", "InvalidCaseError", "NotAllowedError", "UserInactiveError", "UserInfo", "clinic_validation",
            "configured_database"]

@@ -26,13 +26,14 @@ import cv2
 import numpy as np
 import pandas as pd
 from alembic import command
+from alembic import util as alembic_util
 from alembic.config import Config
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from PIL import Image
 from sqlalchemy import create_engine, delete, event, func, select
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from skin_core import imaging, paths
@@ -81,6 +82,10 @@ class InvalidCaseError(CaseError, ValueError):
 
 class NotAllowedError(CaseError, PermissionError):
     pass
+
+
+class UserInactiveError(NotAllowedError):
+    """The acting user was deactivated (or given another role) since signing in."""
 
 
 class CaseNotFoundError(CaseError, LookupError):
@@ -328,10 +333,14 @@ class CaseStore:
         try:
             engine = _engine(url)
             upgrade(engine)
-        except (OperationalError, OSError) as error:
+        except (DatabaseError, OSError) as error:  # unreachable, read-only, not a database file
             raise DatabaseUnavailableError(
                 f"The case-history database {url.render_as_string(hide_password=True)} cannot be opened: "
                 f"{getattr(error, 'orig', None) or error}") from error
+        except alembic_util.CommandError as error:  # a revision this code does not know
+            raise DatabaseUnavailableError(
+                f"The case-history database {url.render_as_string(hide_password=True)} was written by a newer "
+                f"version of this app ({error}); update the app, or restore a backup made by this version.") from error
         except ModuleNotFoundError as error:
             raise DatabaseUnavailableError(f"The driver for {url.drivername} is not installed: {error}") from error
         return cls(engine)
@@ -344,10 +353,17 @@ class CaseStore:
         return self.engine.url.get_backend_name() == "sqlite"
 
     @contextmanager
-    def _transaction(self):
-        """One transaction: committed when the block ends, rolled back (nothing stored) when it raises."""
+    def _transaction(self, by: UserInfo | None = None):
+        """One transaction: committed when the block ends, rolled back (nothing stored) when it raises. With
+        ``by``, the user must still be active with the same role, checked inside this transaction, so that an
+        action cannot slip in after an admin deactivated the account (the command line is always allowed)."""
         try:
             with self._session.begin() as session:
+                if by is not None and by != COMMAND_LINE:
+                    row = session.scalar(select(User).where(User.username == by.username))
+                    if row is None or not row.active or row.role != by.role:
+                        raise UserInactiveError(f"{by.username} is deactivated or has another role now; sign in "
+                                                f"again. Nothing was changed.")
                 yield session
         except OperationalError as error:  # server gone, disk full, locked for longer than the busy timeout
             raise DatabaseUnavailableError(
@@ -361,7 +377,7 @@ class CaseStore:
         _choice("Role", role, ROLES)
         _check_password(password)
         try:
-            with self._transaction() as session:
+            with self._transaction(by) as session:
                 session.add(User(username=username, password_hash=_hasher.hash(password), role=role, active=True,
                                  created_at=_now()))
                 _audit(session, by, "add_user", detail=f"{username} ({role})")
@@ -372,14 +388,14 @@ class CaseStore:
         if by.username != username:
             _require_admin(by)
         _check_password(password)
-        with self._transaction() as session:
+        with self._transaction(by) as session:
             user = self._user(session, username)
             user.password_hash = _hasher.hash(password)
             _audit(session, by, "set_password", detail=username)
 
     def set_user(self, username: str, *, by: UserInfo, role: str | None = None, active: bool | None = None) -> None:
         _require_admin(by)
-        with self._transaction() as session:
+        with self._transaction(by) as session:
             user = self._user(session, username)
             if role is not None:
                 user.role = _choice("Role", role, ROLES)
@@ -389,7 +405,7 @@ class CaseStore:
 
     def users(self, by: UserInfo) -> list[dict]:
         _require_admin(by)
-        with self._transaction() as session:
+        with self._transaction(by) as session:
             rows = session.scalars(select(User).order_by(User.username)).all()
             return [{"username": u.username, "role": u.role, "active": u.active, "created_at": _aware(u.created_at)}
                     for u in rows]
@@ -457,7 +473,7 @@ class CaseStore:
             changes["photo_storage"] = _choice("Photo storage", photo_storage, PHOTO_STORAGE)
         if auto_save is not None:
             changes["auto_save"] = "true" if auto_save else "false"
-        with self._transaction() as session:
+        with self._transaction(by) as session:
             for key, value in changes.items():
                 session.merge(Setting(key=key, value=value))
             _audit(session, by, "change_settings", detail=json.dumps(changes))
@@ -483,7 +499,7 @@ class CaseStore:
             photo_sha256=hashlib.sha256(draft.photo).hexdigest(), photo_storage=storage,
             note=_text("Note", draft.note, NOTE_MAX, multiline=True))
         images = _stored_images(draft, storage)
-        with self._transaction() as session:
+        with self._transaction(by) as session:
             session.add(case)
             session.flush()  # the id, for the images and the audit
             if images is not None:
@@ -510,7 +526,7 @@ class CaseStore:
             query = query.where(Case.malignancy_alert == alert)
         if unconfirmed:
             query = query.where(Case.final_diagnosis.is_(None))
-        with self._transaction() as session:
+        with self._transaction(by) as session:
             cases = session.scalars(query).all()
             _audit(session, by, "search", detail=json.dumps(
                 {"patient_code": patient_code, "from": str(date_from or ""), "to": str(date_to or ""),
@@ -520,14 +536,14 @@ class CaseStore:
 
     def open_case(self, by: UserInfo, case_id: int) -> CaseRecord:
         """One case with its photo and attention map (logged as a view)."""
-        with self._transaction() as session:
+        with self._transaction(by) as session:
             case = self._case(session, case_id)
             _audit(session, by, "view", case_id)
             return _record(case, case.images)
 
     def lesion_visits(self, by: UserInfo, case_id: int) -> list[CaseRecord]:
         """Every case of the same patient code and lesion label as ``case_id`` (itself included), oldest first."""
-        with self._transaction() as session:
+        with self._transaction(by) as session:
             case = self._case(session, case_id)
             visits = session.scalars(select(Case).where(
                 Case.patient_code == case.patient_code, Case.lesion_label == case.lesion_label)
@@ -538,7 +554,7 @@ class CaseStore:
         """Record the final diagnosis, where it comes from and when it was made."""
         _choice("Diagnosis", diagnosis, FINAL_DIAGNOSES)
         _choice("Source", source, FINAL_SOURCES)
-        with self._transaction() as session:
+        with self._transaction(by) as session:
             case = self._case(session, case_id)
             case.final_diagnosis, case.final_source, case.final_date = diagnosis, source, date
             case.confirmed_by = by.username
@@ -546,7 +562,7 @@ class CaseStore:
 
     def edit_note(self, by: UserInfo, case_id: int, note: str) -> None:
         note = _text("Note", note, NOTE_MAX, multiline=True)
-        with self._transaction() as session:
+        with self._transaction(by) as session:
             self._case(session, case_id).note = note
             _audit(session, by, "edit_note", case_id)
 
@@ -558,7 +574,7 @@ class CaseStore:
         return case
 
     def confirmed_cases(self, by: UserInfo) -> list[CaseRecord]:
-        with self._transaction() as session:
+        with self._transaction(by) as session:
             cases = session.scalars(select(Case).where(Case.final_diagnosis.is_not(None)).order_by(Case.id)).all()
             _audit(session, by, "clinic_validation", detail=f"{len(cases)} confirmed cases")
             return [_record(case) for case in cases]
@@ -568,7 +584,7 @@ class CaseStore:
         or with ``photos`` a ZIP of that CSV and the stored photos."""
         _require_admin(by)
         case_ids = sorted({int(i) for i in case_ids})
-        with self._transaction() as session:
+        with self._transaction(by) as session:
             cases = session.scalars(select(Case).where(Case.id.in_(case_ids)).order_by(Case.id)).all()
             rows = []
             for case in cases:
@@ -592,7 +608,7 @@ class CaseStore:
         """Delete every case (and image) of one patient, on the patient's request; returns how many."""
         _require_admin(by)
         patient_code = _text("Patient code", patient_code, PATIENT_CODE_MAX, required=True)
-        with self._transaction() as session:
+        with self._transaction(by) as session:
             ids = session.scalars(select(Case.id).where(Case.patient_code == patient_code)).all()
             session.execute(delete(CaseImages).where(CaseImages.case_id.in_(ids)))
             session.execute(delete(Case).where(Case.id.in_(ids)))
@@ -601,7 +617,7 @@ class CaseStore:
 
     def audit_log(self, by: UserInfo, limit: int = 500) -> list[dict]:
         _require_admin(by)
-        with self._transaction() as session:
+        with self._transaction(by) as session:
             entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)).all()
             return [{"at": _aware(e.at), "user": e.username, "action": e.action, "case": e.case_id, "detail": e.detail}
                     for e in entries]
