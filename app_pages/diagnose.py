@@ -47,12 +47,14 @@ staff = st.session_state.setdefault("staff", {field: "" for field in STAFF_FIELD
 generation = st.session_state.setdefault("generation", 0)  # a new patient gets fresh upload widgets
 
 
-def detail_key(field: str) -> str:
-    return widget_key(DETAILS, field, lang)
-
-
-def store(target: dict, field: str, key: str) -> None:
+def write_back(target: dict, field: str, key: str) -> None:
     target[field] = st.session_state[key]
+
+
+def shown(field: str, target: dict = details) -> dict:
+    """Keyword arguments of a widget that shows this field of the app's state and writes its changes back."""
+    key = widget_key(DETAILS, field, lang)
+    return {"key": key, "on_change": write_back, "args": (target, field, key)}
 
 
 def set_photo(label: str, data: bytes) -> None:
@@ -207,11 +209,6 @@ with inputs:
 
 with patient:
     st.subheader(t("patient", lang))
-    def shown(field: str, target: dict = details) -> dict:
-        """Keyword arguments of a widget that shows this field of the app's state and writes back its changes."""
-        key = detail_key(field)
-        return {"key": key, "on_change": store, "args": (target, field, key)}
-
     st.text_input(t("patient_id", lang), value=details["patient_id"], max_chars=64, **shown("patient_id"))
     st.number_input(t("age", lang), min_value=0, max_value=120, step=1, format="%d", value=details["age"],
                     **shown("age"))

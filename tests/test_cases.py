@@ -388,7 +388,8 @@ def test_a_deactivated_user_can_do_nothing_more(store):
     """The account is checked inside each action's own transaction: nothing is saved, changed, shown or
     exported for a user deactivated (or given another role) since signing in."""
     case_id = store.save_case(DOCTOR, draft())
-    other_admin = with_staff(store, UserInfo("chi", "admin")) and UserInfo("chi", "admin")
+    other_admin = UserInfo("chi", "admin")
+    with_staff(store, other_admin)
     store.set_user("lan", by=ADMIN, active=False)
     store.set_user("admin", by=other_admin, role="doctor")
     before = audit_actions(store)
