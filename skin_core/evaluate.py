@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from skin_core import imaging
+from skin_core import imaging, paths
 from skin_core.data import labels_of, read_dataset
 from skin_core.gate import summarise
 from skin_core.calibration import apply_temperature, expected_calibration_error
@@ -40,7 +40,7 @@ def add_validation(report: dict, data, val_labels, raw_val, test_labels, raw_tes
     """A bundle's metrics: the test ``report`` with what calibration did and the validation figures beside it
     (``raw_*`` are probabilities at temperature 1)."""
     val = evaluation_report(val_labels, apply_temperature(raw_val, temperature), threshold)
-    return {**report, "split": "test", "data": str(data),
+    return {**report, "split": "test", "data": paths.recorded(data),
             "ece_before_calibration": expected_calibration_error(raw_test, test_labels),
             "validation": {"balanced_accuracy": val["balanced_accuracy"], "macro_auc": val["macro_auc"],
                            "ece_before_calibration": expected_calibration_error(raw_val, val_labels),
@@ -96,7 +96,7 @@ def main(argv=None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     masks = Path(args.data) / "masks"
-    report = {"model": predictor.name, "data": str(args.data),
+    report = {"model": predictor.name, "data": paths.recorded(args.data),
               **evaluate(predictor, frame, masks_dir=masks if masks.is_dir() else None, tta=args.tta)}
     text = json.dumps(report, indent=2)
     if args.record_external:

@@ -305,8 +305,8 @@ def main(argv=None) -> int:
     report.update({
         **asdict(gate.settings), "targets": FLAG_TARGETS,
         "tuned_on": {"in_distribution": f"training split ({len(ham['train'][0])} photos)",
-                     "out_of_distribution": f"{int(tune.sum())} photos of {args.ood}, half of each category's "
-                                            f"sources", "reported_on": f"the other {int((~tune).sum())}"},
+                     "out_of_distribution": f"{int(tune.sum())} photos of {paths.recorded(args.ood)}, half of each "
+                                            f"category's sources", "reported_on": f"the other {int((~tune).sum())}"},
         "latency_ms_median": decision_latency_ms(gate, *ham["test"]),
     })
     if not bundle.config.is_ensemble:

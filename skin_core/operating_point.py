@@ -32,11 +32,11 @@ def refreshed_metrics(predictor, metrics: dict, test_rows) -> dict:
     metrics = {**metrics, "malignant": evaluation_report(labels_of(test_rows), test, predictor.threshold)["malignant"]}
     external = {}
     for name, recorded in metrics.get("external", {}).items():
-        folder = Path(recorded["data"])
+        folder = paths.located(recorded["data"])
         if not folder.is_dir():
-            raise FileNotFoundError(f"the external set {name!r} recorded in metrics.json is not at {folder} (seen "
-                                    f"from {Path.cwd()}); its figures at the new threshold cannot be measured, so "
-                                    f"nothing was changed. Run this from the folder it was recorded from.")
+            raise FileNotFoundError(f"the external set {name!r} recorded in metrics.json is not at {folder}; its "
+                                    f"figures at the new threshold cannot be measured, so nothing was changed. "
+                                    f"Set SKIN_SHARED_DIR to the folder that holds {recorded['data']}.")
         report = evaluate(predictor, read_dataset(folder))
         updated = {**recorded, "malignant": report["malignant"]}
         if "accepted_only" in recorded and "accepted_only" in report:

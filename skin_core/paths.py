@@ -24,3 +24,25 @@ def pretrained_dir() -> Path:
 
 def weights_dir() -> Path:
     return Path(os.environ.get("SKIN_WEIGHTS_DIR", REPO_DIR / "weights"))
+
+
+def recorded(path) -> str:
+    """A data folder or file as a bundle records it, the same on every machine: relative to the shared folder
+    (``data/ham10000``) or to the repository (``weights/mobilenetv2/split.csv``) when inside one, otherwise a
+    folder's name or a file's folder and name, never this machine's absolute path."""
+    absolute = Path(path).expanduser().resolve()
+    for base in (shared_dir(), REPO_DIR):
+        try:
+            return absolute.relative_to(Path(base).resolve()).as_posix()
+        except ValueError:
+            continue
+    return f"{absolute.parent.name}/{absolute.name}" if absolute.is_file() else absolute.name
+
+
+def located(recorded_path: str) -> Path:
+    """Where a path recorded by ``recorded`` is on this machine: in the shared folder, else in the repository."""
+    path = Path(recorded_path)
+    if path.is_absolute():
+        return path
+    in_shared = shared_dir() / path
+    return in_shared if in_shared.exists() else REPO_DIR / path

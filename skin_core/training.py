@@ -368,7 +368,7 @@ def make_bundle_config(run: Run, model: keras.Model, splits: Splits, calibration
         model_card=ham10000_card(config.extra_train),
         intended_use=intended_use(config),
         display_name=config.display_name or run.spec.name,
-        training=TrainingRecord(arguments=_jsonable(asdict(config)), epochs_run=_epochs_logged(run.out),
+        training=TrainingRecord(arguments=recorded_arguments(config), epochs_run=_epochs_logged(run.out),
                                 wall_time_s=round(train_seconds, 1), total_wall_time_s=round(train_seconds, 1),
                                 hardware=hardware.describe()),
         parameters=int(model.count_params()),
@@ -432,5 +432,17 @@ def _epochs_logged(out: Path) -> int:
     return len(pd.read_csv(history)) if history.is_file() else 0
 
 
-def _jsonable(value):
-    return json.loads(json.dumps(value, default=str))
+def recorded_arguments(config: TrainConfig) -> dict:
+    """The run's settings as the bundle records them, with its folders and files named the same on every
+    machine (paths.recorded)."""
+    arguments = asdict(config)
+    arguments["out"] = Path(config.out).name
+    arguments["data"] = paths.recorded(config.data)
+    arguments["extra_train"] = [paths.recorded(folder) for folder in config.extra_train]
+    if config.split:
+        arguments["split"] = paths.recorded(config.split)
+    if config.init_from:  # a bundle is named by its folder
+        arguments["init_from"] = Path(config.init_from).name
+    if config.weights and Path(config.weights).is_file():  # an ImageNet file given by path
+        arguments["weights"] = paths.recorded(config.weights)
+    return json.loads(json.dumps(arguments, default=str))

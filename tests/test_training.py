@@ -41,11 +41,27 @@ def test_end_to_end_bundle_describes_itself(tiny_bundle, tiny_dataset):
     assert metrics["n"] == (split["split"] == "test").sum()
     history = pd.read_csv(tiny_bundle / bundles.HISTORY_FILE)
     assert history["epoch"].tolist() == [0, 1]
+    for name in (bundles.CONFIG_FILE, bundles.METRICS_FILE):  # the same files on every machine
+        assert str(tiny_dataset.parent) not in (tiny_bundle / name).read_text()
+    assert metrics["data"] == config.training.arguments["data"] == tiny_dataset.name
 
     predictor = load_predictor(tiny_bundle)
     image = next((tiny_dataset / "images").glob("*.jpg"))
     result = predictor.predict(image, age=50, sex="female", site="back")
     assert len(result.ranked) == 7 and sum(p for _, p in result.ranked) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_paths_are_recorded_relative_to_the_shared_folder_and_found_again(tmp_path, monkeypatch):
+    from skin_core import paths
+
+    shared = tmp_path / "elsewhere" / "shared"
+    (shared / "data" / "ham10000").mkdir(parents=True)
+    monkeypatch.setenv("SKIN_SHARED_DIR", str(shared))
+    assert paths.recorded(shared / "data" / "ham10000") == "data/ham10000"
+    assert paths.located("data/ham10000") == shared / "data" / "ham10000"
+    assert paths.recorded(REPO / "weights" / "mobilenetv2" / "split.csv") == "weights/mobilenetv2/split.csv"
+    assert paths.located("weights/mobilenetv2/split.csv") == REPO / "weights" / "mobilenetv2" / "split.csv"
+    assert paths.recorded(tmp_path / "clinic-photos") == "clinic-photos"  # outside both: its name only
 
 
 def test_a_finished_bundle_is_never_overwritten(tiny_bundle, tiny_dataset):
