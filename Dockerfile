@@ -1,5 +1,5 @@
 # The app for a clinic server: docker build -t skin-lesion-app . && docker run -p 8501:8501 skin-lesion-app
-# With the case history kept on the host (README: Case history):
+# With the case history kept on the host (docs/case-history.md):
 #   docker run -p 8501:8501 -v /srv/skin-cases:/data -e SKIN_CASES_DATABASE=/data/cases.db skin-lesion-app
 FROM python:3.11-slim
 WORKDIR /app

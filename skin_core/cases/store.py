@@ -625,7 +625,7 @@ class CaseStore:
     def backup(self, destination: str | Path) -> Path:
         """A consistent copy of a SQLite database while it is in use (SQLite's online backup)."""
         if not self.is_sqlite:
-            raise CaseError("Back up a PostgreSQL database with pg_dump (README: Case history, backups).")
+            raise CaseError("Back up a PostgreSQL database with pg_dump (docs/case-history.md, Backups).")
         destination = Path(destination)
         if destination.exists():
             raise CaseError(f"{destination} exists already; choose a new file name for the backup.")
