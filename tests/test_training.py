@@ -223,11 +223,12 @@ def test_training_speed_benchmark_reports_images_per_second_and_compile_time():
 
 
 def test_learning_rate_and_adam_epsilon_default_to_the_backbone_row_and_are_recorded(tmp_path):
-    lite = training.start_run(training.TrainConfig(backbone="EfficientNetLite0", out=str(tmp_path / "a")))
+    # weights=None: the defaults come from the backbone table, not from ../shared's pretrained files
+    lite = training.start_run(training.TrainConfig(backbone="EfficientNetLite0", out=str(tmp_path / "a"), weights=None))
     assert (lite.config.learning_rate, lite.config.adam_epsilon) == (1e-4, 1e-7)
-    paper = training.start_run(training.TrainConfig(backbone="MobileNetV3Small", out=str(tmp_path / "b")))
+    paper = training.start_run(training.TrainConfig(backbone="MobileNetV3Small", out=str(tmp_path / "b"), weights=None))
     assert (paper.config.learning_rate, paper.config.adam_epsilon) == (1e-3, 0.1)
-    chosen = training.start_run(training.TrainConfig(backbone="EfficientNetLite0", out=str(tmp_path / "c"),
+    chosen = training.start_run(training.TrainConfig(backbone="EfficientNetLite0", out=str(tmp_path / "c"), weights=None,
                                                      learning_rate=3e-4, adam_epsilon=0.1))
     assert (chosen.config.learning_rate, chosen.config.adam_epsilon) == (3e-4, 0.1)
 
