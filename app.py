@@ -10,12 +10,14 @@ import streamlit as st
 
 from skin_core.cases import CaseError, NotAllowedError
 from ui.cases import FIRST_ADMIN, case_store, current_user, error_message, maintenance_page, sign_in, sign_out
-from ui.i18n import LANGUAGES, t
+from ui.i18n import LANGUAGES, literal, model_label, t
+from ui.resume import keep, restore
 from ui.state import (LANGUAGE, MODEL, SIDEBAR, begin_run, bundle_catalogue, choose, drawn, redraw_fresh,
                       widget_key)
 
 st.set_page_config(page_title="Skin lesion decision support", page_icon="🩺", layout="wide")
 begin_run()
+restore(case_store()[0])  # a reload brings back the sign-in and the case (ui/resume.py)
 
 
 def choose_language() -> None:
@@ -46,7 +48,8 @@ if store is not None and user is None:
             st.warning(t("no_users", language, command=FIRST_ADMIN))
         with st.form("login"):
             username = st.text_input(t("username", language), max_chars=64, key="login_username")
-            password = st.text_input(t("password", language), type="password", key="login_password")
+            password = st.text_input(t("password", language), type="password", key="login_password",
+                                     autocomplete="current-password")
             if st.form_submit_button(t("sign_in", language), type="primary"):
                 try:
                     if sign_in(store, username, password):
@@ -58,7 +61,8 @@ if store is not None and user is None:
         st.error(t("history_error", language, reason=error_message(error, language)))
     st.stop()
 if store is not None:
-    st.sidebar.caption(t("signed_in_as", language, user=user.username, role=t(f"role_{user.role}", language)))
+    st.sidebar.caption(t("signed_in_as", language, user=literal(user.username),
+                         role=t(f"role_{user.role}", language)))
     st.sidebar.button(t("sign_out", language), on_click=sign_out)
 
 clinical, default, broken = bundle_catalogue()
@@ -66,15 +70,15 @@ if clinical:
     chosen = st.session_state.get(MODEL)
     if chosen not in clinical:
         if chosen is not None:  # the bundle was removed or broke since it was chosen: say so, never silently
-            st.sidebar.warning(t("model_gone", language, name=chosen))
+            st.sidebar.warning(t("model_gone", language, name=model_label(chosen)))
         chosen = st.session_state[MODEL] = default or next(iter(clinical))
     names = list(clinical)
     model_key = widget_key(SIDEBAR, "model", language)
     st.sidebar.selectbox(
         t("model", language), names, index=names.index(chosen), key=model_key, on_change=choose,
-        args=(MODEL, model_key, names),
-        format_func=lambda name: f"{clinical[name]} ({t('default_model', language)})" if name == default
-        else clinical[name])
+        args=(MODEL, model_key, names), help=t("model_help", language),
+        format_func=lambda name: f"{model_label(name, clinical[name])} ({t('default_model', language)})"
+        if name == default else model_label(name, clinical[name]))
 else:
     st.session_state.pop(MODEL, None)
 drawn(SIDEBAR)
@@ -91,4 +95,7 @@ pages += [st.Page("app_pages/compare.py", title=t("page_compare", language), ico
           st.Page("app_pages/about.py", title=t("page_about", language), icon=":material/info:")]
 if store is not None and user.is_admin:
     pages.append(st.Page("app_pages/settings.py", title=t("page_settings", language), icon=":material/settings:"))
-st.navigation(pages).run()
+try:
+    st.navigation(pages).run()
+finally:
+    keep()

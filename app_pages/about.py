@@ -5,7 +5,7 @@ import streamlit as st
 
 from skin_core.bundle import SPLIT_FILE, evaluated_bundles
 from ui import comparison
-from ui.i18n import external_summary, operating_point_text, t
+from ui.i18n import MISSING, count, external_summary, formatted, model_label, operating_point_text, t
 from ui.state import language, model_name
 
 lang = language()
@@ -18,7 +18,10 @@ if not evaluated:
 
 for bundle in evaluated:
     config, metrics, card = bundle.config, bundle.metrics, bundle.config.model_card
-    with st.expander(bundle.name, expanded=bundle.name == model_name()):
+    label = model_label(bundle.name, config.display_name)
+    with st.expander(label if config.clinical else f"{label} · {t('research', lang)}",
+                     expanded=bundle.name == model_name()):
+        st.caption(t("report_model", lang, name=bundle.name, version=config.version))
         if config.clinical:
             st.markdown(f"**{t('intended_use', lang)}**: {card.text('intended_use', lang)}")
         else:
@@ -34,16 +37,19 @@ for bundle in evaluated:
         if config.is_ensemble:
             st.markdown(f"**{t('architecture', lang)}**: " + t(
                 "ensemble_text" if len(config.members) > 1 else "framed_member_text", lang,
-                members=", ".join(config.members), lead=config.members[0], parameters=config.parameters))
+                members=", ".join(map(model_label, config.members)), lead=model_label(config.members[0]),
+                parameters=config.parameters))
         else:
             st.markdown(f"**{t('architecture', lang)}**: " + t(
-                "architecture_text", lang, backbone=config.backbone, parts=", ".join(parts) or "—",
+                "architecture_text", lang, backbone=model_label(config.backbone, config.backbone),
+                parts=", ".join(parts) or MISSING,
                 height=height, width=width, parameters=config.parameters))
         if config.framing is not None:
             st.markdown(t("framing_text", lang, target=config.framing.target, below=config.framing.apply_below))
         st.markdown(f"**{t('test_metrics', lang, n=metrics['n'])}**")
         st.dataframe(pd.DataFrame({t("metric", lang): [t(m, lang) for m in comparison.SUMMARY_METRICS],
-                                   t("value", lang): [metrics[m] for m in comparison.SUMMARY_METRICS]}),
+                                   t("value", lang): [formatted(metrics[m], lang, ".3f")
+                                                      for m in comparison.SUMMARY_METRICS]}),
                      hide_index=True)
         malignant = metrics["malignant"]
         if malignant.get("auc") is not None:
@@ -56,16 +62,18 @@ for bundle in evaluated:
                           full=metrics["balanced_accuracy"]))
         training = config.training
         if not config.is_ensemble:  # an ensemble trains nothing itself; its members' cards say how they were
-            gpus = ", ".join(training.hardware.get("gpus", [])) or "—"
-            st.markdown(t("training_text", lang, epochs=training.epochs_run, minutes=training.wall_time_s / 60,
-                          hardware=f"{training.hardware.get('cpu_count', '?')} CPU, GPU: {gpus}"))
+            cores, gpus = count(training.hardware.get("cpu_count", 0), "core", lang), training.hardware.get("gpus", [])
+            hardware = (t("hardware_gpu", lang, cores=cores, gpus=count(len(gpus), "gpu", lang)) if gpus
+                        else t("hardware_cpu", lang, cores=cores))
+            st.markdown(t("training_text", lang, passes=count(training.epochs_run, "pass", lang),
+                          minutes=training.wall_time_s / 60, hardware=hardware))
         st.markdown(f"**{t('external_heading', lang)}**: {external_summary(metrics, lang)}")
         gate = metrics.get("gate")
         if gate:
             inside, outside = gate["in_distribution"], gate["out_of_distribution"]
             external = inside.get("isic2017_test")
             st.markdown(t("gate_card", lang, threshold=gate["threshold"], internal=inside["internal_test"]["flagged"],
-                          external="—" if external is None else f"{external['flagged']:.1%}",
+                          external=formatted(None if external is None else external["flagged"], lang, ".1%"),
                           clinical=outside["A_clinical"]["flagged"], nonskin=outside["B_nonskin"]["flagged"],
                           medical=outside["C_medical"]["flagged"]))
         else:

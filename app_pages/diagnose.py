@@ -19,7 +19,7 @@ from skin_core.bundle import BundleError, open_bundle
 from skin_core.cases import CaseDraft, CaseError
 from skin_core.imaging import InvalidImageError
 from skin_core.metadata import SEXES, SITES, UNKNOWN, InvalidMetadataError
-from ui.i18n import LANGUAGES, diagnosis_name, external_summary, gate_finding, sex_name, site_name, t
+from ui.i18n import LANGUAGES, diagnosis_name, external_summary, gate_finding, literal, sex_name, site_name, t
 from ui.cases import case_store, current_user, error_message
 from ui.report import pdf_report
 from ui.result import OVERLAY_OPACITY, show_result
@@ -37,7 +37,6 @@ TAKEN_FILE = "taken_file"  # the uploaded or photographed file shown last (an ex
 
 lang = language()
 st.title(t("app_title", lang))
-st.info(t("disclaimer", lang))
 name = model_name()
 if name is None:
     st.error(t("no_model", lang))
@@ -108,6 +107,17 @@ def override_gate(request: tuple) -> None:
 
 def request_pdf(key: tuple) -> None:
     st.session_state["pdf"] = {"key": key, "data": None}
+
+
+def log_download(request: tuple) -> None:
+    """The PDF report was downloaded: logged with the case number once this analysis is saved (none in the demo
+    mode). The browser has the file already; a refusal or an outage is said in a toast."""
+    store, user = case_store()[0], current_user()
+    if store is not None and user is not None:
+        try:
+            store.audit_event(user, "download_pdf", st.session_state.get("saved_cases", {}).get(request))
+        except CaseError as error:
+            st.toast(t("history_error", lang, reason=error_message(error, lang)))
 
 
 def save_case(store, user, request: tuple) -> None:
@@ -190,36 +200,28 @@ def attention_section(image, prediction) -> None:
 
 inputs, patient = st.columns([3, 2])
 with inputs:
-    st.subheader(t("photo", lang))
+    with st.container(horizontal=True):
+        st.subheader(t("photo", lang))
+        camera_on = st.toggle(t("use_camera", lang), key="camera_on")
     take_new_file(st.file_uploader(t("upload", lang), type=UPLOAD_TYPES, key=f"upload_{generation}"))
-    if st.toggle(t("use_camera", lang), key="camera_on"):
+    if camera_on:
         take_new_file(st.camera_input(t("camera", lang), key=f"camera_{generation}"), "camera.jpg")
-    examples = pd.read_csv(EXAMPLES / "examples.csv")
-    st.caption(t("examples", lang))
-    for column, row in zip(st.columns(len(examples)), examples.to_dict("records")):
-        with column:
-            st.image(str(EXAMPLES / f"{row['dx']}.jpg"), width="stretch")
-            st.button(row["dx"], key=f"example_{row['dx']}", on_click=on_example, args=(row,),
-                      help=t("example_button", lang, name=diagnosis_name(row["dx"], lang)), width="stretch")
-    st.caption(t("examples_credit", lang))
     example = st.session_state.get("example_details")
     if example:
         st.info(t("example_details_kept", lang, age=example["age"], sex=sex_name(example["sex"], lang),
                   site=site_name(example["site"], lang)))
 
 with patient:
-    st.subheader(t("patient", lang))
+    with st.container(horizontal=True):  # laid out as the photo's heading, so that both line up
+        st.subheader(t("patient", lang))
     st.text_input(t("patient_id", lang), value=details["patient_id"], max_chars=64, **shown("patient_id"))
-    st.number_input(t("age", lang), min_value=0, max_value=120, step=1, format="%d", value=details["age"],
-                    **shown("age"))
-    st.selectbox(t("sex", lang), SEXES, index=SEXES.index(details["sex"]), format_func=lambda s: sex_name(s, lang),
-                 **shown("sex"))
+    with st.container(horizontal=True):  # side by side on a phone too: Analyse stays on the first screen
+        st.number_input(t("age", lang), min_value=0, max_value=120, step=1, format="%d", value=details["age"],
+                        **shown("age"))
+        st.selectbox(t("sex", lang), SEXES, index=SEXES.index(details["sex"]),
+                     format_func=lambda s: sex_name(s, lang), **shown("sex"))
     st.selectbox(t("site", lang), SITES, index=SITES.index(details["site"]), format_func=lambda s: site_name(s, lang),
                  **shown("site"))
-    with st.expander(t("clinic", lang) + " / " + t("clinician", lang), expanded=not all(staff.values())):
-        for field in STAFF_FIELDS:
-            st.text_input(t(field, lang), value=staff[field], max_chars=80, **shown(field, staff))
-    drawn(DETAILS)
     analyse_column, clear_column = st.columns(2)
     if st.session_state.get(ANALYSIS_ON):
         st.session_state.setdefault(ANALYSE, ANALYSE)
@@ -227,6 +229,22 @@ with patient:
                                      format_func=lambda _: t("analyse", lang), on_change=keep_analysing,
                                      help=t("analyse_help", lang), width="stretch")
     clear_column.button(t("new_patient", lang), on_click=new_patient, help=t("new_patient_help", lang), width="stretch")
+    st.info(t("disclaimer", lang))
+    # filled once per session, so below Analyse
+    with st.expander(t("clinic", lang) + " / " + t("clinician", lang), expanded=not all(staff.values())):
+        for field in STAFF_FIELDS:
+            st.text_input(t(field, lang), value=staff[field], max_chars=80, **shown(field, staff))
+    drawn(DETAILS)
+
+# folded away below Analyse: seven photos stacked on a phone put Analyse some 4000 px down
+with st.expander(t("examples", lang)):
+    with st.container(horizontal=True, gap="xsmall"):
+        for row in pd.read_csv(EXAMPLES / "examples.csv").to_dict("records"):
+            with st.container(width=150, gap="xsmall"):
+                st.image(str(EXAMPLES / f"{row['dx']}.jpg"), width="stretch")
+                st.button(diagnosis_name(row["dx"], lang), key=f"example_{row['dx']}", on_click=on_example,
+                          args=(row,), width="stretch")
+    st.caption(t("examples_credit", lang))
 
 photo = st.session_state.get("photo")
 if st.session_state.get(ANALYSE) == ANALYSE:
@@ -262,7 +280,7 @@ bundle_config = predictor(name).config
 
 with slot.container():
     st.divider()
-    st.caption(t("current_photo", lang, name=photo["name"]))
+    st.caption(t("current_photo", lang, name=literal(photo["name"])))
     gate = prediction.gate
     outside_use = None  # what the input check saw, when the doctor analyses a flagged photo anyway
     if gate is not None and gate.flagged:
@@ -293,7 +311,8 @@ with slot.container():
                 external=external_summary(open_bundle(name).metrics, lang),
                 language=lang, outside_use=outside_use)
         stamp = datetime.date.today().isoformat()
-        st.download_button(t("pdf", lang), data=pdf["data"], mime="application/pdf",
+        st.download_button(t("pdf", lang), data=pdf["data"], mime="application/pdf", on_click=log_download,
+                           args=(request,),
                            file_name=f"{t('report_file', lang)}-{details['patient_id'] or photo['sha'][:8]}-{stamp}.pdf")
     store, _ = case_store()
     if store is not None and current_user() is not None:

@@ -1,6 +1,7 @@
 """Case history: find saved cases, open one (photo, overlay, result, report again), record the final diagnosis,
 set two visits of a lesion side by side; admins export and delete a patient's data. Every search, view, edit,
-export and deletion is logged by the store."""
+export, deletion and PDF download is logged by the store, once per thing the user did: the list and the open case
+read again after a change (a note saved, a diagnosis recorded) are no new search or view."""
 
 import datetime
 
@@ -10,7 +11,8 @@ import streamlit as st
 from skin_core.bundle import BundleError, open_bundle
 from skin_core.cases import FINAL_DIAGNOSES, FINAL_SOURCES, CaseError
 from ui.cases import case_store, current_user, error_message, saved_prediction, stored_photo
-from ui.i18n import diagnosis_name, external_summary, sex_name, site_name, t
+from ui.i18n import (DATE_WIDGET_FORMATS, MISSING, count, diagnosis_name, external_summary, formatted, literal,
+                     model_label, sex_name, site_name, t)
 from ui.report import pdf_report
 from ui.result import show_result
 from ui.state import language
@@ -28,19 +30,34 @@ def final_name(code: str) -> str:
 
 
 def forget_results() -> None:
-    """After a change, search and open again (also picks up other doctors' new cases)."""
+    """After a change, read the list and the open cases again (not logged again: see search_again, open_afresh)."""
     for key in ("history_search", "opened_cases", "history_export"):
         st.session_state.pop(key, None)
 
 
+def search_again() -> None:
+    """↻: the same filters searched anew (picking up other doctors' new cases), logged as a search."""
+    forget_results()
+    st.session_state.pop("history_searched", None)
+
+
+def open_afresh() -> None:
+    """The user opened a case: it, and the visit set beside it, are read and logged as views anew."""
+    for key in ("opened_cases", "history_viewed"):
+        st.session_state.pop(key, None)
+
+
 def opened(case_id: int) -> tuple:
-    """The case, its photo and its overlay: read (and logged as a view) and decoded once while the case stays
-    on the page, not again at every rerun (typing a note, comparing visits)."""
+    """The case, its photo and its overlay: read and decoded once while the case stays on the page, not again
+    at every rerun (typing a note, comparing visits), and logged as a view once per opening (open_afresh),
+    not when read again after a change."""
     cache = st.session_state.setdefault("opened_cases", {})
     if case_id not in cache:
         if len(cache) >= 4:  # photos can be large: keep the last few only
             cache.pop(next(iter(cache)))
-        case = store.open_case(user, case_id)
+        viewed = st.session_state.setdefault("history_viewed", set())
+        case = store.open_case(user, case_id, audit=case_id not in viewed)
+        viewed.add(case_id)
         cache[case_id] = (case, *stored_photo(case))
     return cache[case_id]
 
@@ -59,18 +76,24 @@ def run(action, changed: bool = True) -> None:
         st.session_state["history_message"] = ("success", message)
 
 
+def log_download(case_id: int) -> None:
+    """A case's PDF report was downloaded: logged (a refusal or an outage is said as for any action)."""
+    run(lambda: store.audit_event(user, "download_pdf", case_id), changed=False)
+
+
 with st.container(border=True):
     st.caption(t("filters", lang))
     code_column, from_column, to_column, diagnosis_column, alert_column = st.columns([2, 1, 1, 2, 1])
     code = code_column.text_input(t("patient_code_filter", lang), key="filter_code", max_chars=64)
-    date_from = from_column.date_input(t("date_from", lang), value=None, key="filter_from", format="YYYY-MM-DD")
-    date_to = to_column.date_input(t("date_to", lang), value=None, key="filter_to", format="YYYY-MM-DD")
+    date_from = from_column.date_input(t("date_from", lang), value=None, key="filter_from",
+                                       format=DATE_WIDGET_FORMATS[lang])
+    date_to = to_column.date_input(t("date_to", lang), value=None, key="filter_to", format=DATE_WIDGET_FORMATS[lang])
     diagnosis = diagnosis_column.selectbox(
         t("diagnosis_filter", lang), ["any", "unconfirmed", *FINAL_DIAGNOSES], key="filter_diagnosis",
         format_func=lambda v: t(v, lang) if v in ("any", "unconfirmed") else final_name(v))
     alert = alert_column.selectbox(t("alert_filter", lang), ["any", "yes", "no"], key="filter_alert",
                                    format_func=lambda v: t(v, lang))
-    st.button("↻", help=t("filters", lang), on_click=forget_results)
+    st.button("↻", help=t("filters", lang), on_click=search_again)
 
 message = st.session_state.pop("history_message", None)
 if message:
@@ -79,12 +102,14 @@ if message:
 filters = (code, date_from, date_to, diagnosis, alert)
 search = st.session_state.get("history_search")
 try:
-    if search is None or search[0] != filters:
+    if search is None or search[0] != filters:  # logged when the filters are new (or ↻), not when read again
         cases = store.find_cases(user, patient_code=code, date_from=date_from, date_to=date_to,
                                  diagnosis=None if diagnosis in ("any", "unconfirmed") else diagnosis,
                                  alert={"any": None, "yes": True, "no": False}[alert],
-                                 unconfirmed=diagnosis == "unconfirmed")
+                                 unconfirmed=diagnosis == "unconfirmed",
+                                 audit=st.session_state.get("history_searched") != filters)
         st.session_state["history_search"] = search = (filters, cases)
+        st.session_state["history_searched"] = filters
 except CaseError as error:
     st.error(t("history_error", lang, reason=error_message(error, lang)))
     st.stop()
@@ -93,7 +118,7 @@ if not cases:
     st.info(t("no_cases", lang))
     st.stop()
 
-st.caption(t("cases_found", lang, n=len(cases)))
+st.caption(t("cases_found", lang, cases=count(len(cases), "case", lang)))
 st.dataframe(pd.DataFrame({
     t("case_column", lang): [c.id for c in cases],
     t("visit_date", lang): [c.visit_date for c in cases],
@@ -104,12 +129,14 @@ st.dataframe(pd.DataFrame({
     t("alert_filter", lang): [t("yes" if c.malignancy_alert else "no", lang) for c in cases],
     t("final_column", lang): [final_name(c.final_diagnosis) if c.confirmed else "" for c in cases],
 }), hide_index=True, width="stretch", column_config={t("malignant_column", lang): st.column_config.ProgressColumn(
-    format="percent", min_value=0.0, max_value=1.0)})
+    format="percent", min_value=0.0, max_value=1.0), t("visit_date", lang): st.column_config.DateColumn(
+    format=DATE_WIDGET_FORMATS[lang])})
 
 by_id = {c.id: c for c in cases}
-case_id = st.selectbox(t("open_case", lang), [None, *by_id], key="open_case_id",
+case_id = st.selectbox(t("open_case", lang), [None, *by_id], key="open_case_id", on_change=open_afresh,
                        format_func=lambda i: "—" if i is None else
-                       f"#{i} · {by_id[i].patient_code} · {by_id[i].visit_date} · {by_id[i].lesion_label}")
+                       f"#{i} · {by_id[i].patient_code} · {formatted(by_id[i].visit_date, lang)} · "
+                       f"{by_id[i].lesion_label}")
 
 
 def visit_column(column, case, photo) -> None:
@@ -123,14 +150,17 @@ def visit_column(column, case, photo) -> None:
     else:
         column.image(photo, width="stretch", output_format="JPEG")
     if case.confirmed:
-        column.caption(t("final_is", lang, diagnosis=final_name(case.final_diagnosis), user=case.confirmed_by,
+        column.caption(t("final_is", lang, diagnosis=final_name(case.final_diagnosis), user=literal(case.confirmed_by),
                          source=t(f"source_{case.final_source}", lang), date=case.final_date))
 
 
 def report(case, photo, overlay, outside_use) -> bytes:
+    """The case's PDF for the record: what the model said then, with what the case holds now (its number, visit,
+    lesion, note and final diagnosis)."""
     try:
         bundle = open_bundle(case.model_name)
-        display, use = bundle.config.display_name or case.model_name, bundle.config.model_card.text("intended_use", lang)
+        display, use = model_label(case.model_name, bundle.config.display_name), bundle.config.model_card.text(
+            "intended_use", lang)
         external = external_summary(bundle.metrics, lang)
     except BundleError:  # the model was removed since: the report still shows what it said
         display, use, external = case.model_name, "", t("no_external", lang)
@@ -138,7 +168,7 @@ def report(case, photo, overlay, outside_use) -> bytes:
                       details={"patient_id": case.patient_code, "age": case.age, "sex": case.sex, "site": case.site},
                       staff={"clinic": case.clinic, "clinician": case.clinician}, photo_name=case.photo_name,
                       model_name=display, model_version=case.model_version, validated_use=use, external=external,
-                      language=lang, when=case.created_at.astimezone(), outside_use=outside_use)
+                      language=lang, when=case.created_at.astimezone(), outside_use=outside_use, case=case)
 
 
 if case_id is not None:
@@ -148,11 +178,11 @@ if case_id is not None:
         st.error(t("history_error", lang, reason=error_message(error, lang)))
         st.stop()
     st.divider()
-    st.subheader(t("case_heading", lang, case_id=case.id, patient=case.patient_code, date=case.visit_date))
-    st.caption(t("saved_by", lang, user=case.created_by, when=f"{case.created_at.astimezone():%Y-%m-%d %H:%M}",
-                 model=case.model_name, version=case.model_version) + " · "
-               + f"{t('lesion_column', lang)}: {case.lesion_label or '—'} · {t('age', lang).split(' (')[0]}: "
-               + f"{'—' if case.age is None else f'{case.age:g}'} · {sex_name(case.sex, lang)} · "
+    st.subheader(t("case_heading", lang, case_id=case.id, patient=literal(case.patient_code), date=case.visit_date))
+    st.caption(t("saved_by", lang, user=literal(case.created_by), when=case.created_at.astimezone(),
+                 model=model_label(case.model_name), version=case.model_version) + " · "
+               + f"{t('lesion_column', lang)}: {literal(case.lesion_label) or MISSING} · "
+               + f"{t('age', lang).split(' (')[0]}: {formatted(case.age, lang)} · {sex_name(case.sex, lang)} · "
                + site_name(case.site, lang))
     outside_use = None
     if case.gate_reason not in (None, "ok"):
@@ -174,10 +204,16 @@ if case_id is not None:
     st.text_area(t("note", lang), key=note_key, max_chars=10_000)
     st.button(t("save_note", lang), key="save_note", on_click=run, args=(
         lambda: store.edit_note(user, case.id, st.session_state[note_key]) or t("note_saved", lang),))
+    if len(case.note_versions) > 1:  # the last one is the note above
+        with st.expander(t("note_versions", lang)):
+            for version in reversed(case.note_versions[:-1]):
+                st.caption(t("note_version", lang, number=version.number, user=literal(version.edited_by),
+                             when=version.edited_at.astimezone()))
+                st.text(version.text or MISSING)
 
     st.markdown(f"**{t('final_heading', lang)}**")
     if case.confirmed:
-        st.success(t("final_is", lang, diagnosis=final_name(case.final_diagnosis), user=case.confirmed_by,
+        st.success(t("final_is", lang, diagnosis=final_name(case.final_diagnosis), user=literal(case.confirmed_by),
                      source=t(f"source_{case.final_source}", lang), date=case.final_date))
     else:
         st.caption(t("not_confirmed", lang))
@@ -191,7 +227,7 @@ if case_id is not None:
                             index=FINAL_SOURCES.index(case.final_source) if case.confirmed else None,
                             placeholder=t("choose_one", lang), format_func=lambda s: t(f"source_{s}", lang))
     date_column.date_input(t("final_date", lang), key=final_keys["final_date"], value=case.final_date,
-                           format="YYYY-MM-DD")
+                           format=DATE_WIDGET_FORMATS[lang])
 
     def record_final():
         chosen = [st.session_state.get(key) for key in final_keys.values()]
@@ -202,14 +238,16 @@ if case_id is not None:
     st.button(t("save_final", lang), key="save_final", type="primary", on_click=record_final)
 
     pdf = st.session_state.get("history_pdf")
-    if pdf is None or pdf[0] != (case.id, lang):
+    # a saved note or final diagnosis changes the report
+    pdf_key = (case.id, lang, case.note, case.final_diagnosis, case.final_source, case.final_date)
+    if pdf is None or pdf[0] != pdf_key:
         st.button(t("prepare_pdf", lang), key="history_prepare_pdf",
-                  on_click=lambda: st.session_state.update(history_pdf=((case.id, lang), None)))
+                  on_click=lambda: st.session_state.update(history_pdf=(pdf_key, None)))
     else:
         if pdf[1] is None:
-            pdf = ((case.id, lang), report(case, photo, overlay, outside_use))
+            pdf = (pdf_key, report(case, photo, overlay, outside_use))
             st.session_state["history_pdf"] = pdf
-        st.download_button(t("pdf", lang), data=pdf[1], mime="application/pdf",
+        st.download_button(t("pdf", lang), data=pdf[1], mime="application/pdf", on_click=log_download, args=(case.id,),
                            file_name=f"{t('report_file', lang)}-{case.patient_code}-{case.visit_date}-{case.id}.pdf")
 
     st.subheader(t("follow_up", lang))
@@ -218,7 +256,8 @@ if case_id is not None:
         st.caption(t("no_other_visits", lang))
     else:
         other_id = st.selectbox(t("compare_with", lang), [v.id for v in others], key="compare_with",
-                                format_func=lambda i: next(f"#{v.id} · {v.visit_date}" for v in others if v.id == i))
+                                format_func=lambda i: next(f"#{v.id} · {formatted(v.visit_date, lang)}"
+                                                           for v in others if v.id == i))
         if other_id is not None:
             visits = sorted(((case, photo), opened(other_id)[:2]), key=lambda v: (v[0].visit_date, v[0].id))
             for column, (visit, visit_photo) in zip(st.columns(2), visits):
@@ -247,10 +286,10 @@ if user.is_admin:
 
         def delete_patient():
             patient = st.session_state["delete_code"]
-            count = store.delete_patient(user, patient)
+            deleted = store.delete_patient(user, patient)
             for key in ("open_case_id", "delete_code", "delete_sure"):
                 st.session_state.pop(key, None)
-            return t("deleted", lang, n=count, patient=patient)
+            return t("deleted", lang, cases=count(deleted, "case", lang), patient=literal(patient))
 
         st.button(t("delete_button", lang), key="delete_patient", disabled=not sure, on_click=run,
                   args=(delete_patient,))

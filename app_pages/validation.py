@@ -8,7 +8,7 @@ from skin_core.cases import MIN_CASES, MIN_MALIGNANT, CaseError, clinic_validati
 from skin_core.classes import CLASS_CODES
 from ui import comparison
 from ui.cases import case_store, current_user, error_message
-from ui.i18n import diagnosis_name, t
+from ui.i18n import count, diagnosis_name, formatted, model_label, t
 from ui.state import language
 
 lang = language()
@@ -29,14 +29,14 @@ if not reports:
 
 
 def figure(value) -> str:
-    return t("not_available", lang) if value is None else f"{value:.2f}"
+    return t("not_available", lang) if value is None else formatted(value, lang, ".2f")
 
 
 for clinic in reports:
-    st.subheader(t("validation_model", lang, model=clinic.model_name, version=clinic.model_version))
+    st.subheader(t("validation_model", lang, model=model_label(clinic.model_name), version=clinic.model_version))
     sources = ", ".join(f"{t(f'source_{s}', lang)} {n}" for s, n in clinic.sources.items())
-    st.markdown(t("validation_rests_on", lang, n=clinic.n, malignant=clinic.n_malignant,
-                  other=clinic.outside_classes, sources=sources))
+    st.markdown(t("validation_rests_on", lang, confirmed=count(clinic.n, "confirmed_case", lang),
+                  malignant=clinic.n_malignant, other=count(clinic.outside_classes, "case", lang), sources=sources))
     if not clinic.enough_cases:
         st.warning(t("too_few_cases", lang, cases=MIN_CASES, malignant=MIN_MALIGNANT))
     if clinic.report is None:
@@ -53,7 +53,7 @@ for clinic in reports:
     st.dataframe(pd.DataFrame({
         t("diagnosis", lang): [diagnosis_name(code, lang) for code in CLASS_CODES],
         "n": [report["per_class"][code]["support"] for code in CLASS_CODES],
-        t("recall", lang): [report["per_class"][code]["recall"] for code in CLASS_CODES],
+        t("recall", lang): [figure(report["per_class"][code]["recall"]) for code in CLASS_CODES],
     }), hide_index=True, width="stretch")
     st.plotly_chart(comparison.confusion_figure(report["confusion_matrix"], lang), width="stretch",
                     key=f"confusion_{clinic.model_name}_{clinic.model_version}")

@@ -1,6 +1,6 @@
 """Benchmark model bundles on this machine and store the figures in each bundle's config.
 
-    python -m skin_core.bench [--model NAME ...] [--runs 50] [--no-write] [--set-default [--budget-ms 50]]
+    python -m skin_core.bench [--model NAME ...] [--runs 50] [--no-write]
 
 Per bundle: parameters, size on disk, median and 90th-percentile latency of one ``Predictor.predict`` call
 (JPEG bytes in, ranked result and attention map out) after warm-up, the same for a plain
@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from skin_core import bundle as bundles
-from skin_core import hardware, imaging, paths
+from skin_core import hardware, imaging
 from skin_core.bundle import Benchmark
 from skin_core.model import IMAGE_INPUT, METADATA_INPUT
 from skin_core.predictor import Predictor
@@ -89,27 +89,11 @@ def _model_bundles(bundle: bundles.Bundle) -> list:
     return bundles.open_members(bundle) if bundle.config.is_ensemble else [bundle]
 
 
-def choose_default(evaluated: list, max_latency_ms: float, ensemble_latency_ms: float = 120.0) -> str | None:
-    """The clinical full model or ensemble with the best *validation* balanced accuracy among those within
-    their latency budget (an ensemble runs several models; a framed single model is held to a single model's);
-    test and external figures play no part."""
-    candidates = [b for b in evaluated if b.config.variant == "full_model" and b.config.clinical
-                  and b.config.benchmark is not None and b.config.benchmark.latency_ms_median
-                  <= (ensemble_latency_ms if len(b.config.members) > 1 else max_latency_ms)]
-    if not candidates:
-        return None
-    return max(candidates, key=lambda b: b.metrics["validation"]["balanced_accuracy"]).name
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m skin_core.bench", description=__doc__.split("\n")[1])
     parser.add_argument("--model", nargs="*", default=None, help="bundle names or folders (default: all)")
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--no-write", action="store_true", help="print only; leave the bundles unchanged")
-    parser.add_argument("--set-default", action="store_true",
-                        help="write weights/default.txt: best validation balanced accuracy within --budget-ms")
-    parser.add_argument("--budget-ms", type=float, default=50.0, help="latency budget for a single model")
-    parser.add_argument("--ensemble-budget-ms", type=float, default=120.0, help="latency budget for an ensemble")
     args = parser.parse_args(argv)
     names = args.model or bundles.list_bundles()
     if not names:
@@ -126,13 +110,6 @@ def main(argv=None) -> int:
         if not args.no_write:
             bundles.write_config(bundle.path, replace(bundle.config, benchmark=results[bundle.name]))
         print(json.dumps({bundle.name: asdict(results[bundle.name])}), flush=True)
-    if args.set_default:
-        default = choose_default(bundles.evaluated_bundles(), args.budget_ms, args.ensemble_budget_ms)
-        if default is None:
-            print(f"error: no full model within {args.budget_ms:g} ms", file=sys.stderr)
-            return 2
-        (paths.weights_dir() / bundles.DEFAULT_FILE).write_text(default + "\n", encoding="utf-8")
-        print(f"default bundle: {default}")
     return 0
 
 

@@ -117,13 +117,17 @@ class OperatingPoint:
     """How the malignancy threshold was chosen, on validation photos only: the highest threshold whose
     sensitivity (its lower Wilson bound at ``confidence``, when given) reaches ``target_sensitivity``; with
     ``exposure_margin`` it must also reach it on those photos 15 % darker and 15 % paler, where
-    ``threshold_as_is`` is what the photos as they are alone would have given."""
+    ``threshold_as_is`` is what the photos as they are alone would have given. ``tuning`` (None: validation
+    only) records the tuning sets from other cameras that could lower it further (skin_core.operating_point):
+    their names, melanoma count, the threshold they alone would give, and the sensitivity with its lower Wilson
+    bound at the chosen threshold."""
 
     target_sensitivity: float
     confidence: float | None
     exposure_margin: bool
     threshold_as_is: float
     date: str
+    tuning: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,7 @@ class BundleConfig:
     members: tuple = ()  # an ensemble's member bundles, by name in the same folder; the first leads
     operating_point: OperatingPoint | None = None  # None: chosen before it was recorded (see training.arguments)
     framing: Framing | None = None  # None: the model sees the whole photo (skin_core.framing)
+    supersedes: str = ""  # the bundle this one replaces (a new version); the app offers only the newer
     schema_version: int = SCHEMA_VERSION
 
     NESTED: ClassVar[dict] = {"age_normalisation": AgeNormalisation, "model_card": ModelCard,
@@ -254,6 +259,8 @@ class BundleConfig:
             check(_finite(point.threshold_as_is) and self.malignancy_threshold <= point.threshold_as_is < 1,
                   "operating_point.threshold_as_is", f"must lie between the malignancy threshold and 1 (the margin "
                   f"only lowers it), got {point.threshold_as_is!r}")
+        check(isinstance(self.supersedes, str) and self.supersedes != bundle, "supersedes",
+              f"names the bundle this version replaces, never itself; got {self.supersedes!r}")
         for name in ("min_top_probability", "min_margin"):
             value = getattr(self.low_confidence, name)
             check(_finite(value) and 0 <= value <= 1, f"low_confidence.{name}", f"must lie in [0, 1], got {value!r}")

@@ -82,7 +82,8 @@ def main(argv=None) -> int:
     parser.add_argument("--tta", action="store_true", help="average predictions over image flips")
     parser.add_argument("--record-external", metavar="NAME", default=None,
                         help="also store the report in the bundle's metrics.json as its result on NAME, a set of "
-                             "photos from other clinics that played no part in training or tuning")
+                             "photos from other cameras that played no part in training (a tuning set such as "
+                             "isic2017_val, or a report-only test set)")
     args = parser.parse_args(argv)
 
     from skin_core import bundle as bundles

@@ -12,8 +12,10 @@ FALLBACK_MALIGNANCY_THRESHOLD = 0.5  # when the validation split holds no malign
 
 
 def malignant_scores(probabilities: np.ndarray) -> np.ndarray:
-    """P(melanoma) + P(basal cell carcinoma) + P(actinic keratosis / Bowen's)."""
-    return np.asarray(probabilities)[:, list(MALIGNANT_INDICES)].sum(axis=1)
+    """P(melanoma) + P(basal cell carcinoma) + P(actinic keratosis / Bowen's), summed in float64 wherever it is
+    taken (threshold choice, reports, a single prediction), so that a photo whose score is the threshold
+    itself is flagged the same way in each."""
+    return np.asarray(probabilities, dtype=np.float64)[:, list(MALIGNANT_INDICES)].sum(axis=1)
 
 
 def malignancy_threshold(probabilities, labels, sensitivity=0.90, confidence=None) -> float:

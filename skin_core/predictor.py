@@ -4,7 +4,7 @@
     predictor = load_predictor()                 # the default bundle in weights/
     result = predictor.predict("lesion.jpg", age=54, sex="male", site="back")
     result.ranked      # [(code, probability), ...], sorted, calibrated, sums to 1
-    result.attention   # float32 (H, W) in [0, 1], the input photo's size
+    result.attention   # float32 (H, W) in [0, 1], the photo's size (at most imaging.DISPLAY_SIDE on its longest side)
     result.gate        # the input gate's decision: is this a usable dermoscopic photo? (None without a gate)
 """
 
@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from skin_core import imaging
+from skin_core.attention import relative_maps
 from skin_core.bundle import Bundle, BundleConfig, open_bundle, open_members
 from skin_core.calibration import apply_temperature
 from skin_core.gate import GateDecision, InputGate
@@ -29,8 +30,8 @@ from skin_core.model import IMAGE_INPUT, METADATA_INPUT, explain_model
 @dataclass
 class Prediction:
     ranked: list  # [(class_code, probability)], most probable first
-    attention: np.ndarray | None  # (H, W) float32 in [0, 1] at the input photo's size; None without SA
-    attention_heads: np.ndarray | None  # (K, h, w) per-head maps at the feature-map resolution
+    attention: np.ndarray | None  # (H, W) float32 in [0, 1] at the decoded photo's size; None without SA
+    attention_heads: np.ndarray | None  # (K, h, w) per-head maps at the feature-map resolution (relative_maps)
     malignant_probability: float
     malignancy_threshold: float
     low_confidence: bool
@@ -134,15 +135,19 @@ class Predictor:
         return cls(runner, bundle.config, bundle.name, bundle.load_gate(runner.feature_dimension))
 
     def predict(self, image, age=None, sex=None, site=None, tta: bool = False) -> Prediction:
-        """Rank the seven diagnoses for one photo; raises InvalidImageError / InvalidMetadataError."""
+        """Rank the seven diagnoses for one photo; raises InvalidImageError / InvalidMetadataError.
+
+        The photo is decoded at most ``imaging.DISPLAY_SIDE`` pixels on its longest side, as the app decodes
+        uploads: a script gets the app's answer, and a 60-megapixel PNG never sits in memory at full size."""
         self.encoder.encode(age, sex, site)  # validates before any work is done
-        photo = imaging.load_rgb(image)
+        photo = imaging.load_rgb(image, max_side=imaging.DISPLAY_SIDE)
         view, box = framed(photo, self.config.framing)
         (probabilities, features, heads), resized = self.view_outputs(view, (age, sex, site), tta)
         probabilities = probabilities[0]
         attention = None
         head_maps = None
         if heads is not None:
+            heads = relative_maps(heads, self._plain_heads(resized, tta))
             head_maps = np.moveaxis(heads[0], -1, 0)
             attention = placed(imaging.upscale_map(heads[0].sum(axis=-1), view.shape[:2]), box, photo.shape)
         order = np.argsort(-probabilities)
@@ -156,6 +161,12 @@ class Predictor:
             low_confidence=ranked[0][1] < low.min_top_probability or margin < low.min_margin,
             probabilities=dict(ranked),
             gate=None if self.gate is None else self.gate.decide(features, resized)[0])
+
+    def _plain_heads(self, resized: np.ndarray, tta: bool) -> np.ndarray:
+        """The attention heads of the model that drew ``resized``'s heads (an ensemble's lead) for a featureless
+        photo of its mean colour: the baseline of ``relative_maps``. The heads ignore metadata."""
+        plain = np.broadcast_to(resized.mean(axis=(1, 2), keepdims=True), resized.shape)
+        return self.runner.run(plain, self.encoder.encode()[None], tta=tta).heads
 
     def photo_outputs(self, photo: np.ndarray, details: tuple, tta: bool = False) -> tuple[Outputs, np.ndarray]:
         """Calibrated outputs for one decoded photo and its (age, sex, site), framed as the bundle frames photos,

@@ -11,7 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 from skin_core import bundle as bundles
 from skin_core.classes import CLASS_CODES
-from ui.i18n import diagnosis_name
+from ui import comparison
+from ui.i18n import diagnosis_name, model_label
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "assets" / "examples"
@@ -117,13 +118,15 @@ def test_comparison_page_draws_charts_from_the_bundles(app):
     charts = app.get("plotly_chart")
     assert len(charts) >= 5
     models = set(app.dataframe[0].value["Model"])
-    assert models == {b for b in bundles.list_bundles() if bundles.open_bundle(b).metrics}
+    evaluated = bundles.evaluated_bundles()
+    labels = comparison.model_labels(evaluated)
+    assert models == {labels[b.name] for b in evaluated if b.config.clinical}  # research ones on request
 
 
 def test_about_page_has_a_model_card_per_bundle(app):
     app.switch_page("app_pages/about.py").run()
     assert not app.exception
-    assert {e.label for e in app.expander} == set(bundles.list_bundles())
+    assert len(app.expander) == len(bundles.list_bundles())  # labelled by readable names (test_readable_model_names)
     assert any("HAM10000" in m.value for m in app.markdown)
     margins = [b.config.operating_point.threshold_as_is for b in bundles.scan()[0]
                if b.config.operating_point and b.config.operating_point.exposure_margin]
@@ -135,7 +138,8 @@ def test_about_page_has_a_model_card_per_bundle(app):
     for bundle in framed:  # a framed bundle says that it crops, how far, and whose model it shows the crop
         assert any(f"cropped around the lesion so that it spans about {bundle.config.framing.target:.0%}" in m.value
                    for m in app.markdown)
-        assert any(f"the model {bundle.config.members[0]}, shown each photo framed" in m.value for m in app.markdown)
+        assert any(f"the model {model_label(bundle.config.members[0])}, shown each photo framed" in m.value
+                   for m in app.markdown)
 
 
 def test_a_non_skin_photo_is_refused_unless_the_doctor_overrides(app):
@@ -248,7 +252,9 @@ def test_research_variants_are_not_offered_for_diagnosis_but_are_compared(app):
     default = bundles.open_bundle(None).config.display_name
     assert f"{default} (default)" in offered and default != bundles.default_bundle_name()  # readable names
     app.switch_page("app_pages/compare.py").run()
-    assert {b.name for b in research} <= set(app.dataframe[0].value["Model"])
+    app.toggle(key="compare_research").set_value(True).run()
+    labels = comparison.model_labels(bundles.evaluated_bundles())
+    assert {labels[b.name] for b in research} <= set(app.dataframe[0].value["Model"])
 
 
 def test_an_alert_beside_a_benign_top_diagnosis_is_explained(app, monkeypatch):
@@ -289,11 +295,11 @@ def test_new_patient_clears_the_photo_result_and_details_but_not_the_clinic(app)
 def test_an_example_never_overwrites_what_the_doctor_typed(app):
     shown(app.number_input, "age", "en").set_value(33).run()
     shown(app.selectbox, "sex", "en").set_value("male").run()
-    next(b for b in app.button if b.label == "mel").click().run()
+    app.button(key="example_mel").click().run()
     assert shown(app.number_input, "age", "en").value == 33 and shown(app.selectbox, "sex", "en").value == "male"
     assert any("were kept" in i.value for i in app.info)
     next(b for b in app.button if b.label == "New patient").click().run()
-    next(b for b in app.button if b.label == "mel").click().run()  # empty form: the example fills it
+    app.button(key="example_mel").click().run()  # empty form: the example fills it
     assert shown(app.number_input, "age", "en").value == 60 and shown(app.selectbox, "sex", "en").value == "female"
 
 
@@ -319,7 +325,7 @@ def test_external_results_are_on_the_about_page(app):
     app.switch_page("app_pages/about.py").run()
     research = [b.name for b in bundles.scan()[0] if not b.config.clinical]
     assert sum("Research variant" in w.value for w in app.warning) == len(research)
-    assert any("photos from other clinics" in m.value and "isic2017_test" in m.value for m in app.markdown)
+    assert any("ISIC 2017 test set" in m.value and "isic2017_test" not in m.value for m in app.markdown)
 
 
 def test_an_analyse_click_before_the_photo_arrives_is_kept(app):
@@ -347,7 +353,7 @@ def test_an_example_replaces_an_uploaded_photo_until_the_next_upload(app):
     an example chosen after it, and a new upload must."""
     app.file_uploader[0].upload("first.jpg", (EXAMPLES / "nv.jpg").read_bytes(), "image/jpeg").run()
     assert app.session_state["photo"]["name"] == "first.jpg"
-    next(b for b in app.button if b.label == "mel").click().run()
+    app.button(key="example_mel").click().run()
     shown(app.number_input, "age", "en").set_value(50).run()  # any later run: the uploader still holds first.jpg
     assert app.session_state["photo"]["name"].startswith("HAM10000")
     app.file_uploader[0].upload("second.jpg", (EXAMPLES / "bcc.jpg").read_bytes(), "image/jpeg").run()
@@ -415,3 +421,151 @@ def test_garbage_that_gc_freeze_set_aside_is_collected_by_the_idle_collection():
     collector = IdleCollector(idle_s=30.0, period_s=60.0)
     collector.busy()
     assert not collector.due(collector.last_busy + 29.0) and collector.due(collector.last_busy + 30.0)
+
+
+MARKDOWN_ATTACKS = ["![b](http://x/p.png)", "[l](http://x)", ":red[x]", "$x^2$", r"BN\-0042", "BN-*0042*",
+                    ":smile: :streamlit: a -> b <https://x> www.x.com *not* `code` # heading"]
+
+
+def displayed(source: str) -> str:
+    """The text a browser shows for Markdown ``source``: rendered by a CommonMark parser with GitHub's
+    extensions (Streamlit's frontend is one), the word joiners literal() adds left out. Raises if the
+    rendering holds anything but text: a link, an image, emphasis, code."""
+    import html
+    import re
+
+    from markdown_it import MarkdownIt
+
+    rendered = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(source)
+    tags = set(re.findall(r"</?(\w+)", rendered)) - {"p", "br", "h1", "h2", "h3"}
+    assert not tags, f"{source!r} renders as {rendered!r}"
+    return html.unescape(re.sub(r"<[^>]+>", "", rendered)).replace("\u2060", "").strip()
+
+
+def streamlit_would_rewrite(source: str) -> list:
+    """What Streamlit 1.67's own Markdown extensions would still do with ``source`` (its frontend's rules, in
+    StreamlitMarkdown's source): load KaTeX for $...$, colour a :name[...] directive, link a bare address, or,
+    in the text left after the Markdown escapes, replace :shortcodes:, :streamlit: and arrows such as "->"."""
+    import re
+
+    found = []
+    unescaped = re.sub(r"\\[\\$`]", "_", source)  # what the frontend removes before looking for math
+    if re.search(r"(?<!\$)\$(?![\s$])[^$\n]*?[^\s$]\$(?!\d)|(?<!\$)\$\$+(?!\$)[\s\S]*?\$\$", unescaped):
+        found.append("math")
+    if re.search(r"(?<!\\):[a-z][a-z0-9-]*\[", source):
+        found.append("directive")
+    if re.search(r"https?://|www\.|\w@\w", source):  # GitHub's bare links and e-mail addresses
+        found.append("autolink")
+    plain = re.sub(r"\\(.)", r"\1", source)  # the text nodes after the Markdown escapes
+    if re.search(r":[\w-]+:", plain) or re.search(r"(^|\s)(<->|->|<-|--|>=|<=|~=)(\s|$)", plain):
+        found.append("text rewrite")
+    return found
+
+
+@pytest.mark.parametrize("typed", MARKDOWN_ATTACKS)
+def test_user_text_is_shown_as_typed_wherever_streamlit_reads_markdown(typed):
+    from ui.i18n import literal, t
+
+    assert displayed(literal(typed)) == typed
+    assert streamlit_would_rewrite(literal(typed)) == []
+    caption = t("current_photo", "en", name=literal(typed))  # inside a sentence, as the pages use it
+    assert displayed(caption) == f"Photo being analysed: {typed}"
+
+
+def test_an_uploaded_file_name_is_shown_as_typed(app):
+    app.file_uploader[0].upload("![b](http:⁄⁄x.png) BN-*0042*.jpg", (EXAMPLES / "nv.jpg").read_bytes(),
+                                "image/jpeg").run()
+    press_analyse(app)
+    assert not app.exception, app.exception
+    [caption] = [c.value for c in app.caption if c.value.startswith("Photo being analysed")]
+    assert displayed(caption) == "Photo being analysed: ![b](http:⁄⁄x.png) BN-*0042*.jpg"
+
+
+def test_numbers_and_dates_in_each_language():
+    import datetime
+
+    from ui.i18n import count, formatted, t
+
+    assert [formatted(v, "vi", s) for v, s in ((0.26, ".2f"), (4546744, ","), (0.263, ".1%"), (45.5, ""))] == \
+        ["0,26", "4.546.744", "26,3%", "45,5"]
+    assert [formatted(v, "en", s) for v, s in ((0.26, ".2f"), (4546744, ","), (0.263, ".1%"), (45.0, "g"))] == \
+        ["0.26", "4,546,744", "26.3%", "45"]
+    # a probability that only rounds to certainty is not shown as certain; a measured 100% stays 100%
+    assert [formatted(p, "en", ".0%") for p in (0.9996, 0.004, 1.0, 0.0)] == ["> 99%", "< 1%", "100%", "0%"]
+    assert formatted(0.9996, "vi", ".1%") == "> 99,9%"
+    assert t("top_sentence", "vi", name="X", probability=0.998) == "Khả năng cao nhất: **X** (> 99%)."
+    day = datetime.date(2026, 5, 4)
+    assert (formatted(day, "en"), formatted(day, "vi")) == ("2026-05-04", "4/5/2026")
+    assert formatted(datetime.datetime(2026, 5, 4, 9, 3, 7), "vi", "seconds") == "4/5/2026 09:03:07"
+    assert formatted(None, "en") == "—" and t("example_details_kept", "en", age=None, sex="male", site="back") == \
+        "The patient details you entered were kept; the example's own are age —, male, back."
+    assert [count(n, "case", "en") for n in (1, 2)] == ["1 case", "2 cases"]
+    assert [count(n, "case", "vi") for n in (1, 2)] == ["1 ca", "2 ca"]
+    assert t("cases_found", "en", cases=count(1, "case", "en")) == "1 case (newest visit first)"
+
+
+def test_a_certain_looking_probability_is_shown_as_below_certainty(app, monkeypatch):
+    import ui.state
+    from skin_core.predictor import Prediction
+
+    ranked = [("nv", 0.9991), ("mel", 0.0006), ("bcc", 0.0001), ("akiec", 0.0001), ("bkl", 0.0001), ("df", 0.0),
+              ("vasc", 0.0)]
+    crafted = Prediction(ranked=ranked, attention=None, attention_heads=None, malignant_probability=0.0008,
+                         malignancy_threshold=0.33, low_confidence=False, probabilities=dict(ranked))
+    real = ui.state.predictor(app.session_state["chosen_model"])
+
+    class Fixed:
+        config = real.config
+
+        def predict(self, *args, **kwargs):
+            return crafted
+
+    monkeypatch.setattr(ui.state, "predictor", lambda name: Fixed())
+    analyse(app, (EXAMPLES / "nv.jpg").read_bytes())
+    assert any(m.value.startswith("Most likely") and m.value.endswith("(> 99%).") for m in app.markdown)
+    assert any("together: < 1%, below the alert threshold" in s.value for s in app.success)
+
+
+def test_readable_model_names_and_plain_words_on_the_about_page(app):
+    model = shown(app.selectbox, "model")
+    assert "another dermatoscope" in model.help  # README's advice, where the model is chosen
+    assert not any("EfficientNetLite2" in option for option in model.options)
+    app.switch_page("app_pages/about.py").run()
+    assert not app.exception, app.exception
+    labels = [e.label for e in app.expander]
+    assert not set(labels) & set(bundles.list_bundles())  # no folder names as titles
+    assert "EfficientNet-Lite2 (224 px)" in labels and not any("EfficientNetLite2" in label for label in labels)
+    text = "\n".join(m.value for m in app.markdown)
+    assert "EfficientNetLite2" not in text and "cuda:0" not in text and " CPU, GPU" not in text
+    assert "processor cores and a graphics card (GPU)" in text and "temperature" not in text
+    assert not any(str(value) in ("None", "nan") for frame in app.dataframe for value in frame.value.to_numpy().ravel())
+    app.selectbox(key="language").set_value("vi").run()
+    app.switch_page("app_pages/about.py").run()
+    assert not app.exception, app.exception
+    text = "\n".join(m.value for m in app.markdown)
+    assert "lõi xử lý" in text and "nhiệt độ" not in text and "hai phía" not in text
+
+
+def test_vietnamese_words_a_doctor_uses():
+    from ui.i18n import STRINGS, t
+
+    vietnamese = "\n".join(texts[1] for texts in STRINGS.values())
+    assert t("app_title", "vi") == "Hỗ trợ chẩn đoán tổn thương da"
+    for awkward in ("quyết định tổn thương", "hai phía", "nhiệt độ", "Nhật ký truy cập", "16 bản đồ"):
+        assert awkward not in vietnamese, awkward
+    assert t("photo_storage_is", "vi", storage=t("storage_full", "vi")).count("lưu ảnh") <= 1
+    assert "Drag and drop" in t("upload", "vi")  # Streamlit's uploader speaks only English: say what it means
+    assert "16" not in t("heads", "en")
+
+
+def test_every_audited_action_has_words_in_both_languages():
+    import re
+
+    import skin_core.cases.store as store
+    from ui.i18n import audit_action
+
+    source = Path(store.__file__).read_text(encoding="utf-8")
+    actions = set(re.findall(r'_audit\(session, \w+, "(\w+)"', source)) | set(store.AUDITED_EVENTS)
+    actions |= {"login_failed", "delete_patient"}  # written as a condition's result and directly
+    for action in actions:
+        assert audit_action(action, "en") != action and audit_action(action, "vi") != action, action

@@ -8,7 +8,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from skin_core.cases import CaseStore, UserInfo
-from test_app import press_analyse, shown
+from test_app import displayed, press_analyse, shown
+from ui.i18n import literal
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "assets" / "examples"
@@ -40,7 +41,7 @@ def signed_in(username: str, password: str | None = None) -> AppTest:
 
 def analyse_example(at, code="mel", patient="BN-0042"):
     shown(at.text_input, "patient_id", "en").set_value(patient).run()
-    next(b for b in at.button if b.label == code).click().run()
+    at.button(key=f"example_{code}").click().run()
     press_analyse(at)
     assert not at.exception, at.exception
 
@@ -97,7 +98,7 @@ def test_login_analyse_save_history_confirm_and_clinic_validation(clinic):
 
     at.switch_page("app_pages/validation.py").run()
     assert not at.exception, at.exception
-    assert any("Rests on 1 confirmed cases (1 malignant)" in markdown.value for markdown in at.markdown)
+    assert any("Rests on 1 confirmed case (1 malignant)" in markdown.value for markdown in at.markdown)
     assert any("Too few cases" in warning.value for warning in at.warning)
     assert any("sensitivity 1.00" in markdown.value for markdown in at.markdown)  # the melanoma example alerts
     actions = iter(e["action"] for e in reversed(clinic.audit_log(UserInfo("chi", "admin"))))
@@ -147,10 +148,11 @@ def test_only_an_admin_sees_settings_and_export(clinic):
     admin.checkbox(key="delete_sure").check().run()
     next(b for b in admin.button if b.label == "Delete the patient's cases").click().run()
     assert not admin.exception, admin.exception
-    assert any("1 cases of patient BN-0042 were deleted" in s.value for s in admin.success)
+    assert any(f"Deleted 1 case of patient {literal('BN-0042')}" in s.value for s in admin.success)
     assert [c.patient_code for c in clinic.find_cases(UserInfo("chi", "admin"))] == ["BN-0043"]
-    assert any(e["action"] == "delete_patient" and e["user"] == "chi" and "BN-0042" in e["detail"]
-               for e in clinic.audit_log(UserInfo("chi", "admin")))
+    audit = clinic.audit_log(UserInfo("chi", "admin"))
+    assert next(e["user"] for e in audit if e["action"] == "delete_patient") == "chi"
+    assert not any("BN-0042" in e["detail"] for e in audit)  # the deleted patient is no longer named
 
 
 def test_demo_mode_needs_no_sign_in_and_saves_nothing(monkeypatch):
@@ -178,7 +180,7 @@ def test_two_visits_of_a_lesion_side_by_side_in_vietnamese(clinic):
     shown(at.selectbox, "model", "vi").set_value("ensemble-three").run()  # alerts on the melanoma example
     for visit, (code, day) in enumerate((("nv", datetime.date(2026, 5, 4)), ("mel", datetime.date(2026, 11, 2)))):
         shown(at.text_input, "patient_id", "vi").set_value("BN-9").run()
-        next(b for b in at.button if b.label == code).click().run()
+        at.button(key=f"example_{code}").click().run()
         press_analyse(at)
         assert not at.exception, at.exception
         at.text_input(key="case_lesion").set_value("lưng, tổn thương 2")
@@ -189,8 +191,8 @@ def test_two_visits_of_a_lesion_side_by_side_in_vietnamese(clinic):
     assert at.title[0].value == "Lịch sử ca bệnh"
     at.selectbox(key="open_case_id").set_value(2).run()
     assert not at.exception, at.exception
-    visits = [m.value for m in at.markdown if m.value.startswith("2026-")]
-    assert len(visits) == 2 and visits[0].startswith("2026-05-04") and visits[1].startswith("2026-11-02")
+    visits = [m.value for m in at.markdown if m.value.split(":")[0].endswith("/2026")]  # Vietnamese dates
+    assert len(visits) == 2 and visits[0].startswith("4/5/2026") and visits[1].startswith("2/11/2026")
     assert "cảnh báo ác tính" in visits[1]  # the later visit of the melanoma example alerts
 
 
@@ -256,7 +258,7 @@ def test_a_database_outage_keeps_what_the_doctor_chose(clinic, monkeypatch):
     shown(at.selectbox, "site").set_value("face").run()
     shown(at.text_input, "patient_id").set_value("BN-0042").run()
     @contextlib.contextmanager
-    def down(self):
+    def down(self, *args, **kwargs):
         raise DatabaseUnavailableError("connection to server at 10.0.0.5, port 5432 failed")
         yield
 
@@ -268,7 +270,7 @@ def test_a_database_outage_keeps_what_the_doctor_chose(clinic, monkeypatch):
     assert not at.exception, at.exception
     assert (shown(at.selectbox, "model").value, shown(at.selectbox, "sex").value, shown(at.selectbox, "site").value,
             shown(at.text_input, "patient_id").value) == ("mobilenetv2", "female", "face", "BN-0042")
-    next(b for b in at.button if b.label == "mel").click().run()
+    at.button(key="example_mel").click().run()
     press_analyse(at)
     assert not at.exception, at.exception
     assert at.session_state["result_key"][0] == "mobilenetv2" and at.session_state["result_key"][3:] == ("female",
@@ -283,6 +285,7 @@ def test_sign_out_forgets_the_patient_and_the_next_user_starts_afresh(clinic):
     assert any(markdown.value.startswith("Most likely") for markdown in at.markdown)
     next(b for b in at.sidebar.button if b.label == "Sign out").click().run()
     assert not at.exception and not at.image and not at.file_uploader  # nothing of the patient on the sign-in page
+    assert [(e["user"], e["action"]) for e in clinic.audit_log(UserInfo("chi", "admin"))][0] == ("lan", "sign_out")
     at.text_input(key="login_username").set_value("chi")
     at.text_input(key="login_password").set_value(PASSWORDS["chi"])
     next(b for b in at.button if b.label == "Sign in").click().run()
@@ -304,3 +307,177 @@ def test_a_click_after_deactivation_saves_nothing(clinic):
     assert not at.exception, at.exception
     assert clinic.find_cases(UserInfo("chi", "admin")) == []
     assert [b.label for b in at.button] == ["Sign in"] and not at.file_uploader
+
+
+def test_an_admin_reactivates_a_deactivated_user(clinic):
+    admin = signed_in("chi")
+    admin.switch_page("app_pages/settings.py").run()
+    admin.selectbox(key="deactivate_username").set_value("lan")
+    next(b for b in admin.button if b.label == "Deactivate").click().run()
+    assert not admin.exception, admin.exception
+    assert not clinic.is_active(UserInfo("lan", "doctor"))
+    assert admin.selectbox(key="reactivate_username").options == ["lan"]
+    next(b for b in admin.button if b.label == "Reactivate").click().run()
+    assert not admin.exception, admin.exception
+    assert any("User lan can sign in again" in s.value for s in admin.success)
+    assert clinic.is_active(UserInfo("lan", "doctor"))
+    assert clinic.authenticate("lan", PASSWORDS["lan"]) == UserInfo("lan", "doctor")
+
+
+def test_typed_text_in_the_case_history_shows_as_typed_and_words_are_readable(clinic):
+    """A patient code or lesion label typed with Markdown in it must not become a link, an image (every
+    viewer's browser would fetch it), colour or LaTeX on any page; the model, actions and counts read as words."""
+    code, lesion = "BN-*0042*", "![b](http://x/p.png) [l](http://x) :red[x] $x^2$"
+    at = signed_in("lan")
+    analyse_example(at, patient=code)
+    at.text_input(key="case_lesion").set_value(lesion).run()
+    next(b for b in at.button if b.label == "Save case").click().run()
+    assert any("Saved as case #1" in success.value for success in at.success), [e.value for e in at.error]
+    at.switch_page("app_pages/history.py").run()
+    assert any(c.value == "1 case (newest visit first)" for c in at.caption)
+    at.selectbox(key="open_case_id").set_value(1).run()
+    assert not at.exception, at.exception
+    [heading] = [h.value for h in at.subheader if h.value.startswith("Case #1")]
+    assert displayed(heading).startswith(f"Case #1 · patient {code} · ")
+    [saved] = [c.value for c in at.caption if c.value.startswith("Saved by")]
+    assert f"Lesion: {lesion} · " in displayed(saved)
+    assert "EfficientNet" in saved or "MobileNet" in saved or "Ensemble" in saved  # the model's readable name
+    assert not any(name in displayed(saved) for name in ("efficientnetlite2-224", "mobilenetv2 "))
+
+    assert signed_in("lan", "wrong password").error
+    admin = signed_in("chi")
+    admin.switch_page("app_pages/settings.py").run()
+    assert not admin.exception, admin.exception
+    audit = admin.dataframe[-1].value
+    assert "sign-in failed" in set(audit["Action"]) and "login_failed" not in set(audit["Action"])
+    assert "None" not in set(audit["Case"].astype(str)) and "None" not in set(audit["Detail"].astype(str))
+    admin.selectbox(key="language").set_value("vi").run()
+    audit = admin.dataframe[-1].value
+    assert "đăng nhập không thành công" in set(audit[audit.columns[2]])
+    assert admin.subheader[-1].value.startswith("Nhật ký hoạt động")
+
+
+def test_clinic_validation_in_words_and_numbers_a_doctor_reads(clinic):
+    at = signed_in("lan")
+    analyse_example(at)
+    next(b for b in at.button if b.label == "Save case").click().run()
+    at.switch_page("app_pages/history.py").run()
+    at.selectbox(key="open_case_id").set_value(1).run()
+    at.selectbox(key="final_diagnosis_1").set_value("mel")
+    at.selectbox(key="final_source_1").set_value("histopathology")
+    at.date_input(key="final_date_1").set_value(datetime.date(2026, 11, 20)).run()
+    next(b for b in at.button if b.label == "Record the final diagnosis").click().run()
+    at.switch_page("app_pages/validation.py").run()
+    assert not at.exception, at.exception
+    [model] = [h.value for h in at.subheader]
+    chosen = at.session_state["chosen_model"]
+    assert chosen not in model and ", version " in model  # the readable name, not the folder
+    assert any(m.value.startswith("Rests on 1 confirmed case (1 malignant). Not counted: 0 cases") for m in at.markdown)
+    recall = set(at.dataframe[0].value.iloc[:, 2].astype(str))
+    assert "None" not in recall and "n/a" in recall  # diagnoses absent from the confirmed cases
+    at.selectbox(key="language").set_value("vi").run()
+    assert any("độ nhạy 1,00" in m.value for m in at.markdown)  # Vietnamese decimal comma
+    assert any(m.value.startswith("Dựa trên 1 ca đã xác nhận") for m in at.markdown)
+
+
+def newest_actions(clinic, since: int) -> list[tuple]:
+    """(user, action, case) of every audit entry after the first ``since``, oldest first."""
+    entries = clinic.audit_log(UserInfo("chi", "admin"))
+    return [(e["user"], e["action"], e["case"]) for e in reversed(entries[:entries.total - since])]
+
+
+def test_each_history_action_is_one_audit_entry_and_a_note_keeps_its_versions(clinic):
+    """Opening a case is one view; reruns, a saved note and a recorded diagnosis read the case again without
+    logging a search or a view; a note edit is one entry, and the earlier text stays readable, as typed."""
+    from test_cases import draft
+
+    case_id = clinic.save_case(UserInfo("lan", "doctor"), draft("BN-0042", note="Bờ *đều*, [theo dõi](http://x)"))
+    at = signed_in("lan")
+    at.switch_page("app_pages/history.py").run()
+    before = clinic.audit_log(UserInfo("chi", "admin")).total
+    at.selectbox(key="open_case_id").set_value(case_id).run()
+    assert not at.exception, at.exception
+    at.run()
+    at.run()
+    assert newest_actions(clinic, before) == [("lan", "view", case_id)]
+
+    before = clinic.audit_log(UserInfo("chi", "admin")).total
+    at.text_area(key=f"case_note_{case_id}").set_value("Bờ không đều: sinh thiết.")
+    next(b for b in at.button if b.label == "Save the note").click().run()
+    assert not at.exception, at.exception
+    assert any("Note saved" in s.value for s in at.success)
+    assert newest_actions(clinic, before) == [("lan", "edit_note", case_id)]
+    [earlier] = [e for e in at.expander if e.label == "Earlier versions of the note"]
+    assert [text.value for text in earlier.text] == ["Bờ *đều*, [theo dõi](http://x)"]  # as typed, no link
+    assert any(c.value.startswith("Version 1, written by lan on ") for c in earlier.caption)
+
+    before = clinic.audit_log(UserInfo("chi", "admin")).total
+    at.selectbox(key=f"final_diagnosis_{case_id}").set_value("mel")
+    at.selectbox(key=f"final_source_{case_id}").set_value("histopathology")
+    at.date_input(key=f"final_date_{case_id}").set_value(datetime.date(2026, 11, 20)).run()
+    next(b for b in at.button if b.label == "Record the final diagnosis").click().run()
+    next(b for b in at.button if b.label == "Prepare the PDF report").click().run()
+    at.get("download_button")[0].click().run()
+    assert not at.exception, at.exception
+    next(b for b in at.button if b.label == "↻").click().run()
+    assert newest_actions(clinic, before) == [("lan", "confirm", case_id), ("lan", "download_pdf", case_id),
+                                              ("lan", "search", None)]
+
+
+def test_a_pdf_downloaded_after_an_analysis_is_audited(clinic):
+    at = signed_in("lan")
+    analyse_example(at)
+    before = clinic.audit_log(UserInfo("chi", "admin")).total
+    next(b for b in at.button if b.label == "Prepare the PDF report").click().run()
+    at.get("download_button")[0].click().run()  # not saved yet: no case number
+    next(b for b in at.button if b.label == "Save case").click().run()
+    at.get("download_button")[0].click().run()
+    assert not at.exception, at.exception
+    assert newest_actions(clinic, before) == [("lan", "download_pdf", None), ("lan", "save", 1),
+                                              ("lan", "download_pdf", 1)]
+
+
+def test_the_audit_log_is_filtered_paged_and_shows_a_flood_of_failed_sign_ins_as_one_row(clinic):
+    """520 failed sign-ins filled the old 500-row view: the admin sees them as one row with their count beside
+    the doctor's work, finds that work by action or user, and pages back to the first entry."""
+    from test_cases import draft, flood_of_failed_sign_ins
+
+    clinic.save_case(UserInfo("lan", "doctor"), draft("BN-0042"))
+    flood_of_failed_sign_ins(clinic, 520, datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1))
+    at = signed_in("chi")
+    at.switch_page("app_pages/settings.py").run()
+    assert not at.exception, at.exception
+
+    def audit():
+        return at.dataframe[-1].value
+
+    def rows() -> str:
+        return next(c.value for c in at.caption if c.value.startswith("Rows "))
+
+    [run] = [detail for detail in audit()["Detail"] if detail.startswith("× 520, first ")]
+    assert ", last " in run and run.endswith(" · from 203.0.113.9")
+    assert list(audit()["Action"]) == ["signed in", "sign-in failed", "saved a case", "added a user", "added a user"]
+    assert rows() == "Rows 1–5 of 5"
+
+    at.toggle(key="audit_grouped").set_value(False).run()
+    assert rows() == "Rows 1–100 of 524" and "saved a case" not in set(audit()["Action"])  # buried
+    at.multiselect(key="audit_actions").set_value(["save"]).run()
+    assert list(audit()["Action"]) == ["saved a case"] and rows() == "Rows 1–1 of 1"
+    at.multiselect(key="audit_actions").set_value([]).run()
+    at.text_input(key="audit_user").set_value("LAN").run()
+    assert set(audit()["User name"]) == {"lan"} and rows() == "Rows 1–1 of 1"
+    at.text_input(key="audit_user").set_value("").run()
+    at.date_input(key="audit_from").set_value(datetime.date.today() + datetime.timedelta(days=1)).run()
+    assert any(info.value == "No entry matches." for info in at.info)
+    at.date_input(key="audit_from").set_value(None).run()
+
+    pages = 1
+    while not at.button(key="audit_next").disabled:
+        at.button(key="audit_next").click().run()
+        pages += 1
+    assert pages == 6 and rows() == "Rows 501–524 of 524"
+    assert (audit()["Action"].iloc[-1], audit()["Detail"].iloc[-1]) == ("added a user", "lan (doctor)")
+    at.button(key="audit_previous").click().run()
+    assert rows() == "Rows 401–500 of 524"
+    at.selectbox(key="language").set_value("vi").run()
+    assert next(c.value for c in at.caption if c.value.startswith("Dòng ")) == "Dòng 401–500 trong tổng số 524"

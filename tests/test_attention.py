@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from skin_core.attention import SoftAttention
+from skin_core.attention import SoftAttention, relative_maps
 
 
 def numpy_soft_attention(t, kernel, gamma):
@@ -59,3 +59,22 @@ def test_mixed_precision_keeps_maps_normalised(policy):
         np.testing.assert_allclose(sums, 1.0, atol=2e-2)
     finally:
         keras.config.set_dtype_policy(previous)
+
+
+def softmax_maps(logits):
+    """Per-head spatial softmax of (h, w, K) logits."""
+    flat = np.exp(logits - logits.max(axis=(0, 1), keepdims=True))
+    return flat / flat.sum(axis=(0, 1), keepdims=True)
+
+
+def test_relative_maps_cancel_a_position_bias_and_stay_distributions():
+    """A bias the network adds at some positions whatever the photo (its padding) cancels: softmax(l + b)
+    relative to softmax(b) is softmax(l); a photo no different from the featureless one gives a flat map."""
+    rng = np.random.default_rng(3)
+    content, bias = rng.normal(size=(7, 7, 4)), np.zeros((7, 7, 4))
+    bias[-1, :], bias[:, -1] = -2.5, -2.5  # the cold bottom row and right column
+    relative = relative_maps(softmax_maps(content + bias), softmax_maps(bias))
+    np.testing.assert_allclose(relative, softmax_maps(content), rtol=1e-5)
+    np.testing.assert_allclose(relative.sum(axis=(0, 1)), 1.0, rtol=1e-6)
+    plain = softmax_maps(bias)
+    np.testing.assert_array_equal(relative_maps(plain[None], plain[None]), np.full((1, 7, 7, 4), 1 / 49, np.float32))

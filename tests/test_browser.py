@@ -117,7 +117,7 @@ def test_case_history_in_chromium(tmp_path):
         expect(page.get_by_text("Saved as case #1")).to_be_visible(timeout=60_000)
 
         page.get_by_role("link", name="Case history").click()
-        expect(page.get_by_text("1 cases (newest visit first)")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("1 case (newest visit first)")).to_be_visible(timeout=60_000)
         choose(page, "Open a case", f"#1 · BN-0042 · {datetime.date.today()} · nose, lesion 1")
         expect(page.get_by_text("Case #1 · patient BN-0042")).to_be_visible(timeout=60_000)
         page.wait_for_timeout(2000)
@@ -177,3 +177,107 @@ def test_choices_survive_a_language_switch_and_sign_out_starts_afresh_in_chromiu
         name = json.loads((REPO / "weights" / default / "config.json").read_text())["display_name"] or default
         shows(page, {"Model": f"{name} (default)", "Sex": "unknown", "Anatomical site": "unknown"})
         browser.close()
+
+
+def test_a_phone_shows_upload_details_and_analyse_first_in_chromium(server):
+    """At 390×844 (a phone), the upload, the patient's details and Analyse are on the first screen; the example
+    photos are folded away below them, under diagnosis names, and one still fills the form when chosen."""
+    from playwright.sync_api import expect, sync_playwright
+
+    SCREENSHOTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+                                has_touch=True)
+        page.goto(server, timeout=60_000)
+        page.get_by_text("Lesion photo").wait_for(timeout=120_000)
+        analyse = page.get_by_role("radio", name="Analyse")
+        expect(analyse).to_be_visible(timeout=30_000)
+        page.wait_for_timeout(2000)  # let the page settle before measuring
+        page.screenshot(path=str(SCREENSHOTS / "diagnose-phone.png"))
+        for control in (page.locator("input[type=file]").first.locator(".."), analyse):
+            box = control.bounding_box()
+            assert box is not None and box["y"] + box["height"] <= 844, box
+        melanoma = page.get_by_role("button", name="Melanoma", exact=True)
+        expect(melanoma).to_be_hidden()
+        page.get_by_text("Example photos from HAM10000").click()
+        expect(melanoma).to_be_visible(timeout=30_000)
+        melanoma.click()
+        age = page.get_by_label("Age (years, optional)")
+        expect(age).to_have_count(1, timeout=30_000)  # the form is drawn anew from the example's details
+        expect(age).to_have_value("60", timeout=30_000)
+        browser.close()
+
+
+def test_a_reload_keeps_the_sign_in_and_the_case_until_sign_out_in_chromium(tmp_path):
+    """F5 starts a new Streamlit session: the doctor stays signed in, with the same photo, patient details, model
+    and result (ui/resume.py). After signing out, a reload shows the sign-in page, and signing in again shows
+    nothing of that patient. The password field is one a browser's password manager fills."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from skin_core.cases import CaseStore
+
+    require_browser()
+    database = str(tmp_path / "cases.db")
+    store = CaseStore.open(database)
+    store.add_user("lan", "doctor password", "doctor")
+    store.close()
+    patient = "Patient identifier (the clinic's own code)"
+    most_likely = re.compile("^Most likely")
+
+    def sign_in(page):
+        page.get_by_label("User name").fill("lan", timeout=120_000)
+        password = page.get_by_label("Password", exact=True)
+        expect(password).to_have_attribute("autocomplete", "current-password")
+        password.fill("doctor password")
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_text("Lesion photo").wait_for(timeout=120_000)
+
+    def shows(page, expected: dict):
+        for label, value in expected.items():
+            box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
+            expect(box).to_match_aria_snapshot(f'- combobox "{label}": {value}', timeout=30_000)
+
+    with served_app(environment={"SKIN_CASES_DATABASE": database}) as served, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.goto(served.url, timeout=60_000)
+        sign_in(page)
+        choose(page, "Model", "MobileNetV2")
+        page.get_by_label(patient).fill("BN-0077")
+        page.get_by_label(patient).press("Enter")
+        choose(page, "Sex", "female")
+        choose(page, "Anatomical site", "face")
+        page.locator("input[type=file]").first.set_input_files(str(REPO / "assets" / "examples" / "bcc.jpg"))
+        page.get_by_text("bcc.jpg").wait_for(timeout=30_000)
+        page.get_by_role("radio", name="Analyse").click()
+        expect(page.get_by_text(most_likely)).to_be_visible(timeout=120_000)
+        result = page.get_by_text(most_likely).inner_text()
+        page.get_by_label("Lesion (e.g. left shoulder, lesion 1)").fill("nose, lesion 1")
+        page.get_by_label("Lesion (e.g. left shoulder, lesion 1)").press("Enter")
+        page.get_by_role("button", name="Save case").click()
+        expect(page.get_by_text("Saved as case #1")).to_be_visible(timeout=60_000)
+
+        page.reload()
+        expect(page.get_by_text(most_likely)).to_have_text(result, timeout=120_000)
+        expect(page.get_by_text("Signed in as lan (doctor)")).to_be_visible()
+        expect(page.get_by_text("Photo being analysed: bcc.jpg")).to_be_visible()
+        expect(page.get_by_text("Saved as case #1")).to_be_visible()  # not offered for saving a second time
+        expect(page.get_by_label("Lesion (e.g. left shoulder, lesion 1)")).to_have_value("nose, lesion 1")
+        expect(page.get_by_label(patient)).to_have_value("BN-0077")
+        shows(page, {"Model": "MobileNetV2", "Sex": "female", "Anatomical site": "face"})
+
+        page.get_by_role("button", name="Sign out").click()
+        page.get_by_label("User name").wait_for(timeout=60_000)
+        page.reload()
+        page.get_by_label("User name").wait_for(timeout=120_000)
+        expect(page.get_by_text("Lesion photo")).to_have_count(0)
+        sign_in(page)
+        expect(page.get_by_label(patient)).to_have_value("")
+        shows(page, {"Sex": "unknown", "Anatomical site": "unknown"})
+        expect(page.get_by_text("bcc.jpg")).to_have_count(0)
+        expect(page.get_by_text(most_likely)).to_have_count(0)
+        browser.close()
+    store = CaseStore.open(database)
+    assert len(store.find_cases(store.authenticate("lan", "doctor password"))) == 1
+    store.close()

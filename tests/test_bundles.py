@@ -10,7 +10,7 @@ from conftest import REPORT_FIELDS, require_shared
 from skin_core import bundle as bundles
 from skin_core import load_predictor, paths
 from skin_core.backbones import BACKBONES
-from skin_core.bench import benchmark, choose_default
+from skin_core.bench import benchmark
 from skin_core.evaluate import main as evaluate_main
 
 COMMITTED = bundles.list_bundles(paths.REPO_DIR / "weights")
@@ -69,12 +69,6 @@ def test_all_bundles_share_one_split():
               for name in COMMITTED]
     for other in splits[1:]:
         assert other["split"].tolist() == splits[0]["split"].tolist()
-
-
-def test_default_is_chosen_by_validation_within_the_latency_budget():
-    evaluated = [bundles.open_bundle(name, paths.REPO_DIR / "weights") for name in COMMITTED]
-    default = (paths.REPO_DIR / "weights" / bundles.DEFAULT_FILE).read_text().strip()
-    assert choose_default(evaluated, max_latency_ms=50.0, ensemble_latency_ms=120.0) == default
 
 
 def test_benchmark_records_its_figures_and_machine():

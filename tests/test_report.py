@@ -1,8 +1,17 @@
 import datetime
+import io
+import re
+import types
 
 import numpy as np
+from pypdf import PdfReader
 
+import ui.report
+from skin_core import bundle as bundles
+from skin_core.cases import CaseDraft, CaseStore
 from skin_core.predictor import Prediction
+from test_app_cases import EXAMPLES, PASSWORDS, signed_in
+from ui.i18n import external_summary
 from ui.report import pdf_report
 
 
@@ -42,3 +51,86 @@ def test_a_saved_case_without_a_stored_photo_still_has_its_report():
     for language in ("en", "vi"):
         without = report(language, with_photo=False)
         assert without.startswith(b"%PDF") and len(without) < len(report(language)) - 20_000
+
+
+def saved_case(**overrides):
+    """What history.py passes for a saved case (the fields of skin_core.cases.CaseRecord the report reads)."""
+    fields = {"id": 12, "visit_date": datetime.date(2026, 11, 20), "lesion_label": "nose, lesion 1",
+              "note": "Grew 2 mm since March; itches at night. " * 80, "final_diagnosis": "mel",
+              "final_source": "histopathology", "final_date": datetime.date(2026, 12, 1), "confirmed_by": "lan"}
+    return types.SimpleNamespace(**{**fields, **overrides})
+
+
+def pages(pdf: bytes) -> list[str]:
+    return [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
+
+
+def test_a_report_from_history_is_a_record_on_every_page():
+    """Each page of a two-page report (a long note, a photo analysed although the input check flagged it) names
+    the patient and its place among the pages; the case's number, visit, lesion, note and final diagnosis are
+    there, the time carries its zone and the overlay its captions and colour scale."""
+    when = datetime.datetime(2026, 11, 25, 10, 30, tzinfo=datetime.timezone(datetime.timedelta(hours=7)))
+    expected = {
+        "en": ("Page {n} of {m}", ["Case #12", "Visit date: 2026-11-20", "Lesion: nose, lesion 1",
+                                   "Final diagnosis: Melanoma (histopathology, 2026-12-01, recorded by lan)",
+                                   "Grew 2 mm since March", "2026-11-25 10:30 UTC+07:00", "Age: 61 years", "Photo",
+                                   "Attention overlay", "little attention", "most attention"]),
+        "vi": ("Trang {n}/{m}", ["Ca #12", "Ngày khám: 20/11/2026", "Tổn thương: nose, lesion 1",
+                                 "Chẩn đoán cuối cùng: U hắc tố", "mô bệnh học, 1/12/2026, ghi bởi lan",
+                                 "25/11/2026 10:30 UTC+07:00", "Tuổi: 61", "Ảnh gốc", "ít chú ý",
+                                 "chú ý nhiều nhất"]),
+    }
+    for language, (page_mark, fields) in expected.items():
+        text = pages(report(language, case=saved_case(), outside_use="not a dermoscopic lesion photo", when=when))
+        assert len(text) >= 2
+        for n, page in enumerate(text, 1):
+            assert "BN-1" in page and page_mark.format(n=n, m=len(text)) in page, (language, n)
+            assert re.search(r"UTC[+-]\d\d:\d\d", page)  # the time the report was issued, with its zone
+        whole = re.sub(r"\s+", " ", " ".join(text))
+        for field in fields:
+            assert field in whole, (language, field)
+        assert "(years, optional)" not in whole and "không bắt buộc" not in whole
+
+
+def test_an_unconfirmed_case_says_so_and_a_fresh_report_has_no_case_lines():
+    text = " ".join(pages(report(case=saved_case(final_diagnosis=None, note=""))))
+    assert "Final diagnosis: not yet recorded" in text and "Page 1 of 1" in text
+    fresh = " ".join(pages(report()))
+    assert "Case #" not in fresh and "Final diagnosis" not in fresh
+
+
+def test_data_sets_are_named_in_words():
+    """The report's line on photos from other clinics names the set as a doctor reads it, not by its folder."""
+    measured = [b for b in bundles.scan()[0] if b.metrics.get("external")]
+    assert measured
+    for language in ("en", "vi"):
+        for bundle in measured:
+            summary = external_summary(bundle.metrics, language)
+            assert "ISIC 2017" in summary and "isic2017" not in summary, (bundle.path.name, summary)
+        assert "isic2017" not in " ".join(pages(report(language, external=summary)))
+
+
+def test_the_history_page_reissues_a_case_with_what_the_case_holds(tmp_path, monkeypatch):
+    database = str(tmp_path / "cases.db")
+    clinic = CaseStore.open(database)
+    clinic.add_user("lan", PASSWORDS["lan"], "doctor")
+    monkeypatch.setenv("SKIN_CASES_DATABASE", database)
+    doctor = clinic.authenticate("lan", PASSWORDS["lan"])
+    case_id = clinic.save_case(doctor, CaseDraft.from_prediction(
+        prediction(), patient_code="BN-0042", model_name=bundles.scan()[0][0].path.name, model_version="1",
+        photo=(EXAMPLES / "mel.jpg").read_bytes(), photo_name="mel.jpg", lesion_label="left shoulder, lesion 1",
+        visit_date=datetime.date(2026, 11, 20), age=54, note="Irregular border."))
+    clinic.confirm(doctor, case_id, "bcc", "histopathology", datetime.date(2026, 12, 1))
+    issued = []
+    monkeypatch.setattr(ui.report, "pdf_report", lambda *a, **k: issued.append(pdf_report(*a, **k)) or issued[-1])
+    at = signed_in("lan")
+    at.switch_page("app_pages/history.py").run()
+    at.selectbox(key="open_case_id").set_value(case_id).run()
+    next(b for b in at.button if b.label == "Prepare the PDF report").click().run()
+    assert not at.exception, at.exception
+    clinic.close()
+    text = re.sub(r"\s+", " ", " ".join(pages(issued[-1])))
+    for field in (f"Case #{case_id}", "Visit date: 2026-11-20", "Lesion: left shoulder, lesion 1", "Irregular border.",
+                  "Final diagnosis: Basal cell carcinoma (histopathology, 2026-12-01, recorded by lan)",
+                  "Age: 54 years", "Page 1 of"):
+        assert field in text, field

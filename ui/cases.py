@@ -9,13 +9,15 @@ from skin_core.cases import (CaseError, CaseRecord, CaseStore, DatabaseUnavailab
                              configured_database)
 from skin_core.predictor import Prediction
 from ui.i18n import t
+from ui.resume import forget, remember
 from ui.state import clear_session
 from ui.result import OVERLAY_OPACITY
 
 # the words each store field name is shown with
 FIELD_KEYS = {"Patient code": "patient_id", "Lesion": "lesion_label", "Note": "note", "Clinic": "clinic",
               "Clinician": "clinician", "Username": "username", "Password": "password", "Role": "role",
-              "Diagnosis": "final_diagnosis", "Source": "final_source", "Photo storage": "photo_storage"}
+              "Diagnosis": "final_diagnosis", "Source": "final_source", "Photo storage": "photo_storage",
+              "Age": "age", "Sex": "sex", "Site": "site"}
 FIRST_ADMIN = "python -m skin_core.cases add-user <name> --role admin"
 RETRY_S = 15  # how often the maintenance page tries the database again
 LOG = logging.getLogger("skin_app.cases")
@@ -42,14 +44,25 @@ def current_user() -> UserInfo | None:
 
 
 def sign_in(store: CaseStore, username: str, password: str) -> bool:
-    user = store.authenticate(username, password)
+    """Failed sign-ins are limited per name and per client address (None on localhost or behind a local
+    proxy, where only the name counts)."""
+    user = store.authenticate(username, password, st.context.ip_address)
     if user is not None:
         st.session_state["user"] = user
+        remember(user)  # a reload keeps the sign-in (ui/resume.py)
     return user is not None
 
 
 def sign_out() -> None:
-    """The next person at this browser starts from nothing: no photo, result, patient or open case."""
+    """The next person at this browser starts from nothing: no photo, result, patient or open case. The
+    sign-out is audited first; the session is cleared even when the database cannot say so."""
+    store, user = case_store()[0], current_user()
+    if store is not None and user is not None:
+        try:
+            store.audit_event(user, "sign_out")
+        except CaseError as error:
+            LOG.error("Case history: the sign-out of %s was not audited: %s", user.username, error)
+    forget()
     clear_session()
 
 

@@ -1,14 +1,34 @@
 """Every user-visible string of the application and its reports, in English and Vietnamese."""
 
+import datetime
+import re
+from numbers import Number
+from string import Formatter
+
+from babel.dates import format_date, format_skeleton
+from babel.numbers import format_decimal, format_percent
+
+from skin_core.bundle import BundleError, open_bundle
 from skin_core.classes import BY_CODE
 from skin_core.metadata import SEXES, SITES
 
 LANGUAGES = {"en": "English", "vi": "Tiếng Việt"}
 
 STRINGS = {
-    "app_title": ("Skin lesion decision support", "Hỗ trợ quyết định tổn thương da"),
+    "app_title": ("Skin lesion decision support", "Hỗ trợ chẩn đoán tổn thương da"),
     "language": ("Language", "Ngôn ngữ"),
     "model": ("Model", "Mô hình"),
+    "model_help": (
+        "The models meant for clinical use; the default is the most accurate on HAM10000's validation photos within "
+        "the speed limit. All learned from HAM10000 photos, and on photos from another dermatoscope they lose much "
+        "of their accuracy (About the models, 'Photos from other clinics'). Before relying on a model with your "
+        "clinic's dermatoscope, check it on your own photos with a known diagnosis (`python -m skin_core.evaluate`, "
+        "or the Clinic validation page once final diagnoses are recorded).",
+        "Các mô hình dành cho sử dụng lâm sàng; mô hình mặc định là mô hình chính xác nhất trên ảnh kiểm định của "
+        "HAM10000 trong giới hạn tốc độ. Tất cả đều học từ ảnh HAM10000; với ảnh từ một kính soi da khác, độ chính "
+        "xác giảm nhiều (xem trang Về các mô hình, mục 'Ảnh từ phòng khám khác'). Trước khi dựa vào một mô hình với "
+        "kính soi da của phòng khám, hãy kiểm tra nó trên chính các ảnh đã có chẩn đoán của phòng khám "
+        "(`python -m skin_core.evaluate`, hoặc trang Kiểm chứng tại phòng khám khi đã ghi chẩn đoán cuối cùng)."),
     "default_model": ("default", "mặc định"),
     "page_diagnose": ("Diagnose", "Chẩn đoán"),
     "page_compare": ("Compare models", "So sánh mô hình"),
@@ -16,8 +36,8 @@ STRINGS = {
     "disclaimer": (
         "Decision support for clinicians, not a diagnosis. The result must be interpreted by a doctor together "
         "with the clinical examination; a biopsy decides.",
-        "Công cụ hỗ trợ quyết định dành cho bác sĩ, không phải là chẩn đoán. Kết quả phải được bác sĩ diễn giải "
-        "cùng với khám lâm sàng; sinh thiết là tiêu chuẩn quyết định."),
+        "Công cụ hỗ trợ bác sĩ, không phải chẩn đoán xác định. Bác sĩ phải đánh giá kết quả cùng với khám lâm "
+        "sàng; chẩn đoán xác định dựa vào sinh thiết."),
     "no_model": ("No trained model was found in the weights folder. Train one with train.py (see README).",
                  "Không tìm thấy mô hình đã huấn luyện trong thư mục weights. Hãy huấn luyện bằng train.py (xem README)."),
     "broken_model": ("Model {name} is unavailable and is not offered. {reason}",
@@ -27,13 +47,14 @@ STRINGS = {
                      "Không thể tải mô hình {name} nên chưa phân tích. {reason} Hãy chọn mô hình khác ở thanh bên."),
     "photo": ("Lesion photo", "Ảnh tổn thương"),
     "upload": ("Upload a dermoscopic photo (JPEG, PNG, BMP, TIFF, WebP, GIF)",
-               "Tải lên ảnh soi da (JPEG, PNG, BMP, TIFF, WebP, GIF)"),
+               "Tải lên ảnh soi da (JPEG, PNG, BMP, TIFF, WebP, GIF). Khung tải ảnh bên dưới chỉ có tiếng Anh: "
+               "“Drag and drop file here” = kéo thả tệp vào đây, “Browse files” = chọn tệp, “Limit 50MB per file” = "
+               "tối đa 50 MB mỗi tệp."),
     "use_camera": ("Use the camera", "Dùng máy ảnh"),
     "camera": ("Take a photo", "Chụp ảnh"),
-    "examples": ("Or try an example from HAM10000:", "Hoặc thử một ảnh mẫu từ HAM10000:"),
+    "examples": ("Example photos from HAM10000", "Ảnh mẫu từ HAM10000"),
     "examples_credit": ("Example images: HAM10000 (Tschandl et al., 2018), CC BY-NC 4.0.",
                         "Ảnh mẫu: HAM10000 (Tschandl và cs., 2018), CC BY-NC 4.0."),
-    "example_button": ("Example: {name}", "Mẫu: {name}"),
     "patient": ("Patient", "Bệnh nhân"),
     "age": ("Age (years, optional)", "Tuổi (năm, không bắt buộc)"),
     "sex": ("Sex", "Giới tính"),
@@ -123,11 +144,11 @@ STRINGS = {
     "opacity": ("Heat-map opacity", "Độ đậm bản đồ nhiệt"),
     "original": ("Photo", "Ảnh gốc"),
     "overlay": ("Attention overlay", "Bản đồ chú ý chồng lên ảnh"),
-    "heads": ("Show the 16 separate attention maps", "Hiện 16 bản đồ chú ý riêng"),
+    "heads": ("Show the partial maps the overlay adds up", "Hiện từng bản đồ thành phần của bản đồ chú ý"),
     "head": ("Map {index}", "Bản đồ {index}"),
     "heads_identical": (
-        "For this photo the 16 attention maps are practically identical, so only their sum (above) is shown.",
-        "Với ảnh này, 16 bản đồ chú ý gần như giống hệt nhau nên chỉ hiện bản đồ tổng (ở trên)."),
+        "For this photo the partial maps are practically identical, so only their sum (above) is shown.",
+        "Với ảnh này, các bản đồ thành phần gần như giống hệt nhau nên chỉ hiện bản đồ tổng (ở trên)."),
     "colour_scale": ("Colour scale of the overlay: blue = little attention, red = most attention",
                      "Thang màu của bản đồ: xanh = ít chú ý, đỏ = chú ý nhiều nhất"),
     "no_attention": ("This model has no Soft-Attention module, so no attention map is shown.",
@@ -136,12 +157,24 @@ STRINGS = {
     "report_title": ("Skin lesion analysis report", "Báo cáo phân tích tổn thương da"),
     "report_inputs": ("Inputs", "Thông tin nhập"),
     "report_model": ("Model: {name}, version {version}", "Mô hình: {name}, phiên bản {version}"),
-    "report_date": ("Date: {date}", "Ngày: {date}"),
+    "report_date": ("Analysed {date}", "Phân tích lúc {date}"),
     "report_file": ("lesion-report", "bao-cao-ton-thuong"),
     "report_identity": ("Patient: {patient_id} · Clinic: {clinic} · Clinician: {clinician}",
                         "Bệnh nhân: {patient_id} · Phòng khám: {clinic} · Bác sĩ: {clinician}"),
     "report_photo": ("Photo file: {name}", "Tệp ảnh: {name}"),
     "report_validated_use": ("Validated use", "Phạm vi sử dụng đã kiểm định"),
+    "report_page": ("Page {page} of {pages}", "Trang {page}/{pages}"),
+    "report_issued": ("Report issued {date}", "Báo cáo lập lúc {date}"),
+    "report_patient": ("Patient {patient_id}", "Bệnh nhân {patient_id}"),
+    "report_case": ("Case #{case_id} · Visit date: {visit_date} · Lesion: {lesion}",
+                    "Ca #{case_id} · Ngày khám: {visit_date} · Tổn thương: {lesion}"),
+    "report_final": ("Final diagnosis: {diagnosis} ({source}, {date}, recorded by {user})",
+                     "Chẩn đoán cuối cùng: {diagnosis} ({source}, {date}, ghi bởi {user})"),
+    "report_no_final": ("Final diagnosis: not yet recorded", "Chẩn đoán cuối cùng: chưa ghi nhận"),
+    "report_scale_low": ("little attention", "ít chú ý"),
+    "report_scale_high": ("most attention", "chú ý nhiều nhất"),
+    "age_label": ("Age", "Tuổi"),
+    "age_years": ("{age:g} years", "{age:g}"),
     "not_given": ("not given", "không cung cấp"),
     "report_outside_use": (
         "OUTSIDE THE VALIDATED USE: the input check flagged this photo ({what}); the doctor chose to analyse it "
@@ -167,8 +200,10 @@ STRINGS = {
     "bad_metadata": ("Please check the patient details: {error}", "Vui lòng kiểm tra thông tin bệnh nhân: {error}"),
     # comparison page
     "compare_intro": (
-        "Every figure below is read from the models' own measured reports on their lesion-grouped test split.",
-        "Mọi số liệu dưới đây lấy từ báo cáo đo đạc của từng mô hình trên tập kiểm tra chia theo tổn thương."),
+        "Every figure below is read from the models' own measured reports: on their lesion-grouped HAM10000 test "
+        "split unless a column names another set.",
+        "Mọi số liệu dưới đây lấy từ báo cáo đo đạc của từng mô hình: trên tập kiểm tra HAM10000 chia theo tổn "
+        "thương, trừ khi tên cột ghi một tập khác."),
     "no_metrics": ("No model has a metrics report yet.", "Chưa có mô hình nào có báo cáo số liệu."),
     "summary_metrics": ("Overall metrics", "Chỉ số tổng quát"),
     "accuracy": ("Accuracy", "Độ chính xác"),
@@ -217,8 +252,6 @@ STRINGS = {
     "ece_before_calibration": ("ECE before calibration", "ECE trước hiệu chuẩn"),
     "malignant_sensitivity": ("Malignant sensitivity", "Độ nhạy ác tính"),
     "malignant_specificity": ("Malignant specificity", "Độ đặc hiệu ác tính"),
-    "external_balanced_accuracy": ("Balanced accuracy, other clinics", "Độ chính xác cân bằng, phòng khám khác"),
-    "external_mel_recall": ("Melanoma recall, other clinics", "Độ nhạy u hắc tố, phòng khám khác"),
     "bundle_mb": ("Size (MB)", "Dung lượng (MB)"),
     "test_images": ("Test photos", "Số ảnh kiểm tra"),
     "input_check": ("Input check: photos flagged as unusable", "Kiểm tra ảnh đầu vào: tỉ lệ ảnh bị cảnh báo"),
@@ -228,7 +261,8 @@ STRINGS = {
         "Tỉ lệ ảnh bị bước kiểm tra cảnh báo, và AUROC so với tập kiểm tra nội bộ, trên các ảnh không dùng để "
         "tinh chỉnh. Ảnh soi da cần được chấp nhận; các loại ảnh khác cần bị cảnh báo."),
     "internal_test": ("Internal test (dermoscopic)", "Kiểm tra nội bộ (ảnh soi da)"),
-    "isic2017_test": ("ISIC 2017, other clinics (dermoscopic)", "ISIC 2017, phòng khám khác (ảnh soi da)"),
+    "isic2017_test": ("ISIC 2017 test set (dermoscopic photos from other clinics)",
+                      "Tập kiểm tra ISIC 2017 (ảnh soi da từ các phòng khám khác)"),
     "A_clinical": ("Clinical photos of skin", "Ảnh chụp da thông thường"),
     "A_clinical_logo_cropped": ("Clinical photos, logo cropped", "Ảnh chụp da, đã cắt logo"),
     "B_nonskin": ("Non-skin photos", "Ảnh không phải da"),
@@ -242,8 +276,48 @@ STRINGS = {
         "Kiểm tra ảnh (ngưỡng {threshold:.2f}): cảnh báo {internal:.1%} ảnh kiểm tra nội bộ và {external} ảnh soi da "
         "từ phòng khám khác (ISIC 2017); cảnh báo {clinical:.0%} ảnh chụp da thông thường, {nonskin:.0%} ảnh không "
         "phải da và {medical:.0%} ảnh y khoa khác chưa dùng để tinh chỉnh."),
-    "before": ("before temperature scaling", "trước khi hiệu chỉnh nhiệt độ"),
-    "after": ("after temperature scaling", "sau khi hiệu chỉnh nhiệt độ"),
+    "before": ("before the probabilities were adjusted", "trước khi điều chỉnh xác suất"),
+    "after": ("after the probabilities were adjusted", "sau khi điều chỉnh xác suất"),
+    "show_research": ("Show research models too (ablations and experiments)",
+                      "Hiện cả các mô hình nghiên cứu (thử nghiệm loại bỏ và các thử nghiệm khác)"),
+    "show_research_help": ("Research models show what each part of the method contributes; they are never offered "
+                           "for diagnosis. Off: only the released models.",
+                           "Mô hình nghiên cứu cho thấy đóng góp của từng thành phần trong phương pháp; chúng không "
+                           "bao giờ được dùng để chẩn đoán. Khi tắt: chỉ hiện các mô hình đã phát hành."),
+    "no_released": ("No released model has a metrics report yet: turn on the research models to compare those.",
+                    "Chưa có mô hình đã phát hành nào có báo cáo số liệu: hãy bật hiện mô hình nghiên cứu để so "
+                    "sánh các mô hình đó."),
+    "ablations_need_research": ("The ablations are research models: turn on “Show research models too” above to "
+                                "see them.",
+                                "Các thử nghiệm loại bỏ là mô hình nghiên cứu: hãy bật “Hiện cả các mô hình nghiên "
+                                "cứu” ở trên để xem."),
+    "validation_balanced_accuracy": ("HAM10000 validation: balanced accuracy",
+                                     "HAM10000 tập kiểm định: độ chính xác cân bằng"),
+    "test_accuracy": ("HAM10000 test: accuracy", "HAM10000 tập kiểm tra: độ chính xác"),
+    "test_balanced_accuracy": ("HAM10000 test: balanced accuracy", "HAM10000 tập kiểm tra: độ chính xác cân bằng"),
+    "test_macro_f1": ("HAM10000 test: macro F1", "HAM10000 tập kiểm tra: F1 trung bình"),
+    "test_macro_auc": ("HAM10000 test: macro AUC", "HAM10000 tập kiểm tra: AUC trung bình"),
+    "test_mel_recall": ("HAM10000 test: melanoma recall", "HAM10000 tập kiểm tra: độ nhạy u hắc tố"),
+    "test_malignant_sensitivity": ("HAM10000 test: malignant sensitivity", "HAM10000 tập kiểm tra: độ nhạy ác tính"),
+    "test_malignant_specificity": ("HAM10000 test: malignant specificity",
+                                   "HAM10000 tập kiểm tra: độ đặc hiệu ác tính"),
+    "test_ece": ("HAM10000 test: calibration error (ECE)", "HAM10000 tập kiểm tra: sai số hiệu chuẩn (ECE)"),
+    "set_isic2017_val": ("ISIC 2017 validation", "ISIC 2017 tập kiểm định"),
+    "set_ph2": ("PH2", "PH2"),
+    "set_isic2017_test": ("ISIC 2017 test", "ISIC 2017 tập kiểm tra"),
+    "set_role_tuning": ("tuning", "tinh chỉnh"),
+    "set_role_report_only": ("report only", "chỉ để báo cáo"),
+    "set_role_other": ("other clinics", "phòng khám khác"),
+    "set_balanced_accuracy": ("{set} ({role}): balanced accuracy over the classes present",
+                              "{set} ({role}): độ chính xác cân bằng trên các lớp có mặt"),
+    "set_mel_recall": ("{set} ({role}): melanoma recall", "{set} ({role}): độ nhạy u hắc tố"),
+    "external_sets_note": (
+        "Photos from other cameras. Tuning sets (ISIC 2017 validation, PH2) are meant for choosing models and "
+        "thresholds, so their figures may flatter; the report-only set (ISIC 2017 test) chooses nothing. Their "
+        "balanced accuracy counts only the diagnoses the set contains. — : not measured for this model.",
+        "Ảnh từ các máy soi da khác. Tập tinh chỉnh (ISIC 2017 kiểm định, PH2) dùng để chọn mô hình và ngưỡng nên "
+        "số liệu trên đó có thể tốt hơn thực tế; tập chỉ để báo cáo (ISIC 2017 kiểm tra) không dùng để chọn gì. "
+        "Độ chính xác cân bằng trên các tập này chỉ tính các chẩn đoán có trong tập. — : chưa đo với mô hình này."),
     # about page
     "about_intro": (
         "Model cards: what each model is for, what it was trained and tested on, and where it is weak.",
@@ -252,11 +326,11 @@ STRINGS = {
     "training_data": ("Training data", "Dữ liệu huấn luyện"),
     "training_data_text": (
         "{data}; split by lesion "
-        "(no lesion on two sides) 70 / 15 / 15 (random split no. {seed}): {train} training, {val} validation and "
-        "{test} test images.",
+        "(all photos of a lesion on the same side) 70 / 15 / 15 (random split no. {seed}): {train:,} training, "
+        "{val:,} validation and {test:,} test images.",
         "{data}; chia theo tổn thương "
-        "(không tổn thương nào ở hai phía) 70 / 15 / 15 (lần chia ngẫu nhiên số {seed}): {train} ảnh huấn luyện, {val} ảnh kiểm "
-        "định và {test} ảnh kiểm tra."),
+        "(mọi ảnh của cùng một tổn thương nằm chung một tập) 70 / 15 / 15 (lần chia ngẫu nhiên số {seed}): {train:,} "
+        "ảnh huấn luyện, {val:,} ảnh kiểm định và {test:,} ảnh kiểm tra."),
     "architecture": ("Architecture", "Kiến trúc"),
     "architecture_text": (
         "{backbone} (ImageNet weights) with {parts}; input {height}×{width}; {parameters:,} parameters.",
@@ -282,7 +356,7 @@ STRINGS = {
     "with_sa": ("Soft-Attention", "Soft-Attention"),
     "with_metadata": ("metadata branch (age, sex, site)", "nhánh thông tin bệnh nhân (tuổi, giới, vị trí)"),
     "with_weighted_loss": ("class-weighted loss", "hàm mất mát có trọng số lớp"),
-    "test_metrics": ("Measured on the test split ({n} images)", "Đo trên tập kiểm tra ({n} ảnh)"),
+    "test_metrics": ("Measured on the test split ({n:,} images)", "Đo trên tập kiểm tra ({n:,} ảnh)"),
     "malignant_figures": (
         "Malignant (melanoma, BCC, AKIEC) vs benign at the alert threshold {threshold:.2f}: sensitivity "
         "{sensitivity:.0%}, specificity {specificity:.0%}, AUC {auc:.3f}.",
@@ -300,25 +374,31 @@ STRINGS = {
         ", kể cả khi các ảnh đó tối hơn 15 % và nhạt hơn 15 % như một máy ảnh hay ánh sáng khác tạo ra "
         "(nếu bỏ điều kiện này: {as_is:.2f})"),
     "calibration_text": (
-        "Probabilities are calibrated on the validation split (scaling factor {temperature:.2f}): the average gap "
-        "between stated confidence and actual accuracy (ECE) went from {before:.3f} to {after:.3f}.",
-        "Xác suất được hiệu chỉnh trên tập kiểm định (hệ số {temperature:.2f}): chênh lệch trung bình giữa độ tin "
-        "cậy và độ chính xác thực tế (ECE) giảm từ {before:.3f} xuống {after:.3f}."),
+        "The probabilities were adjusted on the validation photos so that they say how often the model is right: "
+        "of the lesions given 80%, about 80% have that diagnosis (adjustment factor {temperature:.2f}). Average gap "
+        "between the stated probability and the actual accuracy (ECE): {before:.3f} before, {after:.3f} after.",
+        "Xác suất đã được điều chỉnh trên ảnh kiểm định để nói đúng mức độ mô hình đáng tin: trong các tổn thương "
+        "được cho 80%, khoảng 80% thực sự có chẩn đoán đó (hệ số điều chỉnh {temperature:.2f}). Chênh lệch trung "
+        "bình giữa xác suất đưa ra và độ chính xác thực tế (ECE): {before:.3f} trước, {after:.3f} sau khi điều "
+        "chỉnh."),
     "image_only_text": (
         "Without any patient details the balanced accuracy is {value:.3f} (with details: {full:.3f}).",
         "Khi không có thông tin bệnh nhân, độ chính xác cân bằng là {value:.3f} (có thông tin: {full:.3f})."),
     "training_text": (
-        "Trained in {epochs} passes over the training photos, {minutes:.0f} min on {hardware}.",
-        "Huấn luyện qua {epochs} lượt ảnh huấn luyện, {minutes:.0f} phút trên {hardware}."),
+        "Trained in {passes} over the training photos, {minutes:.0f} min on {hardware}.",
+        "Huấn luyện {passes} qua toàn bộ ảnh huấn luyện, mất {minutes:.0f} phút trên {hardware}."),
+    "hardware_gpu": ("a computer with {cores} and {gpus}", "máy tính có {cores} và {gpus}"),
+    "hardware_cpu": ("a computer with {cores}, without a graphics card (GPU)",
+                     "máy tính có {cores}, không có card đồ họa (GPU)"),
     "external_results": (
-        "On {n} dermoscopic photos from other clinics ({name}, never used for training or tuning): balanced "
-        "accuracy {balanced_accuracy:.2f} (here {internal:.2f}), melanoma recall {mel_recall:.0%}, malignant "
-        "sensitivity {sensitivity:.0%} and specificity {specificity:.0%} at the alert threshold. Expect figures like "
-        "these, not the internal ones, on a new dermatoscope.",
-        "Trên {n} ảnh soi da từ các phòng khám khác ({name}, không dùng để huấn luyện hay tinh chỉnh): độ chính xác "
-        "cân bằng {balanced_accuracy:.2f} (nội bộ {internal:.2f}), độ nhạy u hắc tố {mel_recall:.0%}, độ nhạy ác "
-        "tính {sensitivity:.0%} và độ đặc hiệu {specificity:.0%} tại ngưỡng cảnh báo. Với một kính soi da mới, hãy "
-        "dự kiến kết quả như vậy chứ không phải kết quả nội bộ."),
+        "{name}, {n} photos never used for training or tuning: balanced accuracy {balanced_accuracy:.2f} (here "
+        "{internal:.2f}), melanoma recall {mel_recall:.0%}, malignant sensitivity {sensitivity:.0%} and specificity "
+        "{specificity:.0%} at the alert threshold. Expect figures like these, not the internal ones, on a new "
+        "dermatoscope.",
+        "{name}, {n} ảnh không dùng để huấn luyện hay tinh chỉnh: độ chính xác cân bằng {balanced_accuracy:.2f} (nội "
+        "bộ {internal:.2f}), độ nhạy u hắc tố {mel_recall:.0%}, độ nhạy ác tính {sensitivity:.0%} và độ đặc hiệu "
+        "{specificity:.0%} tại ngưỡng cảnh báo. Với một kính soi da mới, hãy dự kiến kết quả như vậy chứ không phải "
+        "kết quả nội bộ."),
     "no_external": ("Not yet measured on photos from other clinics.", "Chưa được đo trên ảnh từ phòng khám khác."),
     "external_heading": ("Photos from other clinics", "Ảnh từ phòng khám khác"),
     "limits": ("Known limits", "Hạn chế đã biết"),
@@ -354,7 +434,7 @@ STRINGS = {
                      "Đăng nhập sai quá nhiều lần với tên này: hãy thử lại sau 15 phút."),
     "no_users": ("No user exists yet. On the server, create the first admin with: {command}",
                  "Chưa có người dùng nào. Trên máy chủ, hãy tạo quản trị viên đầu tiên bằng lệnh: {command}"),
-    "signed_in_as": ("Signed in as {user} ({role})", "Đăng nhập: {user} ({role})"),
+    "signed_in_as": ("Signed in as {user} ({role})", "Đã đăng nhập: {user} ({role})"),
     "role_doctor": ("doctor", "bác sĩ"),
     "role_admin": ("admin", "quản trị viên"),
     "save_heading": ("Save to the case history", "Lưu vào lịch sử ca bệnh"),
@@ -369,16 +449,23 @@ STRINGS = {
     "save_failed": ("The case was not saved: {reason} Everything you entered is still here.",
                     "Chưa lưu được ca bệnh: {reason} Mọi thông tin bạn đã nhập vẫn còn nguyên."),
     "photo_storage_is": ("Photo storage at this clinic: {storage} (set by an admin on the Settings page).",
-                         "Lưu ảnh tại phòng khám này: {storage} (quản trị viên đặt trong trang Cài đặt)."),
-    "storage_full": ("the full photo", "lưu ảnh gốc"),
-    "storage_thumbnail": ("a small thumbnail only", "chỉ lưu ảnh thu nhỏ"),
-    "storage_none": ("no photo, only the result", "không lưu ảnh, chỉ lưu kết quả"),
+                         "Cách lưu ảnh tại phòng khám này: {storage} (quản trị viên đặt trong trang Cài đặt)."),
+    "storage_full": ("the full photo", "ảnh gốc đầy đủ"),
+    "storage_thumbnail": ("a small thumbnail only", "chỉ ảnh thu nhỏ"),
+    "storage_none": ("no photo, only the result", "không giữ ảnh, chỉ giữ kết quả"),
     "field_required": ("{field} is required.", "Cần nhập {field}."),
     "field_too_long": ("{field} is longer than {limit} characters.", "{field} dài quá {limit} ký tự."),
     "field_too_short": ("{field} needs at least {limit} characters.", "{field} cần ít nhất {limit} ký tự."),
     "field_control_characters": ("{field} contains characters that cannot be stored.",
                                  "{field} chứa ký tự không lưu được."),
     "field_choice": ("{field}: this value cannot be used.", "{field}: không dùng được giá trị này."),
+    "field_invalid": ("{field}: this value is not possible; correct it, or leave it empty if unknown.",
+                      "{field}: giá trị này không hợp lệ; hãy sửa lại, hoặc để trống nếu không rõ."),
+    "field_weak": ("{field} is too easy to guess (a common password, a word or a pattern such as 12345678); choose "
+                   "a longer phrase of unrelated words.",
+                   "{field} quá dễ đoán (mật khẩu phổ biến, một từ hoặc một chuỗi như 12345678); hãy chọn một cụm "
+                   "dài hơn gồm các từ không liên quan đến nhau."),
+    "field_exists": ("{field}: this name is taken already.", "{field}: tên này đã có người dùng."),
     "filters": ("Find cases", "Tìm ca bệnh"),
     "patient_code_filter": ("Patient code (or a part of it)", "Mã bệnh nhân (hoặc một phần)"),
     "date_from": ("Visits from", "Khám từ ngày"),
@@ -390,7 +477,7 @@ STRINGS = {
     "yes": ("yes", "có"),
     "no": ("no", "không"),
     "no_cases": ("No case matches.", "Không có ca nào phù hợp."),
-    "cases_found": ("{n} cases (newest visit first)", "{n} ca (lần khám mới nhất trước)"),
+    "cases_found": ("{cases} (newest visit first)", "{cases} (lần khám mới nhất ở trên)"),
     "case_column": ("Case", "Ca"),
     "lesion_column": ("Lesion", "Tổn thương"),
     "top_column": ("Model's top diagnosis", "Chẩn đoán hàng đầu của mô hình"),
@@ -406,6 +493,9 @@ STRINGS = {
                          "Ảnh thu nhỏ (phòng khám chỉ lưu ảnh nhỏ)."),
     "save_note": ("Save the note", "Lưu ghi chú"),
     "note_saved": ("Note saved.", "Đã lưu ghi chú."),
+    "note_versions": ("Earlier versions of the note", "Các phiên bản trước của ghi chú"),
+    "note_version": ("Version {number}, written by {user} on {when}",
+                     "Phiên bản {number}, do {user} viết lúc {when}"),
     "final_heading": ("Final diagnosis", "Chẩn đoán cuối cùng"),
     "final_diagnosis": ("Diagnosis", "Chẩn đoán"),
     "final_source": ("Confirmed by", "Xác nhận bằng"),
@@ -438,8 +528,8 @@ STRINGS = {
     "delete_code": ("Patient code, exactly", "Mã bệnh nhân, chính xác"),
     "delete_confirm": ("I understand that this cannot be undone", "Tôi hiểu rằng thao tác này không thể hoàn tác"),
     "delete_button": ("Delete the patient's cases", "Xóa các ca của bệnh nhân"),
-    "deleted": ("{n} cases of patient {patient} were deleted (logged).",
-                "Đã xóa {n} ca của bệnh nhân {patient} (đã ghi nhật ký)."),
+    "deleted": ("Deleted {cases} of patient {patient} (logged).",
+                "Đã xóa {cases} của bệnh nhân {patient} (đã ghi nhật ký)."),
     "validation_intro": (
         "How each model did on this clinic's own patients: the cases with a confirmed final diagnosis, scored as "
         "the model saw them when they were saved.",
@@ -447,11 +537,11 @@ STRINGS = {
         "theo kết quả mô hình đưa ra lúc lưu."),
     "no_confirmed": ("No case has a confirmed diagnosis yet. Record final diagnoses on the Case history page.",
                      "Chưa có ca nào được xác nhận chẩn đoán. Hãy ghi chẩn đoán cuối cùng ở trang Lịch sử ca bệnh."),
-    "validation_model": ("{model} {version}", "{model} {version}"),
-    "validation_rests_on": ("Rests on {n} confirmed cases ({malignant} malignant); {other} confirmed as another "
-                            "disease are not counted. Confirmed by: {sources}.",
-                            "Dựa trên {n} ca đã xác nhận ({malignant} ca ác tính); {other} ca được xác nhận là bệnh "
-                            "khác không được tính. Xác nhận bằng: {sources}."),
+    "validation_model": ("{model}, version {version}", "{model}, phiên bản {version}"),
+    "validation_rests_on": ("Rests on {confirmed} ({malignant} malignant). Not counted: {other} confirmed as "
+                            "another disease. Confirmed by: {sources}.",
+                            "Dựa trên {confirmed} ({malignant} ca ác tính). Không tính {other} được xác nhận là "
+                            "bệnh khác. Xác nhận bằng: {sources}."),
     "too_few_cases": ("Too few cases to rely on: at least {cases} confirmed cases with {malignant} malignant ones "
                       "are needed before these figures say more than chance.",
                       "Quá ít ca để tin cậy: cần ít nhất {cases} ca đã xác nhận, trong đó {malignant} ca ác tính, "
@@ -463,7 +553,7 @@ STRINGS = {
     "not_available": ("n/a", "không có"),
     "settings_intro": ("Clinic-wide settings; every change is logged.",
                        "Cài đặt chung cho phòng khám; mọi thay đổi đều được ghi nhật ký."),
-    "photo_storage": ("Photo storage", "Lưu ảnh"),
+    "photo_storage": ("Photo storage", "Cách lưu ảnh"),
     "auto_save": ("Save every analysis automatically", "Tự động lưu mọi lần phân tích"),
     "save_settings": ("Save the settings", "Lưu cài đặt"),
     "settings_saved": ("Settings saved.", "Đã lưu cài đặt."),
@@ -474,12 +564,43 @@ STRINGS = {
     "deactivate_user": ("Deactivate a user", "Khóa một người dùng"),
     "deactivate": ("Deactivate", "Khóa"),
     "user_deactivated": ("User {user} can no longer sign in.", "Người dùng {user} không thể đăng nhập nữa."),
+    "reactivate_user": ("Reactivate a user", "Mở khóa một người dùng"),
+    "reactivate": ("Reactivate", "Mở khóa"),
+    "user_reactivated": ("User {user} can sign in again.", "Người dùng {user} có thể đăng nhập lại."),
     "user_active": ("Active", "Đang hoạt động"),
     "user_created": ("Created", "Ngày tạo"),
     "audit_when": ("When", "Thời điểm"),
     "audit_action": ("Action", "Thao tác"),
     "audit_detail": ("Detail", "Chi tiết"),
-    "audit_log": ("Audit log (latest 500 entries)", "Nhật ký truy cập (500 mục mới nhất)"),
+    "audit_log": ("Audit log", "Nhật ký hoạt động"),
+    "audit_user_filter": ("User (exact name)", "Người dùng (đúng tên)"),
+    "audit_actions_filter": ("Actions (all when none is chosen)", "Thao tác (để trống: tất cả)"),
+    "audit_from": ("From", "Từ ngày"),
+    "audit_to": ("to", "đến ngày"),
+    "audit_grouped": ("Show each run of failed sign-ins as one row",
+                      "Gộp mỗi chuỗi đăng nhập không thành công thành một dòng"),
+    "audit_run": ("× {times}, first {first}, last {last}", "× {times}, lần đầu {first}, lần cuối {last}"),
+    "audit_rows": ("Rows {first}–{last} of {total}", "Dòng {first}–{last} trong tổng số {total}"),
+    "audit_none": ("No entry matches.", "Không có mục nào phù hợp."),
+    "previous_page": ("Previous page", "Trang trước"),
+    "next_page": ("Next page", "Trang sau"),
+    "audit_login": ("signed in", "đăng nhập"),
+    "audit_login_failed": ("sign-in failed", "đăng nhập không thành công"),
+    "audit_login_refused": ("sign-in refused (too many failures)", "từ chối đăng nhập (sai quá nhiều lần)"),
+    "audit_sign_out": ("signed out", "đăng xuất"),
+    "audit_add_user": ("added a user", "thêm người dùng"),
+    "audit_set_password": ("changed a password", "đổi mật khẩu"),
+    "audit_change_user": ("changed a user", "thay đổi người dùng"),
+    "audit_change_settings": ("changed the settings", "thay đổi cài đặt"),
+    "audit_save": ("saved a case", "lưu ca bệnh"),
+    "audit_search": ("searched the cases", "tìm ca bệnh"),
+    "audit_view": ("opened a case", "mở ca bệnh"),
+    "audit_confirm": ("recorded a final diagnosis", "ghi chẩn đoán cuối cùng"),
+    "audit_edit_note": ("edited a note", "sửa ghi chú"),
+    "audit_clinic_validation": ("viewed the clinic validation", "xem kiểm chứng tại phòng khám"),
+    "audit_export": ("exported cases", "xuất dữ liệu ca bệnh"),
+    "audit_delete_patient": ("deleted a patient's data", "xóa dữ liệu của một bệnh nhân"),
+    "audit_download_pdf": ("downloaded a PDF report", "tải báo cáo PDF"),
     "history_error": ("The case history could not do this: {reason}", "Lịch sử ca bệnh không thực hiện được: {reason}"),
 }
 
@@ -493,13 +614,114 @@ SITE_NAMES = {
     "unknown": ("unknown", "không rõ"),
 }
 assert set(SEX_NAMES) == set(SEXES) and set(SITE_NAMES) == set(SITES)
+NOUNS = {  # count(): English singular, English plural, Vietnamese (no plural form)
+    "case": ("{n} case", "{n} cases", "{n} ca"),
+    "confirmed_case": ("{n} confirmed case", "{n} confirmed cases", "{n} ca đã xác nhận"),
+    "pass": ("{n} pass", "{n} passes", "{n} lượt"),
+    "core": ("{n} processor core", "{n} processor cores", "{n} lõi xử lý"),
+    "gpu": ("a graphics card (GPU)", "{n} graphics cards (GPUs)", "{n} card đồ họa (GPU)"),
+}
 
 
 def t(key: str, language: str = "en", **values) -> str:
-    """The string ``key`` in ``language`` ("en" or "vi"), formatted with ``values``."""
+    """The string ``key`` in ``language`` ("en" or "vi"), its values written as that language writes numbers
+    and dates (``formatted``): a format spec such as {probability:.0%} in a string works in both."""
     english, vietnamese = STRINGS[key]
     text = vietnamese if language == "vi" else english
-    return text.format(**values) if values else text
+    return _LocalFormatter(language).format(text, **values) if values else text
+
+
+class _LocalFormatter(Formatter):
+    def __init__(self, language: str):
+        self.language = language
+
+    def format_field(self, value, format_spec: str) -> str:
+        return formatted(value, self.language, format_spec)
+
+
+MISSING = "—"  # what a table cell or a sentence shows for a value nobody gave, never "None"
+_LOCALES = {"en": "en", "vi": "vi"}
+# st.date_input and date columns are drawn by the browser from a pattern of their own, not through Babel
+DATE_WIDGET_FORMATS = {"en": "YYYY-MM-DD", "vi": "DD/MM/YYYY"}
+
+
+def formatted(value, language: str = "en", spec: str = "") -> str:
+    """A number or date as ``language`` writes it, through Babel (0.26 and 4,546,744 in English, 0,26 and
+    4.546.744 in Vietnamese). ``spec`` is Python's format spec: ".0%" a percentage, ".2f" a decimal, "," an
+    integer with grouping, "" or "g" the number as it is. A percentage that rounds to 0 or 100 without being it
+    reads "< 1%" or "> 99%": a model's probability is never certain, and a doctor reads "100%" as certain.
+    Dates: ISO in English (5/4/2026 is ambiguous between countries), Vietnamese order (4/5/2026) in Vietnamese;
+    date-times add the time of day. None is MISSING."""
+    locale = _LOCALES.get(language, "en")
+    if value is None:
+        return MISSING
+    if isinstance(value, datetime.datetime):  # spec "seconds": with the seconds (the audit log)
+        time = format_skeleton("Hms" if spec == "seconds" else "Hm", value, locale=locale)
+        return f"{formatted(value.date(), language)} {time}"
+    if isinstance(value, datetime.date):
+        return value.isoformat() if locale == "en" else format_skeleton("yMd", value, locale=locale)
+    if not isinstance(value, Number) or isinstance(value, bool) or spec[-1:] not in ("%", "f", ",", "g", ""):
+        return format(value, spec)
+    digits = int(spec[1:-1] or 0) if spec[:1] == "." else 0
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    if spec.endswith("%"):
+        shown = format_percent(value, pattern + "%", locale=locale)
+        step = 10 ** -digits / 100  # the smallest step shown
+        if 0 < value and shown == format_percent(0, pattern + "%", locale=locale):
+            return "< " + format_percent(step, pattern + "%", locale=locale)
+        if value < 1 and shown == format_percent(1, pattern + "%", locale=locale):
+            return "> " + format_percent(1 - step, pattern + "%", locale=locale)
+        return shown
+    if spec.endswith("f"):
+        return format_decimal(value, pattern, locale=locale)
+    if spec == "," or isinstance(value, float):
+        return format_decimal(value, locale=locale)
+    return str(value)  # an integer without grouping: a case number, a seed, a count in a sentence
+
+
+def count(n: int, noun: str, language: str = "en") -> str:
+    """``n`` and the noun in the right number: "1 case", "2 cases"; Vietnamese nouns have no plural form."""
+    one, many, vietnamese = NOUNS[noun]
+    text = vietnamese if language == "vi" else one if n == 1 else many
+    return text.format(n=formatted(n, language, ","))
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
+_TYPOGRAPHY = re.compile(r"(?<!\S)[<>=~-]{2,3}(?!\S)")  # "->", "--", "<=" ... between spaces
+
+
+def literal(text) -> str:
+    """User-entered text (patient code, lesion, clinic, names, file names) for st.markdown, captions, alerts and
+    labels, so that it shows exactly as typed: every ASCII punctuation character is backslash-escaped (no link,
+    image, emphasis, $LaTeX$ or :color[...] directive), and the few patterns Streamlit still rewrites in plain
+    text after that (":smile:" shortcodes, ":streamlit:", "->" arrows) are split by an invisible word joiner."""
+    text = _TYPOGRAPHY.sub(lambda found: "\u2060".join(found.group()), str(text))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace(":", ":\u2060")
+
+
+_BACKBONE_SPELLING = ((re.compile(r"\b(EfficientNet|MobileNetV3)(?=Lite|Small|Large)"), r"\1-"),
+                      (re.compile(r"(?<=Large)Minimalistic\b"), " (minimalistic)"))
+
+
+def model_label(name: str, display_name: str | None = None) -> str:
+    """What a doctor reads for the bundle ``name``: its config's display name, read from the bundle when not
+    given, or the folder name when the bundle has none or is gone; the backbones spelled one way everywhere
+    ("EfficientNet-Lite2", never "EfficientNetLite2"). A backbone alone: model_label(backbone, backbone)."""
+    if display_name is None:
+        try:
+            display_name = open_bundle(name).config.display_name
+        except BundleError:
+            display_name = ""
+    label = display_name or name
+    for pattern, replacement in _BACKBONE_SPELLING:
+        label = pattern.sub(replacement, label)
+    return label
+
+
+def audit_action(action: str, language: str = "en") -> str:
+    """An audit-log action in words; an action this table does not know yet keeps its stored name."""
+    key = f"audit_{action}"
+    return t(key, language) if key in STRINGS else action
 
 
 def diagnosis_name(code: str, language: str = "en") -> str:
@@ -512,9 +734,16 @@ def external_summary(metrics: dict, language: str = "en") -> str:
     if not external:
         return t("no_external", language)
     name, report = next(iter(external.items()))
-    return t("external_results", language, name=name, n=report["n"], balanced_accuracy=report["balanced_accuracy"],
-             internal=metrics["balanced_accuracy"], mel_recall=report["per_class"]["mel"]["recall"],
+    return t("external_results", language, name=data_set_name(name, language), n=report["n"],
+             balanced_accuracy=report["balanced_accuracy"], internal=metrics["balanced_accuracy"],
+             mel_recall=report["per_class"]["mel"]["recall"],
              sensitivity=report["malignant"]["sensitivity"], specificity=report["malignant"]["specificity"])
+
+
+def data_set_name(name: str, language: str = "en") -> str:
+    """A data set in words: its folder name (e.g. isic2017_test) means nothing to a doctor. The names are the
+    strings keyed by folder name; a set this table does not know yet keeps its folder name."""
+    return t(name, language) if name in STRINGS else name
 
 
 def operating_point_text(config, language: str = "en") -> str:

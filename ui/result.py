@@ -4,7 +4,7 @@ diagnosis, the malignancy banner, the notes that explain a disagreement or low c
 import pandas as pd
 import streamlit as st
 
-from ui.i18n import diagnosis_name, t
+from ui.i18n import diagnosis_name, formatted, t
 
 OVERLAY_OPACITY = 0.45  # how strongly the attention map covers the photo until the doctor moves the slider
 
@@ -29,5 +29,5 @@ def show_result(prediction, lang: str) -> None:
         t("probability", lang): [probability for _, probability in prediction.ranked],
     })
     probability = t("probability", lang)
-    st.table(ranked.style.hide(axis="index").format({probability: "{:.1%}"})
+    st.table(ranked.style.hide(axis="index").format({probability: lambda p: formatted(p, lang, ".1%")})
              .bar(subset=[probability], vmin=0.0, vmax=1.0, color="#7fb3d5"))

@@ -16,17 +16,20 @@ from skin_core.predictor import Predictor
 
 def bundle_catalogue() -> tuple[dict[str, str], str | None, dict[str, str]]:
     """The usable bundles meant for clinical use (name -> readable name), the default one (None if it is not
-    among them) and, for each broken bundle, why it cannot be used. Research variants (ablations) are left
-    out: they are for the comparison page, not for a diagnosis. Checked on every run, so that a bundle added
-    or repaired shows up at once; read again only when a file in weights/ changed (reading every bundle's
-    metrics took most of a run's time with 8 doctors at once)."""
+    among them) and, for each broken bundle, why it cannot be used. Research variants (ablations) and bundles
+    replaced by a newer version are left out: they are for the comparison page and for saved cases, not for a
+    new diagnosis. Checked on every run, so that a bundle added or repaired shows up at once; read again only
+    when a file in weights/ changed (reading every bundle's metrics took most of a run's time with 8 doctors at
+    once)."""
     return _catalogue(bundles.weights_signature())
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _catalogue(signature: tuple) -> tuple[dict[str, str], str | None, dict[str, str]]:
     usable, broken = bundles.scan()
-    clinical = {b.name: b.config.display_name or b.name for b in usable if b.config.clinical}
+    superseded = {b.config.supersedes for b in usable}  # an older version stays for saved cases, not for new ones
+    clinical = {b.name: b.config.display_name or b.name for b in usable
+                if b.config.clinical and b.name not in superseded}
     try:
         default = bundles.default_bundle_name()
     except bundles.BundleError:

@@ -4,13 +4,15 @@ SQLite file or a PostgreSQL server, Alembic migrations, argon2 passwords, an aud
 Command line (users, migrations, backups): ``python -m skin_core.cases --help``.
 """
 
-from skin_core.cases.store import (COMMAND_LINE, FINAL_DIAGNOSES, FINAL_SOURCES, PHOTO_STORAGE, ROLES, CaseDraft,
-                                   CaseError, CaseNotFoundError, CaseRecord, CaseStore, DatabaseUnavailableError,
-                                   InvalidCaseError, NotAllowedError, UserInactiveError, UserInfo,
-                                   configured_database)
+from skin_core.cases.store import (AUDIT_ACTIONS, AUDITED_EVENTS, COMMAND_LINE, FINAL_DIAGNOSES, FINAL_SOURCES,
+                                   PHOTO_STORAGE, ROLES, AuditPage, CaseDraft, CaseError, CaseNotFoundError, CaseRecord,
+                                   CaseStore, DatabaseUnavailableError, InvalidCaseError, NotAllowedError,
+                                   NoteVersionRecord, UserInactiveError, UserInfo, canonical_patient_code,
+                                   canonical_username, configured_database)
 from skin_core.cases.validation import MIN_CASES, MIN_MALIGNANT, ClinicReport, clinic_validation
 
-__all__ = ["COMMAND_LINE", "FINAL_DIAGNOSES", "FINAL_SOURCES", "MIN_CASES", "MIN_MALIGNANT", "PHOTO_STORAGE",
-           "ROLES", "CaseDraft", "CaseError", "CaseNotFoundError", "CaseRecord", "CaseStore", "ClinicReport",
-           "DatabaseUnavailableError", "InvalidCaseError", "NotAllowedError", "UserInactiveError", "UserInfo", "clinic_validation",
-           "configured_database"]
+__all__ = ["AUDIT_ACTIONS", "AUDITED_EVENTS", "COMMAND_LINE", "FINAL_DIAGNOSES", "FINAL_SOURCES", "MIN_CASES",
+           "MIN_MALIGNANT", "PHOTO_STORAGE", "ROLES", "AuditPage", "CaseDraft", "CaseError", "CaseNotFoundError",
+           "CaseRecord", "CaseStore", "ClinicReport", "DatabaseUnavailableError", "InvalidCaseError", "NotAllowedError",
+           "NoteVersionRecord", "UserInactiveError", "UserInfo", "canonical_patient_code", "canonical_username",
+           "clinic_validation", "configured_database"]

@@ -21,6 +21,8 @@ class Base(DeclarativeBase):
 
 
 class User(Base):
+    """``username`` is stored case-folded (store.canonical_username), so that LAN and lan are one user."""
+
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -35,8 +37,10 @@ class Case(Base):
     """One analysis of one lesion at one visit, and later its confirmed diagnosis."""
 
     __tablename__ = "cases"
+    __table_args__ = {"sqlite_autoincrement": True}  # a deleted case's number is never given again (rev. 0003)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # in canonical form (store.canonical_patient_code), so that one patient has one code whatever was typed
     patient_code: Mapped[str] = mapped_column(String(PATIENT_CODE_MAX), index=True)
     lesion_label: Mapped[str] = mapped_column(String(LESION_LABEL_MAX), default="")
     visit_date: Mapped[datetime.date] = mapped_column(Date, index=True)
@@ -69,6 +73,8 @@ class Case(Base):
 
     images: Mapped["CaseImages | None"] = relationship(back_populates="case", cascade="all, delete-orphan",
                                                        passive_deletes=True)
+    note_versions: Mapped[list["NoteVersion"]] = relationship(cascade="all, delete-orphan", passive_deletes=True,
+                                                              order_by="NoteVersion.id")
 
 
 class CaseImages(Base):
@@ -85,15 +91,29 @@ class CaseImages(Base):
     case: Mapped[Case] = relationship(back_populates="images")
 
 
+class NoteVersion(Base):
+    """Every text a case's note has had, oldest first, with who wrote it and when (the latest is the case's
+    ``note``): an edit never loses what the note said before (added in revision 0004)."""
+
+    __tablename__ = "note_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    edited_by: Mapped[str] = mapped_column(String(64))
+    edited_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True))
+
+
 class AuditEntry(Base):
     """Who did what, when. ``case_id`` is no foreign key: the entry outlives a deleted case."""
 
     __tablename__ = "audit"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), index=True)
-    username: Mapped[str] = mapped_column(String(64))
-    action: Mapped[str] = mapped_column(String(32))
+    username: Mapped[str] = mapped_column(String(64), index=True)  # indexes: the log's filters (revision 0004)
+    action: Mapped[str] = mapped_column(String(32), index=True)
     case_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     detail: Mapped[str] = mapped_column(Text, default="")
 
@@ -105,3 +125,16 @@ class Setting(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(255))
+
+
+class SignInAttempt(Base):
+    """A sign-in being checked, or failed, in the last store.LOCKOUT (older ones are removed; the audit keeps
+    the record): what the limits on guessing per name and per client address count (added in revision 0003)."""
+
+    __tablename__ = "sign_in_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    username: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(String(64), nullable=True)  # None: not known (local, proxy)
+    outcome: Mapped[str] = mapped_column(String(8))  # checking, failed or ok

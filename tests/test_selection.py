@@ -1,0 +1,82 @@
+"""The rule that chooses the default weighs HAM10000 validation and the tuning sets from other cameras."""
+
+import json
+import shutil
+from dataclasses import replace
+
+import pytest
+
+from skin_core import bundle as bundles
+from skin_core import paths
+from skin_core.selection import (LATENCY_BUDGET_MS, TIE_MARGIN, Candidate, candidate, choose, main, ranking,
+                                 tuning_figures)
+
+
+def tuning_report(balanced_accuracy: float, melanomas: int, found: int) -> dict:
+    return {"balanced_accuracy": balanced_accuracy,
+            "per_class": {"mel": {"support": melanomas, "recall": found / melanomas if melanomas else None}}}
+
+
+def test_tuning_figures_average_the_sets_and_pool_the_melanomas():
+    metrics = {"external": {"isic2017_val": tuning_report(0.70, 30, 18), "ph2": tuning_report(0.60, 40, 28),
+                            "isic2017_test": tuning_report(0.99, 117, 117)}}
+    balanced, recall, count = tuning_figures(metrics)
+    assert balanced == pytest.approx(0.65)  # isic2017_test, report only, plays no part
+    assert (recall, count) == (pytest.approx(46 / 70), 70)
+    assert tuning_figures({"external": {"ph2": tuning_report(0.6, 40, 28)}}) == (None, None, 0)
+
+
+def figures(name, score, latency, excluded="") -> Candidate:
+    return Candidate(name, name, score, score, score, 70, latency, 10.0, score, excluded)
+
+
+def test_a_clear_winner_is_chosen_and_a_near_tie_goes_to_the_faster_model():
+    clear = [figures("slow-strong", 0.70, 40.0), figures("fast-weak", 0.70 - 2 * TIE_MARGIN, 10.0)]
+    assert choose(clear).name == "slow-strong"
+    tied = [figures("slow-strong", 0.70, 40.0), figures("fast-close", 0.70 - TIE_MARGIN / 2, 10.0)]
+    assert choose(tied).name == "fast-close"
+    excluded = [figures("research", 0.9, 5.0, "research bundle"), figures("clinical", 0.6, 30.0)]
+    assert choose(excluded).name == "clinical"
+    with pytest.raises(ValueError, match="evaluate --record-external"):
+        choose([figures("research", 0.9, 5.0, "research bundle")])
+
+
+@pytest.fixture
+def measured_bundle(tiny_bundle, tmp_path):
+    """The tiny bundle as a clinical one with tuning-set figures and a benchmark, in its own weights folder."""
+    folder = tmp_path / "weights" / "tiny"
+    shutil.copytree(tiny_bundle, folder)
+    opened = bundles.open_bundle(folder)
+    benchmark = bundles.Benchmark(1, 1.0, 1.0, 20.0, 25.0, 15.0, 50.0, 5, {"cpu_count": 2}, "2026-12-05")
+    bundles.write_config(folder, replace(opened.config, intended_use="clinical", benchmark=benchmark))
+    metrics = {**opened.metrics, "external": {"isic2017_val": tuning_report(0.6, 30, 15), "ph2": tuning_report(0.5, 40, 30)}}
+    bundles.write_json(folder / bundles.METRICS_FILE, metrics)
+    return folder
+
+
+def test_a_bundle_is_scored_on_validation_and_tuning_sets_and_excluded_when_over_budget(measured_bundle):
+    opened = bundles.open_bundle(measured_bundle)
+    scored = candidate(opened)
+    ham = opened.metrics["validation"]["balanced_accuracy"]
+    assert scored.excluded == "" and scored.score == pytest.approx((ham + 0.55 + 45 / 70) / 3, abs=1e-4)
+    slow = replace(opened.config.benchmark, latency_ms_median=LATENCY_BUDGET_MS["single"] + 1)
+    assert "budget" in candidate(replace(opened, config=replace(opened.config, benchmark=slow))).excluded
+    research = replace(opened.config, intended_use="research")
+    assert candidate(replace(opened, config=research)).excluded == "research bundle"
+    unmeasured = replace(opened, metrics={k: v for k, v in opened.metrics.items() if k != "external"})
+    assert candidate(unmeasured).excluded.startswith("not measured") and candidate(unmeasured).score is None
+
+
+def test_set_default_writes_the_rules_pick(measured_bundle, capsys):
+    weights = measured_bundle.parent
+    assert main(["--weights", str(weights), "--set-default", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["chosen"] == "tiny"
+    assert (weights / bundles.DEFAULT_FILE).read_text().strip() == "tiny"
+
+
+def test_the_shipped_default_is_the_rules_pick_among_the_committed_bundles():
+    weights = paths.REPO_DIR / "weights"
+    committed = ranking(weights)
+    clinical = [c.name for c in committed if c.excluded != "research bundle"]
+    assert [c.name for c in committed if c.excluded.startswith("not measured") and c.name in clinical] == []
+    assert (weights / bundles.DEFAULT_FILE).read_text().strip() == choose(committed).name
