@@ -10,6 +10,7 @@ so everything that can fail is checked here first (``prepare``) and the call its
 """
 
 import argparse
+import contextlib
 import csv
 import hashlib
 import io
@@ -17,6 +18,7 @@ import json
 import math
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -285,7 +287,8 @@ def prepare(plan_path: Path, shared: Path, carry: Path, wheels: bool, weights_di
         carried_path = str(carry)
         print(f"WARNING: {carry} is outside the repository; the device call carries only folders inside it.")
     else:
-        ignored = subprocess.run(["git", "-C", str(REPO), "check-ignore", "-q", carried_path]).returncode == 0
+        ignored = subprocess.run(["git", "-C", str(REPO), "check-ignore", "-q", carried_path],
+                                 check=False).returncode == 0
         if not ignored:
             print(f"WARNING: {carried_path} is not ignored by git: add /{carried_path}/ to .git/info/exclude.")
     call = {"command": f'python3 campaign.py run --carry {carried_path} --out "$OUT"', "carry": [carried_path],
@@ -330,6 +333,16 @@ def epochs_logged(folder: Path) -> int:
         return 0
     with history.open(encoding="utf-8") as rows:
         return max(sum(1 for _ in csv.reader(rows)) - 1, 0)
+
+
+def resumable(folder: Path) -> bool:
+    """Whether a run's folder holds an interrupted run to continue with --resume. One cut before its first
+    epoch is removed instead: resumed, it would have no checkpoint and would skip --init-from."""
+    if epochs_logged(folder) > 0:
+        return True
+    if folder.exists():
+        shutil.rmtree(folder)
+    return False
 
 
 def to_planes(data: bytes) -> bytes:
@@ -392,8 +405,10 @@ def place(archive: Path, out: Path, log: Log) -> bool:
 
 
 def summary_of(folder: Path) -> dict:
-    """The figures a finished run reports, read from its bundle's JSON files."""
-    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    """The figures a finished run reports, read from its bundle's JSON files (a bundle cut while its metrics
+    were being written has none)."""
+    metrics_file = folder / "metrics.json"
+    metrics = json.loads(metrics_file.read_text(encoding="utf-8")) if metrics_file.is_file() else {}
     training = json.loads((folder / "config.json").read_text(encoding="utf-8"))["training"]
     validation = metrics.get("validation", {})
     return {"val_balanced_accuracy": validation.get("balanced_accuracy"),
@@ -431,16 +446,14 @@ class Campaign:
             self.results[run.name] = {"status": "not started"}
             return None
         folder = self.folder(run)
-        resume = folder.exists() and epochs_logged(folder) > 0
-        if folder.exists() and not resume:  # cut before its first epoch: --resume would skip --init-from
-            shutil.rmtree(folder)
+        resume = resumable(folder)
         args = train_arguments(run, (self.carry / "shared").resolve(), folder, budget, resume)
         output = self.work / f"{run.name}.out"
         with output.open("w", encoding="utf-8") as stream:
             process = subprocess.Popen([sys.executable, "train.py", *args], cwd=REPO, env=self.env, stdout=stream,
                                        stderr=subprocess.STDOUT, start_new_session=True)
-        self.log(f"{run.name}: started ({'resuming after ' + str(epochs_logged(folder)) + ' epochs, ' if resume else ''}"
-                 f"budget {budget:.2f} min): train.py {' '.join(args)}")
+        resumed = f"resuming after {epochs_logged(folder)} epochs, " if resume else ""
+        self.log(f"{run.name}: started ({resumed}budget {budget:.2f} min): train.py {shlex.join(args)}")
         return Running(run, process, output, time.time(), budget)
 
     def finish(self, running: Running, status: str) -> None:
@@ -477,10 +490,11 @@ class Campaign:
             for item in [item for item in running if item.process.poll() is not None]:
                 running.remove(item)
                 code = item.process.returncode
-                self.finish(item, "finished" if code == 0 and is_finished(self.folder(item.run)) else f"failed (exit {code})")
+                finished = code == 0 and is_finished(self.folder(item.run))
+                self.finish(item, "finished" if finished else f"failed (exit {code})")
             if running and self.log.minutes() > STOP_MINUTES:
+                _stop([item.process for item in running])
                 for item in running:
-                    _stop(item.process)
                     self.finish(item, f"cut at {STOP_MINUTES} min (a call at once on this warm machine resumes it)")
                 running = []
                 for run in queue:
@@ -490,16 +504,20 @@ class Campaign:
             time.sleep(1)
 
 
-def _stop(process: subprocess.Popen) -> None:
-    """End a training and its worker threads: SIGTERM to its process group, SIGKILL if it lingers."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    except ProcessLookupError:
-        pass
+def _stop(processes: list[subprocess.Popen], grace_s: float = 15) -> None:
+    """End trainings and their worker threads: SIGTERM to each process group, SIGKILL to those still there
+    after one shared grace period (the call's last seconds are for the log and the archives)."""
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.time() + grace_s
+    for process in processes:
+        try:
+            process.wait(timeout=max(deadline - time.time(), 0.1))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def _tail(path: Path, lines: int = 40) -> str:
@@ -539,7 +557,7 @@ def sample_gpu(log: Log, stop: threading.Event, every_s: float = 20) -> None:
     smi = shutil.which("nvidia-smi")
     while smi and not stop.wait(every_s):
         reading = subprocess.run([smi, "--query-gpu=utilization.gpu,memory.used", "--format=csv,noheader"],
-                                 capture_output=True, text=True).stdout.strip()
+                                 check=False, capture_output=True, text=True).stdout.strip()
         log(f"GPU: {reading}")
 
 
@@ -553,7 +571,8 @@ def run(carry: Path, out: Path, work: Path) -> int:
     path = install_keras(carry, work, log) + [str(REPO)] + [p for p in [os.environ.get("PYTHONPATH")] if p]
     env = {**os.environ, "KERAS_BACKEND": "jax", "XLA_PYTHON_CLIENT_PREALLOCATE": "false", "PYTHONUNBUFFERED": "1",
            "SKIN_SHARED_DIR": str((carry / "shared").resolve()), "PYTHONPATH": os.pathsep.join(path)}
-    check = subprocess.run([sys.executable, "-c", PREFLIGHT], cwd=REPO, env=env, capture_output=True, text=True)
+    check = subprocess.run([sys.executable, "-c", PREFLIGHT], check=False, cwd=REPO, env=env, capture_output=True,
+                           text=True)
     if check.returncode != 0:
         log.block("backend check failed", check.stdout + check.stderr[-4000:])
         log("The JAX backend cannot start; nothing was trained.")
@@ -585,7 +604,7 @@ def unpack_one(archive: Path, weights_dir: Path) -> Path:
         manifest = json.loads(tar.extractfile(ARCHIVE_MANIFEST).read())
         name = manifest["bundle"]
         if not NAME.match(name) or archive.name != f"{name}.tar.gz":
-            raise ValueError(f"{archive.name}: names bundle {name!r}; expected {archive.name.removesuffix('.tar.gz')!r}.")
+            raise ValueError(f"{archive.name}: names bundle {name!r}, not {archive.name.removesuffix('.tar.gz')!r}.")
         target = weights_dir / name
         if target.exists():
             raise FileExistsError(f"{target} exists; an existing bundle is never overwritten (move it away first).")
@@ -600,7 +619,7 @@ def unpack_one(archive: Path, weights_dir: Path) -> Path:
             for file, expected in manifest["planes"].items():
                 data = from_planes((folder / f"{file}.planes").read_bytes())
                 if len(data) != expected["bytes"] or hashlib.sha256(data).hexdigest() != expected["sha256"]:
-                    raise ValueError(f"{archive.name}: {file} does not match its recorded hash; the archive is damaged.")
+                    raise ValueError(f"{archive.name}: {file} does not match its recorded hash (damaged archive).")
                 (folder / file).write_bytes(data)
                 (folder / f"{file}.planes").unlink()
             bundle = bundles.open_bundle(folder)
@@ -620,7 +639,7 @@ def unpack(archives: Path, weights_dir: Path) -> int:
     for archive in found:
         try:
             print(f"{archive.name}: unpacked and checked into {unpack_one(archive, weights_dir)}")
-        except Exception as error:  # one bad archive never stops the others
+        except (OSError, ValueError, KeyError, tarfile.TarError) as error:  # one bad archive never stops the others
             failed += 1
             print(f"{archive.name}: not unpacked: {type(error).__name__}: {error}", file=sys.stderr)
     log = archives / LOG_NAME

@@ -61,9 +61,18 @@ class SoftAttention(keras.layers.Layer):
         return {**super().get_config(), "heads": self.heads, "kernel_size": self.kernel_size}
 
 
-def relative_maps(heads: np.ndarray, plain_heads: np.ndarray) -> np.ndarray:
+def relative_maps(heads: np.ndarray, plain_heads: np.ndarray, flat_below: float = 0.0) -> np.ndarray:
     """Per-head maps (..., h, w, K) relative to the same heads for a featureless photo of the same mean colour:
     each head becomes softmax(logits - plain logits), a distribution again, so a plain photo gives a flat map
-    and the position biases of the network's padding cancel while what the photo adds keeps its place."""
+    and the position biases of the network's padding cancel while what the photo adds keeps its place.
+
+    A head whose spread (max - min) is under ``flat_below`` times its mean value (1 / (h·w)) is made exactly
+    flat: with a baseline computed for a nearby colour (``predictor.BASELINE_STEP``) a plain photo keeps a
+    residual of a few per cent that a display, stretching every map to [0, 1], would draw at full contrast."""
     ratio = heads / np.maximum(plain_heads, np.finfo(np.float32).tiny)
-    return (ratio / ratio.sum(axis=(-3, -2), keepdims=True)).astype(np.float32)
+    maps = ratio / ratio.sum(axis=(-3, -2), keepdims=True)
+    if flat_below > 0:
+        positions = maps.shape[-3] * maps.shape[-2]
+        spread = (maps.max(axis=(-3, -2), keepdims=True) - maps.min(axis=(-3, -2), keepdims=True)) * positions
+        maps = np.where(spread < flat_below, 1.0 / positions, maps)
+    return maps.astype(np.float32)

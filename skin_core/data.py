@@ -13,7 +13,7 @@ import pandas as pd
 
 from skin_core.classes import CLASS_CODES
 from skin_core.framing import Framing, framed
-from skin_core.imaging import InvalidImageError, load_rgb, resize
+from skin_core.imaging import DISPLAY_SIDE, InvalidImageError, load_rgb, resize
 from skin_core.metadata import InvalidMetadataError, clean_age, clean_sex, clean_site, shown
 from skin_core.model import IMAGE_INPUT, METADATA_INPUT
 
@@ -111,7 +111,7 @@ def load_images(paths, size: tuple[int, int], workers: int = 4, framing: Framing
     bundle frames its photos)."""
     def one(path):
         try:
-            return resize(framed(load_rgb(path), framing)[0], size)
+            return resize(framed(load_rgb(path, max_side=DISPLAY_SIDE), framing)[0], size)
         except InvalidImageError as error:
             raise InvalidImageError(f"{path}: {error} Replace the file or remove its row from the CSV.",
                                     error.reason) from None

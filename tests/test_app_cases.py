@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from skin_core.cases import CaseStore, UserInfo
+from skin_core.cases import AUDIT_ACTIONS, CaseStore, UserInfo
 from test_app import displayed, press_analyse, shown
-from ui.i18n import literal
+from ui.i18n import audit_action, literal
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "assets" / "examples"
@@ -378,6 +378,12 @@ def test_clinic_validation_in_words_and_numbers_a_doctor_reads(clinic):
     at.selectbox(key="language").set_value("vi").run()
     assert any("độ nhạy 1,00" in m.value for m in at.markdown)  # Vietnamese decimal comma
     assert any(m.value.startswith("Dựa trên 1 ca đã xác nhận") for m in at.markdown)
+
+
+def test_every_audit_action_reads_as_words_in_both_languages():
+    for action in AUDIT_ACTIONS:
+        english, vietnamese = audit_action(action, "en"), audit_action(action, "vi")
+        assert action not in (english, vietnamese) and english != vietnamese, action
 
 
 def newest_actions(clinic, since: int) -> list[tuple]:

@@ -78,3 +78,16 @@ def test_relative_maps_cancel_a_position_bias_and_stay_distributions():
     np.testing.assert_allclose(relative.sum(axis=(0, 1)), 1.0, rtol=1e-6)
     plain = softmax_maps(bias)
     np.testing.assert_array_equal(relative_maps(plain[None], plain[None]), np.full((1, 7, 7, 4), 1 / 49, np.float32))
+
+
+def test_relative_maps_flatten_only_a_residual_below_the_threshold():
+    """A head that differs from its baseline by a few per cent (a baseline for a nearby colour) is drawn flat;
+    a head with content keeps it."""
+    rng = np.random.default_rng(4)
+    baseline = softmax_maps(rng.normal(size=(7, 7, 2)))
+    heads = baseline * np.exp(np.stack([0.01 * rng.normal(size=(7, 7)), rng.normal(size=(7, 7))], -1))
+    heads /= heads.sum(axis=(0, 1), keepdims=True)
+    relative = relative_maps(heads, baseline, flat_below=0.35)
+    np.testing.assert_array_equal(relative[..., 0], np.full((7, 7), 1 / 49, np.float32))
+    np.testing.assert_allclose(relative[..., 1], relative_maps(heads, baseline)[..., 1])
+    assert np.ptp(relative[..., 1]) * 49 > 1.0

@@ -24,8 +24,9 @@ from PIL import Image
 from sklearn.metrics import balanced_accuracy_score
 from sqlalchemy import create_engine, func, select, text
 
-from skin_core.cases import (COMMAND_LINE, CaseDraft, CaseNotFoundError, CaseStore, DatabaseUnavailableError,
-                             InvalidCaseError, NotAllowedError, UserInactiveError, UserInfo, clinic_validation)
+from skin_core.cases import (AUDIT_ACTIONS, COMMAND_LINE, CaseDraft, CaseNotFoundError, CaseStore,
+                             DatabaseUnavailableError, InvalidCaseError, NotAllowedError, UserInactiveError, UserInfo,
+                             clinic_validation)
 from skin_core.cases import __main__ as cli
 from skin_core.cases import store as store_module
 from skin_core.cases.schema import AuditEntry, Base, Case, CaseImages, NoteVersion, SignInAttempt, User
@@ -213,6 +214,7 @@ def test_every_view_edit_export_and_deletion_is_audited(store):
     entries = store.audit_log(ADMIN)
     assert entries[0]["user"] == "admin" and entries[0]["detail"].endswith(f": 1 cases [{case_id}]")
     assert {e["user"] for e in entries if e["action"] in ("save", "view", "confirm")} == {"lan"}
+    assert set(audit_actions(store)) <= set(AUDIT_ACTIONS)  # the Settings page's action filter offers them all
 
 
 def test_export_as_csv_and_zip(store):

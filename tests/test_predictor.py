@@ -148,3 +148,91 @@ def test_a_60_megapixel_png_is_analysed_within_400_mb(tiny_bundle, tmp_path):
     side, growth_mb = done.stdout.split()[-2:]
     assert int(side) == imaging.DISPLAY_SIDE
     assert float(growth_mb) <= 400, f"predicting a 60-megapixel PNG grew the process by {growth_mb} MB"
+
+
+def counted_forward_passes(predictor, monkeypatch) -> list:
+    """A list that gets one entry per forward pass of the predictor's model."""
+    calls = []
+    infer = predictor.runner._infer
+    monkeypatch.setattr(predictor.runner, "_infer", lambda inputs: calls.append(len(inputs)) or infer(inputs))
+    return calls
+
+
+def test_the_baseline_is_computed_once_per_colour_and_model(tiny_bundle, monkeypatch):
+    """The overlay's baseline (a featureless photo of the photo's mean colour) costs a second forward pass only
+    for the first photo of its colour; the next photo of that colour, and the same photo again, take one."""
+    fresh = load_predictor(tiny_bundle)
+    calls = counted_forward_passes(fresh, monkeypatch)
+    first = photo(seed=1)
+    fresh.predict(first)
+    assert len(calls) == 2 and fresh.runner.baseline_misses == 1
+    mirrored = fresh.predict(first[:, ::-1])  # another photo, the same mean colour
+    again = fresh.predict(first)
+    assert len(calls) == 4 and fresh.runner.baseline_hits == 2 and fresh.runner.baseline_cache_size == 1
+    assert mirrored.attention.shape == again.attention.shape == first.shape[:2]
+    fresh.predict(np.full((123, 157, 3), (30, 200, 60), np.uint8))  # another colour: its own baseline
+    fresh.predict(first, tta=True)  # flip averaging: its own baseline too
+    assert len(calls) == 8 and fresh.runner.baseline_cache_size == 3
+
+
+def test_cached_and_fresh_baselines_give_the_same_overlay(tiny_bundle):
+    image = photo(seed=2)
+    cold = load_predictor(tiny_bundle).predict(image, age=30, sex="male", site="face")
+    warm = load_predictor(tiny_bundle)
+    warm.predict(image)
+    again = warm.predict(image, age=30, sex="male", site="face")
+    np.testing.assert_array_equal(again.attention, cold.attention)
+    assert again.ranked == cold.ranked
+
+
+def test_the_baseline_cache_is_bounded_and_keeps_the_recently_used(tiny_bundle, monkeypatch):
+    from skin_core import predictor as predictor_module
+
+    monkeypatch.setattr(predictor_module, "BASELINE_CACHE_SIZE", 3)
+    fresh = load_predictor(tiny_bundle)
+    runner, size, unknown = fresh.runner, fresh.input_size, fresh.encoder.encode()[None]
+    calls = counted_forward_passes(fresh, monkeypatch)
+    for level in (40, 80, 120):
+        runner.baseline_heads((level,) * 3, size, unknown)
+    runner.baseline_heads((40,) * 3, size, unknown)  # used again: now the most recent
+    runner.baseline_heads((160,) * 3, size, unknown)  # evicts 80, the least recently used
+    assert runner.baseline_cache_size == 3 and len(calls) == 4
+    runner.baseline_heads((40,) * 3, size, unknown)
+    assert len(calls) == 4
+    runner.baseline_heads((80,) * 3, size, unknown)
+    assert len(calls) == 5 and runner.baseline_cache_size == 3
+
+
+def test_the_baseline_cache_serves_several_threads(tiny_bundle):
+    from concurrent.futures import ThreadPoolExecutor
+
+    fresh = load_predictor(tiny_bundle)
+    runner, size, unknown = fresh.runner, fresh.input_size, fresh.encoder.encode()[None]
+    levels = [40, 80, 120, 160] * 6
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(lambda level: runner.baseline_heads((level,) * 3, size, unknown), levels))
+    assert runner.baseline_cache_size == 4 and runner.baseline_hits + runner.baseline_misses == len(levels)
+    for level, heads in zip(levels, results):
+        np.testing.assert_array_equal(heads, runner.baseline_heads((level,) * 3, size, unknown))
+        assert not heads.flags.writeable
+
+
+def test_the_baseline_colour_is_grey_behind_a_colour_constancy_layer(predictor):
+    """A colour-constancy layer turns a featureless photo grey at its mean brightness: photos of one brightness
+    share a baseline whatever their hue; without the layer each channel is rounded."""
+    from skin_core.predictor import BASELINE_GREY_STEP, BASELINE_STEP
+
+    runner = predictor.runner
+    original = runner.colour_constancy
+    try:
+        runner.colour_constancy = True
+        assert runner.baseline_colour((200.2, 100.0, 60.3)) == runner.baseline_colour((120.0, 120.4, 120.1)) \
+            == (120, 120, 120)
+        assert runner.baseline_colour((0.2, 100.0, 200.0))[0] == 0  # a black channel stays black
+        assert all(v % BASELINE_GREY_STEP == 0 for v in runner.baseline_colour((91.0, 17.0, 250.0)))
+        runner.colour_constancy = False
+        assert runner.baseline_colour((200.2, 100.0, 60.3)) == (208, 96, 64)
+        assert runner.baseline_colour((254.0, 3.0, 9.0)) == (255, 0, 16)
+        assert all(v % BASELINE_STEP == 0 for v in runner.baseline_colour((91.0, 17.0, 100.0)))
+    finally:
+        runner.colour_constancy = original

@@ -36,7 +36,8 @@ from alembic.config import Config
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from PIL import Image
-from sqlalchemy import and_, case as case_when, create_engine, delete, event, func, literal, select, text
+from sqlalchemy import and_, create_engine, delete, event, extract, func, literal, select, text
+from sqlalchemy import case as case_when
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, aliased, sessionmaker
@@ -797,11 +798,12 @@ class CaseStore:
         return archive if photos else table
 
     def delete_patient(self, by: UserInfo, patient_code: str) -> int:
-        """Delete every case (with its images and note versions) of one patient, on the patient's request; returns how many. The code
-        is compared in canonical form, so every spelling of it goes. The audit keeps what was done, but the
-        entries that named the code (saves, searches for it, this deletion) name "deleted patient <n>" instead,
-        n being this deletion's own audit entry. On SQLite the freed space is overwritten (secure_delete) and
-        the write-ahead log emptied, so that nothing of the patient stays in the files either."""
+        """Delete every case of one patient, with its images and note versions, on the patient's request;
+        returns how many. The code is compared in canonical form, so every spelling of it goes. The audit keeps
+        what was done, but the entries that named the code (saves, searches for it, this deletion) name "deleted
+        patient <n>" instead, n being this deletion's own audit entry. On SQLite the freed space is overwritten
+        (secure_delete) and the write-ahead log emptied, so that nothing of the patient stays in the files
+        either."""
         _require_admin(by)
         patient_code = _patient_code(patient_code)
         with self._transaction(by) as session:
@@ -854,7 +856,7 @@ class CaseStore:
         one name and action each within REPEAT_GAP of the one before; every other entry is a run of one.
         Gaps and islands: a try starts a run unless it follows its predecessor closely enough, and the running
         count of starts numbers the runs."""
-        seconds = func.julianday(AuditEntry.at) * 86400 if self.is_sqlite else func.extract("epoch", AuditEntry.at)
+        seconds = func.julianday(AuditEntry.at) * 86400 if self.is_sqlite else extract("epoch", AuditEntry.at)
         stream = (AuditEntry.username, AuditEntry.action)
         gap = seconds - func.lag(seconds).over(partition_by=stream, order_by=AuditEntry.id)
         follows = and_(AuditEntry.action.in_(REPEATED_ACTIONS), gap <= REPEAT_GAP.total_seconds())
