@@ -57,6 +57,7 @@ def test_diagnose_in_both_languages_and_compare_in_chromium(server):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.set_default_timeout(120_000)  # a click or fill may wait for a run on a busy 2-core CI machine
         page.goto(server, timeout=60_000)
         page.get_by_text("Lesion photo").wait_for(timeout=120_000)
         page.locator("input[type=file]").first.set_input_files(str(REPO / "assets" / "examples" / "mel.jpg"))
@@ -100,6 +101,7 @@ def test_case_history_in_chromium(tmp_path):
     with served_app(environment={"SKIN_CASES_DATABASE": database}) as served, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.set_default_timeout(120_000)  # a click or fill may wait for a run on a busy 2-core CI machine
         page.goto(served.url, timeout=60_000)
         page.get_by_label("User name").fill("lan", timeout=120_000)
         page.get_by_label("Password", exact=True).fill("doctor password")
@@ -155,6 +157,7 @@ def test_choices_survive_a_language_switch_and_sign_out_starts_afresh_in_chromiu
     with served_app(environment={"SKIN_CASES_DATABASE": database}) as served, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.set_default_timeout(120_000)  # a click or fill may wait for a run on a busy 2-core CI machine
         page.goto(served.url, timeout=60_000)
         sign_in(page)
         choose(page, "Model", "MobileNetV2")
@@ -241,6 +244,7 @@ def test_a_reload_keeps_the_sign_in_and_the_case_until_sign_out_in_chromium(tmp_
     with served_app(environment={"SKIN_CASES_DATABASE": database}) as served, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.set_default_timeout(120_000)  # a click or fill may wait for a run on a busy 2-core CI machine
         page.goto(served.url, timeout=60_000)
         sign_in(page)
         choose(page, "Model", "MobileNetV2")
