@@ -305,7 +305,7 @@ def test_an_example_never_overwrites_what_the_doctor_typed(app):
 
 def test_words_a_doctor_reads(app):
     buffer = io.BytesIO()
-    Image.open(EXAMPLES / "vasc.jpg").save(buffer, format="GIF")
+    Image.open(EXAMPLES / "nv.jpg").save(buffer, format="GIF")
     analyse(app, buffer.getvalue(), name="lesion.gif")  # a GIF is read like any photo
     assert len(ranked_table(app)) == 7
     assert shown(app.number_input, "age", "en").value == 60  # a whole number, not 60.00
