@@ -26,7 +26,10 @@ from skin_core import bundle as bundles
 from skin_core import paths
 from skin_core.bundle import Bundle
 
-TUNING_SETS = ("isic2017_val", "ph2")
+# The role of each set of photos from other cameras (../shared/data/external/<name>/README.md): tuning sets
+# choose models, thresholds and the default, so their figures may flatter; a report-only set chooses nothing.
+EXTERNAL_ROLES = {"isic2017_val": "tuning", "ph2": "tuning", "isic2017_test": "report_only"}
+TUNING_SETS = tuple(name for name, role in EXTERNAL_ROLES.items() if role == "tuning")
 LATENCY_BUDGET_MS = {"single": 50.0, "ensemble": 120.0}
 FILE_LIMIT_MB = 30.0
 TIE_MARGIN = 0.02  # about the standard error of balanced accuracy on the 346 tuning photos

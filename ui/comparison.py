@@ -13,14 +13,11 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from skin_core.classes import CLASS_CODES
+from skin_core.selection import EXTERNAL_ROLES  # sets not named there show as "other clinics"
 from ui.i18n import MISSING, diagnosis_name, formatted, model_label, t
 
 SUMMARY_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "macro_auc")
 ABLATION_METRICS = ("balanced_accuracy", "macro_auc", "macro_f1")
-# Photo sets from other cameras (metrics.json "external"): the tuning sets are meant for choosing models and
-# thresholds, so their figures may flatter; the report-only set chooses nothing. Sets not named here show as
-# "other clinics".
-EXTERNAL_ROLES = {"isic2017_val": "tuning", "ph2": "tuning", "isic2017_test": "report_only"}
 # Enough distinct colours for every bundle in weights/ (plotly's default palette repeats after 10).
 PALETTE = px.colors.qualitative.Dark24 + px.colors.qualitative.Light24
 LABEL_WIDTH = 26  # characters per line of a model's name beside a chart: leaves the bars room at 390 px

@@ -11,6 +11,7 @@ from babel.numbers import format_decimal, format_percent
 from skin_core.bundle import BundleError, open_bundle
 from skin_core.classes import BY_CODE
 from skin_core.metadata import SEXES, SITES
+from skin_core.selection import EXTERNAL_ROLES
 
 LANGUAGES = {"en": "English", "vi": "Tiếng Việt"}
 
@@ -729,11 +730,14 @@ def diagnosis_name(code: str, language: str = "en") -> str:
 
 
 def external_summary(metrics: dict, language: str = "en") -> str:
-    """How the model did on photos from other clinics (the first external set in its metrics), in words."""
+    """How the model did on photos from other clinics that chose nothing (a report-only set, else one whose role
+    is not recorded), in words. Tuning sets are left out: the text says the photos were never used for tuning."""
     external = metrics.get("external") or {}
-    if not external:
+    untuned = sorted(external, key=lambda name: EXTERNAL_ROLES.get(name) != "report_only")
+    untuned = [name for name in untuned if EXTERNAL_ROLES.get(name) != "tuning"]
+    if not untuned:
         return t("no_external", language)
-    name, report = next(iter(external.items()))
+    name, report = untuned[0], external[untuned[0]]
     return t("external_results", language, name=data_set_name(name, language), n=report["n"],
              balanced_accuracy=report["balanced_accuracy"], internal=metrics["balanced_accuracy"],
              mel_recall=report["per_class"]["mel"]["recall"],
