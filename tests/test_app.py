@@ -154,6 +154,10 @@ def test_a_non_skin_photo_is_refused_unless_the_doctor_overrides(app):
     next(b for b in app.button if b.label.startswith("Analyse anyway")).click().run()
     assert not app.exception
     assert any("Outside the model's validated use" in e.value for e in app.error)
+    # no triage advice for a photo outside the validated use: neither refer/biopsy nor follow-up
+    assert any("No triage advice" in w.value for w in app.warning)
+    shown_text = " ".join(m.value for m in [*app.error, *app.success, *app.info])
+    assert "consider a biopsy" not in shown_text and "Advice: follow-up" not in shown_text
     assert len(ranked_table(app)) == 7 and prepare_pdf(app)
 
 

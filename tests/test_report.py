@@ -47,6 +47,37 @@ def test_warnings_add_to_the_report_and_a_full_size_photo_stays_small():
     assert len(report(photo_side=4000)) < 2 * 2**20  # a 12-megapixel photo is embedded display-sized
 
 
+def test_a_flagged_photo_analysed_anyway_gets_no_triage_advice_in_the_report():
+    from skin_core.gate import NOT_DERMOSCOPIC, GateDecision
+
+    for language, advice in (("en", ("biopsy", "follow-up")), ("vi", ("sinh thiết", "theo dõi;"))):
+        plain = re.sub(r"\s+", " ", " ".join(pages(report(language))))
+        assert any(word in plain for word in advice)
+        flagged = prediction()
+        flagged.gate = GateDecision(NOT_DERMOSCOPIC, None, 0.97)
+        settings = dict(details={"patient_id": "BN-1", "age": 61, "sex": "female", "site": "back"},
+                        staff={"clinic": "", "clinician": ""}, photo_name="cat.jpg", model_name="MobileNetV2",
+                        model_version="2026-11-25", validated_use="Dermoscopic photos.", external="",
+                        language=language, outside_use="not a dermoscopic lesion photo")
+        text = re.sub(r"\s+", " ", " ".join(pages(pdf_report(None, None, flagged, **settings))))
+        assert ("No triage advice" if language == "en" else "Không đưa ra khuyến nghị xử trí") in text
+        assert "refer to a dermatologist" not in text and "Advice: follow-up" not in text
+
+
+def test_a_saved_flagged_case_keeps_its_gate_decision():
+    from skin_core.gate import NOT_DERMOSCOPIC
+    from ui.cases import saved_prediction
+    from ui.result import triage_withheld
+
+    case = types.SimpleNamespace(ranked=prediction().ranked, attention=None, malignant_probability=0.62,
+                                 malignancy_threshold=0.3, low_confidence=False,
+                                 probabilities=prediction().probabilities, gate_reason=NOT_DERMOSCOPIC,
+                                 gate_problem=None, gate_score=0.97)
+    assert triage_withheld(saved_prediction(case))
+    assert not triage_withheld(saved_prediction(types.SimpleNamespace(**{**vars(case), "gate_reason": "ok"})))
+    assert not triage_withheld(saved_prediction(types.SimpleNamespace(**{**vars(case), "gate_reason": None})))
+
+
 def test_a_saved_case_without_a_stored_photo_still_has_its_report():
     for language in ("en", "vi"):
         without = report(language, with_photo=False)

@@ -7,6 +7,7 @@ import streamlit as st
 from skin_core import imaging
 from skin_core.cases import (CaseError, CaseRecord, CaseStore, DatabaseUnavailableError, InvalidCaseError, UserInfo,
                              configured_database)
+from skin_core.gate import GateDecision
 from skin_core.predictor import Prediction
 from ui.i18n import t
 from ui.resume import forget, remember
@@ -121,4 +122,6 @@ def saved_prediction(case: CaseRecord) -> Prediction:
     return Prediction(ranked=case.ranked, attention=case.attention, attention_heads=None,
                       malignant_probability=case.malignant_probability,
                       malignancy_threshold=case.malignancy_threshold, low_confidence=case.low_confidence,
-                      probabilities=dict(case.probabilities))
+                      probabilities=dict(case.probabilities),
+                      gate=None if case.gate_reason is None else GateDecision(case.gate_reason, case.gate_problem,
+                                                                              case.gate_score))

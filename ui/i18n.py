@@ -100,6 +100,13 @@ STRINGS = {
         "Nghi ngờ ác tính: u hắc tố ác tính (melanoma), ung thư biểu mô tế bào đáy hoặc dày sừng quang hóa / bệnh Bowen cộng lại "
         "đạt {probability:.0%} (ngưỡng cảnh báo {threshold:.0%}). Khuyến nghị: chuyển khám chuyên khoa da liễu và "
         "cân nhắc sinh thiết; không trấn an bệnh nhân chỉ dựa vào kết quả này."),
+    "triage_withheld": (
+        "No triage advice: the input check flagged this photo, and the alert threshold and its advice (refer, "
+        "biopsy, follow-up) hold only for dermoscopic photos of a lesion. Malignant classes together: "
+        "{probability:.0%} (threshold {threshold:.0%}), not applicable here.",
+        "Không đưa ra khuyến nghị xử trí: bước kiểm tra ảnh đã cảnh báo ảnh này, và ngưỡng cảnh báo cùng khuyến "
+        "nghị (chuyển khám, sinh thiết, theo dõi) chỉ áp dụng cho ảnh soi da của một tổn thương. Tổng xác suất các "
+        "nhóm ác tính: {probability:.0%} (ngưỡng {threshold:.0%}), không áp dụng ở đây."),
     "benign_note": (
         "Malignant classes together: {probability:.0%}, below the alert threshold ({threshold:.0%}). Advice: "
         "follow-up; re-examine if the lesion changes.",

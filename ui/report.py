@@ -10,6 +10,7 @@ from PIL import Image
 
 from skin_core import imaging, paths
 from ui.i18n import diagnosis_name, formatted, sex_name, site_name, t
+from ui.result import triage_withheld
 
 FONT_DIR = paths.REPO_DIR / "assets" / "fonts"
 JPEG_QUALITY = 90
@@ -146,8 +147,12 @@ def pdf_report(photo: np.ndarray | None, overlay: np.ndarray | None, prediction,
     pdf.ln(3)
     figures = {"probability": prediction.malignant_probability, "threshold": prediction.malignancy_threshold}
     alert = prediction.malignancy_alert
-    line(t("malignant_banner" if alert else "benign_note", language, **figures).replace("**", ""), 10, bold=alert)
-    if prediction.alert_disagrees_with_top:
+    if triage_withheld(prediction):
+        line(t("triage_withheld", language, **figures), 10, bold=True)
+    else:
+        line(t("malignant_banner" if alert else "benign_note", language, **figures).replace("**", ""), 10,
+             bold=alert)
+    if prediction.alert_disagrees_with_top and not triage_withheld(prediction):
         line(t("alert_with_benign_top" if alert else "malignant_top_without_alert", language, **figures))
     if prediction.low_confidence:
         line(t("low_confidence", language, probability=prediction.top[1],

@@ -9,15 +9,23 @@ from ui.i18n import diagnosis_name, formatted, t
 OVERLAY_OPACITY = 0.45  # how strongly the attention map covers the photo until the doctor moves the slider
 
 
+def triage_withheld(prediction) -> bool:
+    """A photo the input check flagged and the doctor analysed anyway (or saved so): the alert threshold and its
+    advice (refer, biopsy, follow-up) were validated on dermoscopic photos only, so none is given for it."""
+    return prediction.gate is not None and prediction.gate.flagged
+
+
 def show_result(prediction, lang: str) -> None:
     top_code, top_probability = prediction.top
     st.markdown(t("top_sentence", lang, name=diagnosis_name(top_code, lang), probability=top_probability))
     figures = {"probability": prediction.malignant_probability, "threshold": prediction.malignancy_threshold}
-    if prediction.malignancy_alert:
+    if triage_withheld(prediction):
+        st.warning(t("triage_withheld", lang, **figures), icon="🚫")
+    elif prediction.malignancy_alert:
         st.error(t("malignant_banner", lang, **figures), icon="⚠️")
     else:
         st.success(t("benign_note", lang, **figures))
-    if prediction.alert_disagrees_with_top:
+    if prediction.alert_disagrees_with_top and not triage_withheld(prediction):
         key = "alert_with_benign_top" if prediction.malignancy_alert else "malignant_top_without_alert"
         st.info(t(key, lang, **figures))
     if prediction.low_confidence:
