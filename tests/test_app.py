@@ -558,7 +558,7 @@ def test_vietnamese_words_a_doctor_uses():
     for awkward in ("quyết định tổn thương", "hai phía", "nhiệt độ", "Nhật ký truy cập", "16 bản đồ"):
         assert awkward not in vietnamese, awkward
     assert t("photo_storage_is", "vi", storage=t("storage_full", "vi")).count("lưu ảnh") <= 1
-    assert "Drag and drop" in t("upload", "vi")  # Streamlit's uploader speaks only English: say what it means
+    assert "“Upload”" in t("upload", "vi") and "“50MB per file”" in t("upload", "vi")  # Streamlit's uploader speaks only English: say what it means
     assert "16" not in t("heads", "en")
 
 

@@ -48,6 +48,23 @@ def choose(page, label: str, option: str):
     return box
 
 
+def press_analyse(page):
+    """Select Analyse and wait for the result, as a user would: selecting it again when, after a while, there is
+    no result and the control shows it unselected (a click while the page was still redrawing it was lost once
+    in CI; selecting it again is harmless, the app keeps it selected until New patient)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    unselected = page.locator('[role="radio"][aria-checked="false"]').filter(has_text="Analyse")
+    for _ in range(3):
+        if unselected.count():
+            unselected.first.click()
+        try:
+            page.get_by_text(re.compile("^Most likely")).wait_for(timeout=40_000)
+            return
+        except PlaywrightTimeout:
+            continue
+
+
 def test_diagnose_in_both_languages_and_compare_in_chromium(server):
     """Upload, analyse, switch to Vietnamese with the patient's details filled in (they must not change),
     then open the comparison page; screenshots of each land in test-artifacts/ for review."""
@@ -64,7 +81,7 @@ def test_diagnose_in_both_languages_and_compare_in_chromium(server):
         page.get_by_text("mel.jpg").wait_for(timeout=30_000)
         choose(page, "Sex", "female")
         choose(page, "Anatomical site", "face")
-        page.get_by_role("radio", name="Analyse").click()
+        press_analyse(page)
         expect(page.get_by_text(re.compile("^Most likely"))).to_be_visible(timeout=120_000)
         expect(page.get_by_text("Attention overlay")).to_be_visible(timeout=30_000)
         page.wait_for_timeout(2000)  # let the images finish drawing before the screenshot
@@ -111,7 +128,7 @@ def test_case_history_in_chromium(tmp_path):
         page.get_by_label("Patient identifier (the clinic's own code)").press("Enter")
         page.locator("input[type=file]").first.set_input_files(str(REPO / "assets" / "examples" / "bcc.jpg"))
         page.get_by_text("bcc.jpg").wait_for(timeout=30_000)
-        page.get_by_role("radio", name="Analyse").click()
+        press_analyse(page)
         expect(page.get_by_text(re.compile("^Most likely"))).to_be_visible(timeout=120_000)
         page.get_by_label("Lesion (e.g. left shoulder, lesion 1)").fill("nose, lesion 1")
         page.get_by_label("Lesion (e.g. left shoulder, lesion 1)").press("Enter")
@@ -254,7 +271,7 @@ def test_a_reload_keeps_the_sign_in_and_the_case_until_sign_out_in_chromium(tmp_
         choose(page, "Anatomical site", "face")
         page.locator("input[type=file]").first.set_input_files(str(REPO / "assets" / "examples" / "bcc.jpg"))
         page.get_by_text("bcc.jpg").wait_for(timeout=30_000)
-        page.get_by_role("radio", name="Analyse").click()
+        press_analyse(page)
         expect(page.get_by_text(most_likely)).to_be_visible(timeout=120_000)
         result = page.get_by_text(most_likely).inner_text()
         page.get_by_label("Lesion (e.g. left shoulder, lesion 1)").fill("nose, lesion 1")

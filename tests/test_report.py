@@ -47,6 +47,17 @@ def test_warnings_add_to_the_report_and_a_full_size_photo_stays_small():
     assert len(report(photo_side=4000)) < 2 * 2**20  # a 12-megapixel photo is embedded display-sized
 
 
+def test_the_report_writes_probabilities_as_the_page_does():
+    """Vietnamese decimals with a comma (55,0%), and a probability that rounds to 0 reads "< 0,1%" as on screen."""
+    from ui.i18n import formatted
+
+    for language in ("en", "vi"):
+        text = re.sub(r"\s+", " ", " ".join(pages(report(language))))
+        for _, probability in prediction().ranked:
+            assert formatted(probability, language, ".1%") in text
+    assert "55,0" in " ".join(pages(report("vi"))) and "55.0%" not in " ".join(pages(report("vi")))
+
+
 def test_a_flagged_photo_analysed_anyway_gets_no_triage_advice_in_the_report():
     from skin_core.gate import NOT_DERMOSCOPIC, GateDecision
 

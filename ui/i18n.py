@@ -49,8 +49,7 @@ STRINGS = {
     "photo": ("Lesion photo", "Ảnh tổn thương"),
     "upload": ("Upload a dermoscopic photo (JPEG, PNG, BMP, TIFF, WebP, GIF)",
                "Tải lên ảnh soi da (JPEG, PNG, BMP, TIFF, WebP, GIF). Khung tải ảnh bên dưới chỉ có tiếng Anh: "
-               "“Drag and drop file here” = kéo thả tệp vào đây, “Browse files” = chọn tệp, “Limit 50MB per file” = "
-               "tối đa 50 MB mỗi tệp."),
+               "“Upload” = tải lên (hoặc kéo thả tệp vào khung), “50MB per file” = tối đa 50 MB mỗi tệp."),
     "use_camera": ("Use the camera", "Dùng máy ảnh"),
     "camera": ("Take a photo", "Chụp ảnh"),
     "examples": ("Example photos from HAM10000", "Ảnh mẫu từ HAM10000"),

@@ -143,7 +143,7 @@ def pdf_report(photo: np.ndarray | None, overlay: np.ndarray | None, prediction,
     with pdf.table(col_widths=(120, 30), text_align=("LEFT", "RIGHT")) as table:
         table.row([t("diagnosis", language), t("probability", language)])
         for code, probability in prediction.ranked:
-            table.row([f"{diagnosis_name(code, language)} ({code})", f"{probability:.1%}"])
+            table.row([f"{diagnosis_name(code, language)} ({code})", formatted(probability, language, ".1%")])
     pdf.ln(3)
     figures = {"probability": prediction.malignant_probability, "threshold": prediction.malignancy_threshold}
     alert = prediction.malignancy_alert
