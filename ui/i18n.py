@@ -739,11 +739,11 @@ def external_summary(metrics: dict, language: str = "en") -> str:
     """How the model did on photos from other clinics that chose nothing (a report-only set, else one whose role
     is not recorded), in words. Tuning sets are left out: the text says the photos were never used for tuning."""
     external = metrics.get("external") or {}
-    untuned = sorted(external, key=lambda name: EXTERNAL_ROLES.get(name) != "report_only")
-    untuned = [name for name in untuned if EXTERNAL_ROLES.get(name) != "tuning"]
+    untuned = [name for name in external if EXTERNAL_ROLES.get(name) != "tuning"]
     if not untuned:
         return t("no_external", language)
-    name, report = untuned[0], external[untuned[0]]
+    name = min(untuned, key=lambda name: EXTERNAL_ROLES.get(name) != "report_only")  # report-only first
+    report = external[name]
     return t("external_results", language, name=data_set_name(name, language), n=report["n"],
              balanced_accuracy=report["balanced_accuracy"], internal=metrics["balanced_accuracy"],
              mel_recall=report["per_class"]["mel"]["recall"],

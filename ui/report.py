@@ -147,12 +147,13 @@ def pdf_report(photo: np.ndarray | None, overlay: np.ndarray | None, prediction,
     pdf.ln(3)
     figures = {"probability": prediction.malignant_probability, "threshold": prediction.malignancy_threshold}
     alert = prediction.malignancy_alert
-    if triage_withheld(prediction):
+    withheld = triage_withheld(prediction)
+    if withheld:
         line(t("triage_withheld", language, **figures), 10, bold=True)
     else:
         line(t("malignant_banner" if alert else "benign_note", language, **figures).replace("**", ""), 10,
              bold=alert)
-    if prediction.alert_disagrees_with_top and not triage_withheld(prediction):
+    if prediction.alert_disagrees_with_top and not withheld:
         line(t("alert_with_benign_top" if alert else "malignant_top_without_alert", language, **figures))
     if prediction.low_confidence:
         line(t("low_confidence", language, probability=prediction.top[1],

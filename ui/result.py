@@ -19,13 +19,14 @@ def show_result(prediction, lang: str) -> None:
     top_code, top_probability = prediction.top
     st.markdown(t("top_sentence", lang, name=diagnosis_name(top_code, lang), probability=top_probability))
     figures = {"probability": prediction.malignant_probability, "threshold": prediction.malignancy_threshold}
-    if triage_withheld(prediction):
+    withheld = triage_withheld(prediction)
+    if withheld:
         st.warning(t("triage_withheld", lang, **figures), icon="🚫")
     elif prediction.malignancy_alert:
         st.error(t("malignant_banner", lang, **figures), icon="⚠️")
     else:
         st.success(t("benign_note", lang, **figures))
-    if prediction.alert_disagrees_with_top and not triage_withheld(prediction):
+    if prediction.alert_disagrees_with_top and not withheld:
         key = "alert_with_benign_top" if prediction.malignancy_alert else "malignant_top_without_alert"
         st.info(t(key, lang, **figures))
     if prediction.low_confidence:

@@ -14,10 +14,11 @@ _clear_queue = ForwardMsgQueue.clear
 
 
 def _clear_keeping_upload_answers(queue: ForwardMsgQueue, retain_lifecycle_msgs: bool = False, **kwargs) -> None:
+    if not retain_lifecycle_msgs:  # a flush: the answers are being sent
+        return _clear_queue(queue, retain_lifecycle_msgs=False, **kwargs)
     answers = [msg for msg in queue._queue if msg.WhichOneof("type") == "file_urls_response"]
-    _clear_queue(queue, retain_lifecycle_msgs=retain_lifecycle_msgs, **kwargs)
-    if retain_lifecycle_msgs:  # a run cut short; a flush (retain_lifecycle_msgs=False) has sent them already
-        queue._queue.extend(answers)
+    _clear_queue(queue, retain_lifecycle_msgs=True, **kwargs)  # a run cut short
+    queue._queue.extend(answers)
 
 
 def keep_upload_answers() -> None:
