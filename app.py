@@ -72,15 +72,15 @@ if clinical:
     chosen = st.session_state.get(MODEL)
     if chosen not in clinical:
         if chosen is not None:  # the bundle was removed or broke since it was chosen: say so, never silently
-            st.sidebar.warning(t("model_gone", language, name=model_label(chosen)))
+            st.sidebar.warning(t("model_gone", language, name=model_label(chosen, language=language)))
         chosen = st.session_state[MODEL] = default or next(iter(clinical))
     names = list(clinical)
     model_key = widget_key(SIDEBAR, "model", language)
     st.sidebar.selectbox(
         t("model", language), names, index=names.index(chosen), key=model_key, on_change=choose,
         args=(MODEL, model_key, names), help=t("model_help", language),
-        format_func=lambda name: f"{model_label(name, clinical[name])} ({t('default_model', language)})"
-        if name == default else model_label(name, clinical[name]))
+        format_func=lambda name: f"{model_label(name, clinical[name], language)} ({t('default_model', language)})"
+        if name == default else model_label(name, clinical[name], language))
 else:
     st.session_state.pop(MODEL, None)
 drawn(SIDEBAR)

@@ -18,7 +18,7 @@ if not evaluated:
 
 for bundle in evaluated:
     config, metrics, card = bundle.config, bundle.metrics, bundle.config.model_card
-    label = model_label(bundle.name, config.display_name)
+    label = model_label(bundle.name, config.display_name, lang)
     with st.expander(label if config.clinical else f"{label} · {t('research', lang)}",
                      expanded=bundle.name == model_name()):
         st.caption(t("report_model", lang, name=bundle.name, version=config.version))
@@ -37,7 +37,8 @@ for bundle in evaluated:
         if config.is_ensemble:
             st.markdown(f"**{t('architecture', lang)}**: " + t(
                 "ensemble_text" if len(config.members) > 1 else "framed_member_text", lang,
-                members=", ".join(map(model_label, config.members)), lead=model_label(config.members[0]),
+                members=", ".join(model_label(member, language=lang) for member in config.members),
+                lead=model_label(config.members[0], language=lang),
                 parameters=config.parameters))
         else:
             st.markdown(f"**{t('architecture', lang)}**: " + t(

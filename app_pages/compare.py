@@ -20,7 +20,7 @@ shown = comparison.shown_bundles(evaluated, research)
 if not shown:
     st.info(t("no_released", lang))
     st.stop()
-labels = comparison.model_labels(evaluated)  # the same name for a model whichever bundles are shown
+labels = comparison.model_labels(evaluated, lang)  # the same name for a model whichever bundles are shown
 frame = comparison.summary_frame(shown, labels)
 # On a phone the name stays in view, wrapped over up to three lines, while the figures scroll beside it; a figure
 # nobody measured shows as a dash.

@@ -19,7 +19,8 @@ from skin_core.bundle import BundleError, open_bundle
 from skin_core.cases import CaseDraft, CaseError
 from skin_core.imaging import InvalidImageError
 from skin_core.metadata import SEXES, SITES, UNKNOWN, InvalidMetadataError
-from ui.i18n import LANGUAGES, diagnosis_name, external_summary, gate_finding, literal, sex_name, site_name, t
+from ui.i18n import (DATE_WIDGET_FORMAT, diagnosis_name, external_summary, gate_finding, literal, model_label,
+                     sex_name, site_name, t)
 from ui.cases import case_store, current_user, error_message
 from ui.report import pdf_report
 from ui.result import OVERLAY_OPACITY, show_result
@@ -33,6 +34,7 @@ STAFF_FIELDS = ("clinic", "clinician")
 CASE_FIELDS = ("case_lesion", "case_visit_date", "case_note")  # what the save form holds for this patient
 ANALYSE = "analyse"  # the Analyse control's key and its one option
 ANALYSIS_ON = "analysis_on"  # the latch itself: a widget's own state is dropped while another page is shown
+THUMBNAIL_SIDE = 160  # pixels: the chosen photo shown small before it is analysed
 TAKEN_FILE = "taken_file"  # the uploaded or photographed file shown last (an example replaces it until the next)
 
 lang = language()
@@ -58,6 +60,16 @@ def shown(field: str, target: dict = details) -> dict:
 
 def set_photo(label: str, data: bytes) -> None:
     st.session_state["photo"] = {"name": label, "bytes": data, "sha": hashlib.sha256(data).hexdigest()}
+
+
+def thumbnail(photo: dict) -> bytes | None:
+    """A small JPEG of the chosen photo, made once (None when the file is no readable image: Analyse says why)."""
+    if "thumbnail" not in photo:
+        try:
+            photo["thumbnail"] = imaging.jpeg_bytes(photo["bytes"], max_side=THUMBNAIL_SIDE)
+        except InvalidImageError:
+            photo["thumbnail"] = None
+    return photo["thumbnail"]
 
 
 def take_new_file(file, label: str | None = None) -> None:
@@ -152,7 +164,7 @@ def save_section(store, user, request: tuple) -> None:
     lesion_column, date_column = st.columns([3, 1])
     lesion_column.text_input(t("lesion_label", lang), key="case_lesion", max_chars=120)
     date_column.date_input(t("visit_date", lang), key="case_visit_date", value=datetime.date.today(),
-                           format="YYYY-MM-DD")
+                           format=DATE_WIDGET_FORMAT, help=t("date_help", lang))
     st.text_area(t("note", lang), key="case_note", max_chars=10_000)
     saved = st.session_state.setdefault("saved_cases", {})
     error = st.session_state.get("save_error")
@@ -206,6 +218,11 @@ with inputs:
     take_new_file(st.file_uploader(t("upload", lang), type=UPLOAD_TYPES, key=f"upload_{generation}"))
     if camera_on:
         take_new_file(st.camera_input(t("camera", lang), key=f"camera_{generation}"), "camera.jpg")
+    chosen = st.session_state.get("photo")
+    if chosen is not None and not st.session_state.get(ANALYSIS_ON):  # what Analyse will read, before it does
+        preview = thumbnail(chosen)
+        if preview is not None:
+            st.image(preview, caption=chosen["name"], width=THUMBNAIL_SIDE)
     example = st.session_state.get("example_details")
     if example:
         st.info(t("example_details_kept", lang, age=example["age"], sex=sex_name(example["sex"], lang),
@@ -286,7 +303,7 @@ with slot.container():
     if gate is not None and gate.flagged:
         if st.session_state.get("gate_override") != request:
             st.warning(t(f"gate_{gate_finding(gate)}", lang), icon="🚫")
-            st.info(t("gate_how_to", lang))
+            st.info(t(f"gate_advice_{gate_finding(gate)}", lang))
             st.button(t("analyse_anyway", lang), key="analyse_anyway", on_click=override_gate, args=(request,))
             st.stop()
         outside_use = t(f"gate_what_{gate_finding(gate)}", lang)
@@ -306,7 +323,8 @@ with slot.container():
                 image, prediction.attention, st.session_state.get("opacity", OVERLAY_OPACITY))
             pdf["data"] = pdf_report(
                 image, overlay, prediction, details=details, staff=staff, photo_name=photo["name"],
-                model_name=bundle_config.display_name or name, model_version=bundle_config.version,
+                model_name=model_label(name, bundle_config.display_name, lang),
+                model_version=bundle_config.version,
                 validated_use=bundle_config.model_card.text("intended_use", lang),
                 external=external_summary(open_bundle(name).metrics, lang),
                 language=lang, outside_use=outside_use)
@@ -317,4 +335,3 @@ with slot.container():
     store, _ = case_store()
     if store is not None and current_user() is not None:
         save_section(store, current_user(), request)
-    st.caption(t("disclaimer", lang))

@@ -11,7 +11,7 @@ import streamlit as st
 from skin_core.bundle import BundleError, open_bundle
 from skin_core.cases import FINAL_DIAGNOSES, FINAL_SOURCES, CaseError
 from ui.cases import case_store, current_user, error_message, saved_prediction, stored_photo
-from ui.i18n import (DATE_WIDGET_FORMATS, MISSING, count, diagnosis_name, external_summary, formatted, literal,
+from ui.i18n import (DATE_WIDGET_FORMAT, MISSING, count, diagnosis_name, external_summary, formatted, literal,
                      model_label, sex_name, site_name, t)
 from ui.report import pdf_report
 from ui.result import show_result
@@ -86,8 +86,9 @@ with st.container(border=True):
     code_column, from_column, to_column, diagnosis_column, alert_column = st.columns([2, 1, 1, 2, 1])
     code = code_column.text_input(t("patient_code_filter", lang), key="filter_code", max_chars=64)
     date_from = from_column.date_input(t("date_from", lang), value=None, key="filter_from",
-                                       format=DATE_WIDGET_FORMATS[lang])
-    date_to = to_column.date_input(t("date_to", lang), value=None, key="filter_to", format=DATE_WIDGET_FORMATS[lang])
+                                       format=DATE_WIDGET_FORMAT, help=t("date_help", lang))
+    date_to = to_column.date_input(t("date_to", lang), value=None, key="filter_to", format=DATE_WIDGET_FORMAT,
+                                   help=t("date_help", lang))
     diagnosis = diagnosis_column.selectbox(
         t("diagnosis_filter", lang), ["any", "unconfirmed", *FINAL_DIAGNOSES], key="filter_diagnosis",
         format_func=lambda v: t(v, lang) if v in ("any", "unconfirmed") else final_name(v))
@@ -130,7 +131,7 @@ st.dataframe(pd.DataFrame({
     t("final_column", lang): [final_name(c.final_diagnosis) if c.confirmed else "" for c in cases],
 }), hide_index=True, width="stretch", column_config={t("malignant_column", lang): st.column_config.ProgressColumn(
     format="percent", min_value=0.0, max_value=1.0), t("visit_date", lang): st.column_config.DateColumn(
-    format=DATE_WIDGET_FORMATS[lang])})
+    format=DATE_WIDGET_FORMAT, help=t("date_help", lang))})
 
 by_id = {c.id: c for c in cases}
 case_id = st.selectbox(t("open_case", lang), [None, *by_id], key="open_case_id", on_change=open_afresh,
@@ -159,7 +160,7 @@ def report(case, photo, overlay, outside_use) -> bytes:
     lesion, note and final diagnosis)."""
     try:
         bundle = open_bundle(case.model_name)
-        display, use = model_label(case.model_name, bundle.config.display_name), bundle.config.model_card.text(
+        display, use = model_label(case.model_name, bundle.config.display_name, lang), bundle.config.model_card.text(
             "intended_use", lang)
         external = external_summary(bundle.metrics, lang)
     except BundleError:  # the model was removed since: the report still shows what it said
@@ -180,7 +181,7 @@ if case_id is not None:
     st.divider()
     st.subheader(t("case_heading", lang, case_id=case.id, patient=literal(case.patient_code), date=case.visit_date))
     st.caption(t("saved_by", lang, user=literal(case.created_by), when=case.created_at.astimezone(),
-                 model=model_label(case.model_name), version=case.model_version) + " · "
+                 model=model_label(case.model_name, language=lang), version=case.model_version) + " · "
                + f"{t('lesion_column', lang)}: {literal(case.lesion_label) or MISSING} · "
                + f"{t('age', lang).split(' (')[0]}: {formatted(case.age, lang)} · {sex_name(case.sex, lang)} · "
                + site_name(case.site, lang))
@@ -227,7 +228,7 @@ if case_id is not None:
                             index=FINAL_SOURCES.index(case.final_source) if case.confirmed else None,
                             placeholder=t("choose_one", lang), format_func=lambda s: t(f"source_{s}", lang))
     date_column.date_input(t("final_date", lang), key=final_keys["final_date"], value=case.final_date,
-                           format=DATE_WIDGET_FORMATS[lang])
+                           format=DATE_WIDGET_FORMAT, help=t("date_help", lang))
 
     def record_final():
         chosen = [st.session_state.get(key) for key in final_keys.values()]

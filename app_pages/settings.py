@@ -8,7 +8,7 @@ import streamlit as st
 
 from skin_core.cases import AUDIT_ACTIONS, PHOTO_STORAGE, ROLES, CaseError
 from ui.cases import case_store, current_user, error_message
-from ui.i18n import DATE_WIDGET_FORMATS, MISSING, audit_action, formatted, literal, t
+from ui.i18n import DATE_WIDGET_FORMAT, MISSING, audit_action, formatted, literal, t
 from ui.state import language
 
 AUDIT_PAGE_ROWS = 100
@@ -122,8 +122,9 @@ with st.container(border=True):
     audit_actions = action_column.multiselect(t("audit_actions_filter", lang), AUDIT_ACTIONS, key="audit_actions",
                                               format_func=lambda a: audit_action(a, lang))
     audit_from = from_column.date_input(t("audit_from", lang), value=None, key="audit_from",
-                                        format=DATE_WIDGET_FORMATS[lang])
-    audit_to = to_column.date_input(t("audit_to", lang), value=None, key="audit_to", format=DATE_WIDGET_FORMATS[lang])
+                                        format=DATE_WIDGET_FORMAT, help=t("date_help", lang))
+    audit_to = to_column.date_input(t("audit_to", lang), value=None, key="audit_to", format=DATE_WIDGET_FORMAT,
+                                    help=t("date_help", lang))
     grouped = st.toggle(t("audit_grouped", lang), value=True, key="audit_grouped")
 filters = (audit_user, tuple(audit_actions), audit_from, audit_to, grouped)
 paging = st.session_state.get("audit_paging")

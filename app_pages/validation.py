@@ -33,7 +33,8 @@ def figure(value) -> str:
 
 
 for clinic in reports:
-    st.subheader(t("validation_model", lang, model=model_label(clinic.model_name), version=clinic.model_version))
+    st.subheader(t("validation_model", lang, model=model_label(clinic.model_name, language=lang),
+                   version=clinic.model_version))
     sources = ", ".join(f"{t(f'source_{s}', lang)} {n}" for s, n in clinic.sources.items())
     st.markdown(t("validation_rests_on", lang, confirmed=count(clinic.n, "confirmed_case", lang),
                   malignant=clinic.n_malignant, other=count(clinic.outside_classes, "case", lang), sources=sources))

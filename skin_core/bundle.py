@@ -8,7 +8,9 @@
     <bundle>/split.csv       image_id, lesion_id, dx, split: the exact split the numbers come from
     <bundle>/history.csv     one row per training epoch
 
-``weights/default.txt`` names the bundle the app and the command-line tools use when none is given.
+``weights/catalogue.json`` lists the released clinical models, the ones a doctor is offered, and the default
+the app and the command-line tools use when none is given (``Catalogue``). Every other bundle stays usable for
+comparison and for the saved cases that name it.
 """
 
 import json
@@ -35,7 +37,7 @@ CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
 SPLIT_FILE = "split.csv"
 HISTORY_FILE = "history.csv"
-DEFAULT_FILE = "default.txt"
+CATALOGUE_FILE = "catalogue.json"
 LANGUAGES = ("en", "vi")  # the languages a model card is written in
 ENSEMBLE = "ensemble"  # the backbone field of a bundle that averages other bundles (its members)
 INTENDED_USES = ("clinical", "research")  # research: ablations and experiments, never offered for diagnosis
@@ -43,6 +45,10 @@ INTENDED_USES = ("clinical", "research")  # research: ablations and experiments,
 
 class BundleError(Exception):
     """A model bundle that cannot be used; the message names the bundle and what is wrong."""
+
+
+class InvalidCatalogueError(BundleError, ValueError):
+    """A weights/catalogue.json that cannot be read."""
 
 
 class BundleNotFoundError(BundleError, FileNotFoundError):
@@ -269,9 +275,10 @@ class BundleConfig:
               f"needs a finite mean and a positive std, got {age!r}")
         if self.gate is not None:
             for name, value in asdict(self.gate).items():
-                if name == "min_lesion_share" and value is None:  # a gate fitted before the lesion's size counted
-                    continue
-                check(_finite(value) and value >= 0, f"gate.{name}", f"must be a number >= 0, got {value!r}")
+                if name == "skin_region":
+                    check(isinstance(value, bool), "gate.skin_region", f"must be true or false, got {value!r}")
+                elif value is not None or name not in ("min_lesion_share", "min_contrast"):  # None: an older gate
+                    check(_finite(value) and value >= 0, f"gate.{name}", f"must be a number >= 0, got {value!r}")
             check(0 < self.gate.threshold < 1, "gate.threshold",
                   f"must lie strictly between 0 and 1, got {self.gate.threshold!r}")
         if self.framing is not None:
@@ -388,14 +395,56 @@ def list_bundles(weights_dir=None) -> list[str]:
     return sorted(p.name for p in weights_dir.iterdir() if is_bundle(p))
 
 
+@dataclass(frozen=True)
+class Catalogue:
+    """The released clinical models (weights/catalogue.json): what a doctor may choose for a new diagnosis, the
+    default among them, and each one's name as a doctor reads it, in every language of the app."""
+
+    default: str
+    released: tuple[str, ...]
+    names: dict = field(default_factory=dict)  # bundle -> {language: readable name}
+
+    def __post_init__(self):
+        names = self.released
+        if not (isinstance(names, tuple) and names and all(isinstance(name, str) and name for name in names)
+                and len(set(names)) == len(names)):
+            raise ValueError(f"released must list distinct bundle names, got {self.released!r}")
+        if self.default not in self.released:
+            raise ValueError(f"the default {self.default!r} is not among the released models {list(self.released)}")
+        for name in self.released:
+            readable = self.names.get(name)
+            if not (isinstance(readable, dict) and all(isinstance(readable.get(language), str) and readable[language]
+                                                       for language in LANGUAGES)):
+                raise ValueError(f"names[{name!r}] must give a readable name in {list(LANGUAGES)}, got {readable!r}")
+
+
+def read_catalogue(weights_dir=None) -> Catalogue | None:
+    """The catalogue of ``weights_dir`` (None when it has none: every clinical bundle's newest version is then
+    offered); a malformed one is an InvalidCatalogueError naming the file."""
+    named = Path(weights_dir or paths.weights_dir()) / CATALOGUE_FILE
+    if not named.is_file():
+        return None
+    try:
+        content = json.loads(named.read_text(encoding="utf-8"))
+        return Catalogue(content["default"], tuple(content["released"]), dict(content["names"]))
+    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as error:
+        raise InvalidCatalogueError(f"{named} is unusable: it needs \"default\", \"released\" and \"names\" "
+                                    f"({error})") from None
+
+
+def write_catalogue(catalogue: Catalogue, weights_dir=None) -> None:
+    write_json(Path(weights_dir or paths.weights_dir()) / CATALOGUE_FILE,
+               {"default": catalogue.default, "released": list(catalogue.released), "names": catalogue.names})
+
+
 def default_bundle_name(weights_dir=None) -> str:
-    weights_dir = Path(weights_dir or paths.weights_dir())
-    named = weights_dir / DEFAULT_FILE
-    if named.is_file():
-        return named.read_text(encoding="utf-8").strip()
+    catalogue = read_catalogue(weights_dir)
+    if catalogue is not None:
+        return catalogue.default
     bundles = list_bundles(weights_dir)
     if not bundles:
-        raise BundleNotFoundError(f"No model bundle in {weights_dir}. Train one with train.py or copy one there.")
+        raise BundleNotFoundError(f"No model bundle in {Path(weights_dir or paths.weights_dir())}. Train one with "
+                                  f"train.py or copy one there.")
     return bundles[0]
 
 

@@ -17,6 +17,7 @@ builds a framed bundle of a trained model (a one-member ensemble: its own temper
 measured on the framed validation and test photos).
 """
 
+import functools
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -45,6 +46,18 @@ class Framing:
     min_scale: float = 0.3  # never crop below this share of the photo's side
 
 
+@functools.lru_cache(maxsize=16)
+def inscribed_ellipse(shape: tuple, scale: float = 1.0) -> np.ndarray:
+    """Read-only boolean mask of the ellipse inscribed in an image of ``shape`` (height, width), its axes times
+    ``scale``; cached, as every photo at a model's input size needs the same one."""
+    height, width = shape[:2]
+    rows, columns = np.mgrid[:height, :width]
+    mask = (((columns + 0.5 - width / 2) / (width / 2)) ** 2
+            + ((rows + 0.5 - height / 2) / (height / 2)) ** 2 <= scale ** 2)
+    mask.setflags(write=False)
+    return mask
+
+
 def darker_component(grey: np.ndarray, central: bool = False):
     """The lesion as the darker-than-skin part (Otsu's threshold on the smoothed grey image) that lies nearest
     the centre, larger parts preferred: ``(x, y, width, height, area)`` in pixels, or None where no part
@@ -53,8 +66,7 @@ def darker_component(grey: np.ndarray, central: bool = False):
     smooth = cv2.GaussianBlur(grey, (5, 5), 0)
     height, width = grey.shape
     if central:
-        rows, columns = np.mgrid[:height, :width]
-        inside = ((columns + 0.5 - width / 2) / (width / 2)) ** 2 + ((rows + 0.5 - height / 2) / (height / 2)) ** 2 <= 1
+        inside = inscribed_ellipse(grey.shape)
         threshold, _ = cv2.threshold(smooth[inside].reshape(-1, 1), 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
         darker = ((smooth <= threshold) & inside).astype(np.uint8)
     else:

@@ -4,27 +4,33 @@ The classifier knows 7 dermoscopic diagnoses and answers something for any pictu
 per photo, with a reason code:
 
 - ``ok``;
-- ``poor_quality``: blurred, too dark, too bright or the lesion too small in the frame, by limits measured on
-  the training photos (the 0.1 and 99.9 percentiles of sharpness and brightness, the 0.1 percentile of the
-  lesion's share of the photo, at the model's input size). A blurred or badly exposed photo
-  also drifts away from the training photos, so below an even chance of "not dermoscopic" the quality problem
-  is named first: retaking the photo is what the doctor needs to hear;
+- ``poor_quality``, with its problem: no lesion visible (no structure at all: a plain colour, a covered lens,
+  or nothing darker than the skin), too dark, too bright, blurred, or the lesion too small in the frame. The
+  limits come from the dermoscopic training photos (0.1 and 99.9 percentiles of sharpness, brightness,
+  contrast and the lesion's share of the photo, at the model's input size), widened where photos from other
+  cameras need it, and are measured on the skin a dermatoscope shows (the inscribed ellipse), so a ruler, ink
+  or a watermark along the edges does not count. A blurred or badly exposed photo also drifts away from the
+  training photos, so below an even chance of "not dermoscopic" the quality problem is named first: retaking
+  the photo is what the doctor needs to hear;
 - ``not_dermoscopic``: a logistic regression on the model's own pooled backbone features (computed in the
-  same forward pass as the diagnosis, so the gate costs almost nothing) separates the training split's
-  dermoscopic photos from labelled photos that are not (clinical photos of skin, non-skin photos, other
-  medical images). Its threshold is the most lenient one that still flags the target share of every
-  category out of fold (grouped by source), but never one that flags more than 1 % of the validation split's
-  dermoscopic photos; the images the gate is reported on are never the ones it was tuned on.
+  same forward pass as the diagnosis, so the gate costs almost nothing) separates dermoscopic photos (the
+  HAM10000 training split and other cameras' training photos) from labelled photos that are not (clinical
+  photos of skin, non-skin photos, other medical images). Its threshold is the most lenient one that still
+  flags the target share of every category out of fold (grouped by source), raised where needed so that at
+  most ``MAX_FLAGGED`` of each choosing set of dermoscopic photos (HAM10000 validation and the tuning sets of
+  other cameras) is flagged for any reason. The photos the gate is reported on are never the ones it was
+  fitted or tuned on.
 
-    python -m skin_core.gate --model mobilenetv2 [--ood ../shared/data/ood_dev] [--data <HAM10000 folder>]
+    python -m skin_core.gate --model efficientnetlite2-224 --release efficientnetlite2-224-v2 [--cache DIR]
 
-fits the gate of a bundle and writes its weights (``gate.npz``), its threshold and quality limits (config.json)
-and its measured rates (metrics.json). For an ensemble it fits nothing: it measures the lead member's gate on
-the photos as the ensemble shows them to the lead (framed, for a framed bundle) and writes the rates.
+fits the gate of a bundle and writes it as a new version of the bundle (a released bundle is never
+rewritten): gate.npz, the settings in config.json, the measured rates in metrics.json. An ensemble gets its own
+gate, fitted on its lead member's features for the photos as the ensemble shows them to the lead.
 """
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -35,18 +41,21 @@ import numpy as np
 import pandas as pd
 
 from skin_core import imaging
-from skin_core.framing import darker_component, framed
+from skin_core.framing import darker_component, framed, inscribed_ellipse
 
 OK, NOT_DERMOSCOPIC, POOR_QUALITY = "ok", "not_dermoscopic", "poor_quality"
-BLURRED, TOO_DARK, TOO_BRIGHT, LESION_TOO_SMALL = "blurred", "too_dark", "too_bright", "lesion_too_small"
-QUALITY_PROBLEMS = (BLURRED, TOO_DARK, TOO_BRIGHT, LESION_TOO_SMALL)
+NO_LESION_VISIBLE, BLURRED, TOO_DARK, TOO_BRIGHT, LESION_TOO_SMALL = (
+    "no_lesion_visible", "blurred", "too_dark", "too_bright", "lesion_too_small")
+QUALITY_PROBLEMS = (NO_LESION_VISIBLE, TOO_DARK, TOO_BRIGHT, BLURRED, LESION_TOO_SMALL)
 GATE_FILE = "gate.npz"
 # Share of each kind of wrong input the operating point must flag (the project's targets).
 FLAG_TARGETS = {"A_clinical": 0.80, "B_nonskin": 0.95, "C_medical": 0.95}
 QUALITY_PERCENTILES = (0.1, 99.9)
-MAX_VALIDATION_FLAGGED = 0.01  # of the in-distribution validation photos, at most
+MAX_FLAGGED = 0.02  # of each choosing set of dermoscopic photos (other cameras, HAM10000 validation), at most
+MAX_FLAGGED_PER_LIMIT = 0.005  # of each choosing set, by one quality limit alone: the rest is the score's
 REGULARISATION = 0.01  # logistic regression's C: few negatives, many features
 OOD_FOLDS = 5
+SKIN_REGION_SCALE = 0.85  # of the inscribed ellipse: a margin for scale bars and text along the edges
 
 
 @dataclass(frozen=True)
@@ -60,25 +69,33 @@ class GateDecision:
         return self.reason != OK
 
 
-def quality_measures(images: np.ndarray) -> np.ndarray:
-    """(N, 3): sharpness (variance of the Laplacian of the grey image), brightness (mean grey level) and the
-    lesion's share of the photo (``lesion_share``), for uint8 RGB images at the model's input size."""
+def quality_measures(images: np.ndarray, skin_region: bool = False) -> np.ndarray:
+    """(N, 4): sharpness (variance of the Laplacian of the grey image), brightness (mean grey level), the
+    lesion's share of the photo (``lesion_share``) and contrast (standard deviation of the grey level), for
+    uint8 RGB images at the model's input size. With ``skin_region`` they are measured on the skin a
+    dermatoscope shows, inside the inscribed ellipse (the lesion's share) and a margin within it (the others):
+    a ruler or a watermark along the edges, ink in a corner and the dark vignette of a round lens then do not
+    count."""
     rows = []
     for image in images:
         grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
-        rows.append((float(cv2.Laplacian(grey, cv2.CV_32F).var()), float(grey.mean()), lesion_share(grey)))
-    return np.array(rows, dtype=np.float64).reshape(-1, 3)
+        laplacian = cv2.Laplacian(grey, cv2.CV_32F)
+        mask = inscribed_ellipse(grey.shape, SKIN_REGION_SCALE).view(np.uint8) if skin_region else None
+        (brightness,), (contrast,) = (values[:, 0] for values in cv2.meanStdDev(grey, mask=mask))
+        sharpness = cv2.meanStdDev(laplacian, mask=mask)[1][0, 0] ** 2
+        rows.append((sharpness, brightness, lesion_share(grey, central=skin_region), contrast))
+    return np.array(rows, dtype=np.float64).reshape(-1, 4)
 
 
-def lesion_share(grey: np.ndarray) -> float:
+def lesion_share(grey: np.ndarray, central: bool = False) -> float:
     """Share of the photo covered by the lesion: the part darker than the skin around it (Otsu's threshold
     on the smoothed grey image) that lies nearest the centre, where a dermoscopic photo puts the lesion, larger
-    parts preferred. Against the HAM10000 lesion masks (the 1505 validation photos of the MobileNetV2 split) its
-    share has a Spearman correlation of 0.79 with the mask's: 0.92 for naevi and 0.83 for melanomas, but
-    0.2-0.6 for pale lesions (akiec, bcc, bkl), so it is a coarse check: the limit fitted on the training
-    photos (their 0.1 percentile, about 0.2 % of the photo) flags a photo in which no lesion stands out, or
-    one taken from so far that the lesion is a speck, and none of the validation or test photos."""
-    found = darker_component(grey)
+    parts preferred (with ``central``, looked for inside the inscribed ellipse only). Against the HAM10000
+    lesion masks (the 1505 validation photos of the MobileNetV2 split) its share has a Spearman correlation of
+    0.79 with the mask's: 0.92 for naevi and 0.83 for melanomas, but 0.2-0.6 for pale lesions (akiec, bcc,
+    bkl), so it is a coarse check: it flags a photo in which no lesion stands out, or one taken from so far
+    that the lesion is a speck."""
+    found = darker_component(grey, central=central)
     return found[4] / grey.size if found else 0.0
 
 
@@ -91,6 +108,8 @@ class GateSettings:
     min_brightness: float
     max_brightness: float
     min_lesion_share: float | None = None  # None: a gate fitted before the lesion's size was checked
+    min_contrast: float | None = None  # None: a gate fitted before structureless photos were recognised
+    skin_region: bool = False  # quality measured inside the inscribed ellipse (False: over the whole photo)
 
 
 @dataclass(frozen=True)
@@ -107,22 +126,31 @@ class InputGate:
         logits = ((np.asarray(features, np.float64) - self.feature_mean) / self.feature_scale) @ self.coef
         return 1.0 / (1.0 + np.exp(-(logits + self.intercept)))
 
+    def problems(self, images: np.ndarray) -> list[str | None]:
+        """The first quality problem of each photo (None: none), in the order a doctor should fix them: a photo
+        that shows no structure at all (a plain colour, a covered lens) has no lesion to judge, whatever else;
+        a dark or over-exposed photo also loses its fine detail, so exposure is named before blur."""
+        limits = self.settings
+        return [(NO_LESION_VISIBLE if limits.min_contrast is not None and (contrast < limits.min_contrast
+                                                                           or share == 0.0)
+                 else TOO_DARK if brightness < limits.min_brightness
+                 else TOO_BRIGHT if brightness > limits.max_brightness
+                 else BLURRED if sharpness < limits.min_sharpness
+                 else LESION_TOO_SMALL if limits.min_lesion_share is not None and share < limits.min_lesion_share
+                 else None)
+                for sharpness, brightness, share, contrast in quality_measures(images, limits.skin_region)]
+
     def decide(self, features: np.ndarray, images: np.ndarray) -> list[GateDecision]:
         """One decision per photo from its pooled features and its resized uint8 image."""
-        limits, decisions = self.settings, []
-        for score, (sharpness, brightness, share) in zip(self.scores(features), quality_measures(images)):
-            problem = (BLURRED if sharpness < limits.min_sharpness else TOO_DARK if brightness < limits.min_brightness
-                       else TOO_BRIGHT if brightness > limits.max_brightness
-                       else LESION_TOO_SMALL if limits.min_lesion_share is not None and share < limits.min_lesion_share
-                       else None)
-            if score >= max(limits.threshold, 0.5):
-                decisions.append(GateDecision(NOT_DERMOSCOPIC, None, float(score)))
-            elif problem is not None:
-                decisions.append(GateDecision(POOR_QUALITY, problem, float(score)))
-            elif score >= limits.threshold:
-                decisions.append(GateDecision(NOT_DERMOSCOPIC, None, float(score)))
+        threshold, decisions = self.settings.threshold, []
+        for score, problem in zip(self.scores(features), self.problems(images)):
+            score = float(score)
+            if problem == NO_LESION_VISIBLE or (problem is not None and score < max(threshold, 0.5)):
+                decisions.append(GateDecision(POOR_QUALITY, problem, score))
+            elif score >= threshold:
+                decisions.append(GateDecision(NOT_DERMOSCOPIC, None, score))
             else:
-                decisions.append(GateDecision(OK, None, float(score)))
+                decisions.append(GateDecision(OK, None, score))
         return decisions
 
     def save(self, folder: Path) -> None:
@@ -149,11 +177,45 @@ def operating_threshold(out_of_fold: np.ndarray, categories: np.ndarray, targets
                      if (categories == c).any()))
 
 
-def fit_gate(positives: np.ndarray, positive_images: np.ndarray, validation: np.ndarray, negatives: np.ndarray,
-             categories: np.ndarray, groups: np.ndarray) -> InputGate:
-    """Fit on in-distribution training features (and their images, for the quality limits) against the
-    tuning negatives; the threshold comes from out-of-fold scores of the negatives, grouped by source, and is
-    raised where needed so that at most MAX_VALIDATION_FLAGGED of the ``validation`` features are flagged."""
+def accepting_threshold(scores: np.ndarray, other_problem: np.ndarray, max_flagged: float = MAX_FLAGGED) -> float:
+    """The strictest threshold at which a choosing set of dermoscopic photos, ``scores`` with ``other_problem``
+    (flagged by a quality limit anyway), has at most ``max_flagged`` of its photos flagged (1.0 when the quality
+    limits alone flag more)."""
+    allowed = int(np.floor(max_flagged * len(scores) + 1e-9)) - int(other_problem.sum())
+    remaining = np.sort(scores[~other_problem])[::-1]
+    if allowed < 0:
+        return 1.0
+    if allowed >= len(remaining):
+        return 0.0
+    return float(np.nextafter(remaining[allowed], np.inf))  # flags the ``allowed`` highest scores, no more
+
+
+def quality_limits(accepted: np.ndarray, choosing: list[np.ndarray]) -> dict:
+    """Limits from the accepted photos' measures (their QUALITY_PERCENTILES), widened where a choosing set would
+    lose more than MAX_FLAGGED_PER_LIMIT of its photos to one limit."""
+    low, high = QUALITY_PERCENTILES
+    share = MAX_FLAGGED_PER_LIMIT
+
+    def lowest(column, percentile):  # a set's own photo as the limit: of a small set, it flags none
+        return float(min([np.percentile(accepted[:, column], percentile)]
+                         + [np.quantile(measures[:, column], share, method="lower") for measures in choosing]))
+
+    return {"min_sharpness": lowest(0, low), "min_brightness": lowest(1, low),
+            "max_brightness": float(max([np.percentile(accepted[:, 1], high)]
+                                        + [np.quantile(measures[:, 1], 1 - share, method="higher")
+                                           for measures in choosing])),
+            "min_lesion_share": lowest(2, low), "min_contrast": lowest(3, low)}
+
+
+def fit_gate(positives: np.ndarray, positive_images: np.ndarray, choosing: dict, negatives: np.ndarray,
+             categories: np.ndarray, groups: np.ndarray) -> tuple[InputGate, dict]:
+    """Fit on dermoscopic training features (and their images, for the quality limits) against the tuning
+    negatives, and choose the operating point; returns the gate and its tuning figures.
+
+    ``choosing``: name -> (features, images) of dermoscopic photos the gate is not fitted on (other cameras,
+    HAM10000 validation). The quality limits are widened for them (``quality_limits``); the threshold is the most
+    lenient one that still flags each negative category's target share out of fold (grouped by source), raised
+    where needed so that at most MAX_FLAGGED of each choosing set is flagged, for any reason."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
 
@@ -168,14 +230,25 @@ def fit_gate(positives: np.ndarray, positive_images: np.ndarray, validation: np.
     for train_rows, held_rows in GroupKFold(min(OOD_FOLDS, len(set(groups)))).split(negatives, groups=groups):
         out_of_fold[held_rows] = fitted(train_rows).predict_proba((negatives[held_rows] - mean) / scale)[:, 1]
     final = fitted(np.arange(len(negatives)))
-    validation_scores = final.predict_proba((validation - mean) / scale)[:, 1]
-    threshold = max(operating_threshold(out_of_fold, categories),
-                    float(np.quantile(validation_scores, 1.0 - MAX_VALIDATION_FLAGGED)))
-    sharpness, brightness, share = quality_measures(positive_images).T
-    low, high = QUALITY_PERCENTILES
-    settings = GateSettings(threshold, float(np.percentile(sharpness, low)), float(np.percentile(brightness, low)),
-                            float(np.percentile(brightness, high)), float(np.percentile(share, low)))
-    return InputGate(mean, scale, final.coef_[0].astype(np.float64), float(final.intercept_[0]), settings)
+    limits = quality_limits(quality_measures(positive_images, skin_region=True),
+                            [quality_measures(images, skin_region=True) for _, images in choosing.values()])
+    provisional = InputGate(mean, scale, final.coef_[0].astype(np.float64), float(final.intercept_[0]),
+                            GateSettings(threshold=1.0, **limits, skin_region=True))
+    accepting = {name: accepting_threshold(provisional.scores(features),
+                                           np.array([p is not None for p in provisional.problems(images)]))
+                 for name, (features, images) in choosing.items()}
+    refusing = operating_threshold(out_of_fold, categories)
+    threshold = min(max(refusing, *accepting.values()), 1.0 - 1e-9)
+    gate = replace(provisional, settings=replace(provisional.settings, threshold=threshold))
+    tuning = {"choosing_sets": {name: summarise(gate.decide(*data)) for name, data in choosing.items()},
+              "out_of_fold_flagged": {category: round(float((out_of_fold[categories == category]
+                                                             >= threshold).mean()), 4)
+                                      for category in FLAG_TARGETS if (categories == category).any()},
+              "fitted_on_flagged": {category: round(float((gate.scores(negatives[categories == category])
+                                                           >= threshold).mean()), 4)
+                                    for category in FLAG_TARGETS if (categories == category).any()},
+              "threshold_refusing": refusing, "threshold_accepting": accepting}
+    return gate, tuning
 
 
 def split_ood(labels: pd.DataFrame, seed: int = 0) -> pd.Series:
@@ -239,82 +312,150 @@ def main(argv=None) -> int:
     from skin_core import bundle as bundles
     from skin_core import paths
     from skin_core.data import SPLITS, read_dataset
-    from skin_core.predictor import Predictor
 
     parser = argparse.ArgumentParser(prog="python -m skin_core.gate", description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True, help="bundle name in weights/ or folder")
+    parser.add_argument("--release", required=True, metavar="NAME",
+                        help="name of the new version written beside it (a released bundle is never rewritten)")
     parser.add_argument("--data", default=str(paths.ham10000_dir()), help="the bundle's training data folder")
     parser.add_argument("--ood", default=str(paths.shared_dir() / "data" / "ood_dev"),
                         help="labelled photos that are not dermoscopic (labels.csv: image_id, category, "
                              "source_repo, source_path)")
-    parser.add_argument("--external", default=str(paths.shared_dir() / "data" / "external" / "isic2017_test"),
-                        help="dermoscopic photos from other clinics, reported only (never tuned on)")
+    parser.add_argument("--external", default=str(paths.shared_dir() / "data" / "external"),
+                        help="folder of dermoscopic sets from other cameras, by role: " + ", ".join(
+                            f"{name} ({role})" for name, role in EXTERNAL_SETS.items()))
+    parser.add_argument("--cache", default=None, help="folder that keeps computed features between runs")
     args = parser.parse_args(argv)
     try:
         bundle = bundles.open_bundle(args.model)
-        predictor = Predictor.from_bundle(bundle)
-        frame = read_dataset(args.data)
-        ood = pd.read_csv(Path(args.ood) / "labels.csv", dtype={"image_id": str})
-    except (FileNotFoundError, ValueError) as error:
+        target = bundle.path.parent / args.release
+        if target.exists():
+            raise FileExistsError(f"{target} already exists; choose another --release name")
+        sets = _feature_sets(bundle, args, read_dataset, SPLITS)
+    except (FileNotFoundError, FileExistsError, ValueError, bundles.BundleError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if bundle.config.is_ensemble and predictor.gate is None:
-        print(f"error: the lead member of {bundle.name} has no input gate; fit it first (--model "
-              f"{bundle.config.members[0]}).", file=sys.stderr)
-        return 2
-    split = pd.read_csv(bundle.path / bundles.SPLIT_FILE, dtype={"image_id": str})
-    frame = frame.merge(split[["image_id", "split"]], on="image_id", how="inner")
-
-    lead = getattr(predictor, "members", [predictor])[0]  # an ensemble's gate is its lead member's
-
-    def outputs(images, rows=None):
-        """Features as the Predictor sees them: the patient's details when known, unknown otherwise."""
-        metadata = (np.repeat(lead.encoder.encode()[None], len(images), axis=0) if rows is None
-                    else lead.encoder.encode_frame(rows))
-        return lead.predict_arrays(images, metadata).features, images
-
-    print("Computing features ...", flush=True)
-    ham = {}
-    for name in SPLITS:
-        rows = frame[frame["split"] == name].reset_index(drop=True)
-        ham[name] = outputs(predictor.load_images(rows["path"]), rows)
-    ood["part"] = split_ood(ood)
-    ood_paths = [next((Path(args.ood) / "images").glob(f"{image_id}.*")) for image_id in ood["image_id"]]
-    ood_features, ood_images = outputs(predictor.load_images(ood_paths))
-    tune = (ood["part"] == "tune").to_numpy()
-    if bundle.config.is_ensemble:  # measured as it runs: the lead's gate on what the ensemble shows the lead
-        gate = predictor.gate
-    else:
-        gate = fit_gate(ham["train"][0], ham["train"][1], ham["val"][0], ood_features[tune],
-                        ood["category"].to_numpy()[tune], source_groups(ood).to_numpy()[tune])
-
-    inside = {"internal_test": ham["test"]}
-    external = Path(args.external)
-    if (external / "labels.csv").is_file() or any(external.glob("*.csv")):
-        rows = read_dataset(external)
-        inside["isic2017_test"] = outputs(predictor.load_images(rows["path"]))
-    report_rows = ~tune
-    outside = {category: (ood_features[report_rows & (ood["category"] == category).to_numpy()],
-                          ood_images[report_rows & (ood["category"] == category).to_numpy()])
-               for category in FLAG_TARGETS}
-    # The clinical photos carry a logo in their lower part: check the gate without it.
-    clinical = [i for i in np.flatnonzero(report_rows & (ood["category"] == "A_clinical").to_numpy())]
-    cropped = np.stack([_top_part(ood_paths[i], predictor) for i in clinical])
-    outside["A_clinical_logo_cropped"] = outputs(cropped)
+    ood = sets.pop("ood")
+    tune = (ood.part == "tune").to_numpy()
+    positives = [sets["ham_train"], sets["isic2017_train"]]
+    choosing = {name: (sets[name].features, sets[name].images) for name in ("ham_val", "isic2017_val", "ph2")}
+    gate, tuning = fit_gate(np.concatenate([s.features for s in positives]),
+                            np.concatenate([s.images for s in positives]), choosing, ood.features[tune],
+                            ood.categories[tune], ood.groups[tune])
+    inside = {"internal_test": (sets["ham_test"].features, sets["ham_test"].images),
+              "isic2017_test": (sets["isic2017_test"].features, sets["isic2017_test"].images)}
+    outside = {category: (ood.features[~tune & (ood.categories == category)],
+                          ood.images[~tune & (ood.categories == category)]) for category in FLAG_TARGETS}
+    outside["A_clinical_logo_cropped"] = (sets["clinical_cropped"].features, sets["clinical_cropped"].images)
     report = gate_report(gate, inside, outside)
     report.update({
-        **asdict(gate.settings), "targets": FLAG_TARGETS,
-        "tuned_on": {"in_distribution": f"training split ({len(ham['train'][0])} photos)",
-                     "out_of_distribution": f"{int(tune.sum())} photos of {paths.recorded(args.ood)}, half of each "
-                                            f"category's sources", "reported_on": f"the other {int((~tune).sum())}"},
-        "latency_ms_median": decision_latency_ms(gate, *ham["test"]),
+        **asdict(gate.settings), "targets": FLAG_TARGETS, "max_flagged": MAX_FLAGGED, "tuning": tuning,
+        "tuned_on": {"in_distribution": f"HAM10000 training split ({len(sets['ham_train'].features)} photos) and "
+                                        f"isic2017_train ({len(sets['isic2017_train'].features)})",
+                     "threshold": "HAM10000 validation split, isic2017_val and ph2",
+                     "out_of_distribution": f"{int(tune.sum())} photos of {paths.recorded(args.ood)}, half of "
+                                            f"each category's sources",
+                     "reported_on": f"the other {int((~tune).sum())}"},
+        "latency_ms_median": decision_latency_ms(gate, sets["ham_test"].features, sets["ham_test"].images),
     })
-    if not bundle.config.is_ensemble:
-        gate.save(bundle.path)
-        bundles.write_config(bundle.path, replace(bundle.config, gate=gate.settings))
-    bundles.write_json(bundle.path / bundles.METRICS_FILE, {**bundle.metrics, "gate": report})
+    external = {name: {**result, **_gated(gate, sets[name], bundle.config.malignancy_threshold)}
+                for name, result in bundle.metrics.get("external", {}).items() if name in sets}
+    config = replace(bundle.config, name=args.release, version=time.strftime("%Y-%m-%d"),
+                     supersedes=bundle.name, gate=gate.settings)
+    config.validate(args.release)
+    shutil.copytree(bundle.path, target)
+    gate.save(target)
+    bundles.write_config(target, config)
+    bundles.write_json(target / bundles.METRICS_FILE,
+                       {**bundle.metrics, "gate": report, "external": {**bundle.metrics.get("external", {}),
+                                                                       **external}})
     print(json.dumps(report, indent=2))
+    print(f"New version written to {target}")
     return 0
+
+
+# The dermoscopic sets from other cameras and what the gate does with each (see their README).
+EXTERNAL_SETS = {"isic2017_train": "fitted on", "isic2017_val": "threshold chosen on",
+                 "ph2": "threshold chosen on", "isic2017_test": "reported only"}
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """Photos as the bundle's gate sees them: pooled features, the resized images and, for labelled sets, the
+    bundle's calibrated probabilities and rows."""
+
+    features: np.ndarray
+    images: np.ndarray
+    probabilities: np.ndarray | None = None
+    rows: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class OodSet:
+    features: np.ndarray
+    images: np.ndarray
+    categories: np.ndarray
+    groups: np.ndarray
+    part: pd.Series
+
+
+def _feature_sets(bundle, args, read_dataset, splits) -> dict:
+    """Every set the gate is fitted, chosen and reported on, through the bundle (an ensemble: its lead's
+    features on the photos as the ensemble frames them, the ensemble's probabilities)."""
+    from skin_core import bundle as bundles
+    from skin_core.predictor import Predictor
+
+    predictor = Predictor.from_bundle(bundle)
+    lead = getattr(predictor, "members", [predictor])[0]
+    cache = Path(args.cache) / bundle.name if args.cache else None
+
+    def computed(key, rows, labelled=True):
+        images = predictor.load_images(rows["path"]) if len(rows) else np.zeros((0, *predictor.input_size, 3))
+        stored = cache / f"{key}.npz" if cache else None
+        if stored is not None and stored.is_file():
+            with np.load(stored) as kept:
+                return FeatureSet(kept["features"], images, kept["probabilities"] if labelled else None, rows)
+        print(f"Computing {key} ({len(rows)} photos) ...", flush=True)
+        features = lead.frame_outputs(rows, images, ignore_metadata=True)[0].features
+        probabilities = predictor.frame_outputs(rows)[0].probabilities if labelled and key in EXTERNAL_SETS else None
+        if stored is not None:
+            stored.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(stored, features=features,
+                     probabilities=probabilities if probabilities is not None else np.zeros(0))
+        return FeatureSet(features, images, probabilities, rows)
+
+    frame = read_dataset(args.data)
+    split = pd.read_csv(bundle.path / bundles.SPLIT_FILE, dtype={"image_id": str})
+    frame = frame.merge(split[["image_id", "split"]], on="image_id", how="inner")
+    sets = {f"ham_{name}": computed(f"ham_{name}", frame[frame["split"] == name].reset_index(drop=True))
+            for name in splits}
+    for name in EXTERNAL_SETS:
+        sets[name] = computed(name, read_dataset(Path(args.external) / name))
+    labels = pd.read_csv(Path(args.ood) / "labels.csv", dtype={"image_id": str})
+    paths_ = [next((Path(args.ood) / "images").glob(f"{image_id}.*")) for image_id in labels["image_id"]]
+    ood = computed("ood", pd.DataFrame({"path": paths_}), labelled=False)
+    part = split_ood(labels)
+    clinical = [paths_[i] for i in np.flatnonzero((part == "report") & (labels["category"] == "A_clinical"))]
+    # The clinical photos carry a logo in their lower part: the gate is also checked without it.
+    cropped = np.stack([_top_part(path, predictor) for path in clinical])
+    features = lead.predict_arrays(cropped, np.repeat(lead.encoder.encode()[None], len(cropped), axis=0)).features
+    sets["clinical_cropped"] = FeatureSet(features, cropped)
+    sets["ood"] = OodSet(ood.features, ood.images, labels["category"].to_numpy(), source_groups(labels).to_numpy(),
+                         part)
+    return sets
+
+
+def _gated(gate: InputGate, photos: FeatureSet, malignancy_threshold: float) -> dict:
+    """The gate's part of an external set's report (as skin_core.evaluate writes it) under ``gate``."""
+    from skin_core.evaluate import frame_report
+
+    decisions = gate.decide(photos.features, photos.images)
+    accepted = np.array([not d.flagged for d in decisions])
+    result = {"gate": summarise(decisions)}
+    if accepted.any():
+        result["accepted_only"] = frame_report(photos.rows[accepted].reset_index(drop=True),
+                                               photos.probabilities[accepted], malignancy_threshold)
+    return result
 
 
 def _top_part(path: Path, predictor) -> np.ndarray:

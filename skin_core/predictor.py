@@ -188,8 +188,9 @@ class Predictor:
     @classmethod
     def from_bundle(cls, bundle: Bundle) -> "Predictor":
         if bundle.config.is_ensemble:
-            return EnsemblePredictor([Predictor.from_bundle(member) for member in open_members(bundle)],
-                                     bundle.config, bundle.name)
+            members = [Predictor.from_bundle(member) for member in open_members(bundle)]
+            return EnsemblePredictor(members, bundle.config, bundle.name,
+                                     bundle.load_gate(members[0].runner.feature_dimension))
         runner = ModelRunner(bundle.load_model())
         return cls(runner, bundle.config, bundle.name, bundle.load_gate(runner.feature_dimension))
 
@@ -265,13 +266,14 @@ class EnsemblePredictor(Predictor):
     """Averages its members' calibrated probabilities and recalibrates the mean with its own temperature.
 
     Each member sees the photo (framed as the ensemble frames photos) at its own input size with its own
-    metadata encoding; the attention map and the
-    input gate come from the first member (the lead), whose input size the gate's quality checks use.
+    metadata encoding; the attention map comes from the first member (the lead), and so do the input gate's
+    features and input size. The gate is the ensemble's own when it has one (fitted on the photos as the
+    ensemble shows them to the lead), else the lead's.
     """
 
-    def __init__(self, members: list, config: BundleConfig, name: str = ""):
+    def __init__(self, members: list, config: BundleConfig, name: str = "", gate: InputGate | None = None):
         lead = members[0]
-        super().__init__(lead.runner, config, name, lead.gate)
+        super().__init__(lead.runner, config, name, gate or lead.gate)
         self.members = members
         self.input_size, self.encoder = lead.input_size, lead.encoder
 

@@ -23,7 +23,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from skin_core import bundle as bundles
-from skin_core import paths
 from skin_core.bundle import Bundle
 
 # The role of each set of photos from other cameras (../shared/data/external/<name>/README.md): tuning sets
@@ -118,7 +117,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m skin_core.selection", description=__doc__.split("\n")[0])
     parser.add_argument("--weights", default=None, help="bundle folder (default: weights/)")
     parser.add_argument("--json", action="store_true", help="print the ranking as JSON")
-    parser.add_argument("--set-default", action="store_true", help="write the rule's pick to weights/default.txt")
+    parser.add_argument("--set-default", action="store_true",
+                        help="make the rule's pick the default of weights/catalogue.json (released, if it was not)")
     args = parser.parse_args(argv)
     candidates = ranking(args.weights)
     try:
@@ -127,8 +127,17 @@ def main(argv=None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.set_default:
-        default_file = Path(args.weights or paths.weights_dir()) / bundles.DEFAULT_FILE
-        default_file.write_text(chosen.name + "\n", encoding="utf-8")
+        try:
+            catalogue = bundles.read_catalogue(args.weights)
+        except bundles.BundleError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        released, names = (catalogue.released, catalogue.names) if catalogue else ((), {})
+        if chosen.name not in released:  # released under its display name until someone translates it
+            display = bundles.open_bundle(chosen.name, args.weights).config.display_name or chosen.name
+            released = released + (chosen.name,)
+            names = {**names, chosen.name: dict.fromkeys(bundles.LANGUAGES, display)}
+        bundles.write_catalogue(bundles.Catalogue(chosen.name, released, names), args.weights)
     if args.json:
         print(json.dumps({"chosen": chosen.name, "ranking": [asdict(c) for c in candidates]}, indent=2))
         return 0

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from skin_core import bundle as bundles
 from skin_core.classes import CLASS_CODES
 from ui import comparison
-from ui.i18n import diagnosis_name, model_label
+from ui.i18n import diagnosis_name, model_label, t
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "assets" / "examples"
@@ -104,7 +104,7 @@ def test_inputs_survive_other_pages_and_a_model_change_re_predicts(app):
     app.switch_page("app_pages/diagnose.py").run()
     assert shown(app.number_input, "age", "en").value == 71
     assert len(ranked_table(app)) == 7  # the result is still there
-    others = [b.name for b in bundles.scan()[0] if b.config.clinical and b.name != first_model]
+    others = [name for name in bundles.read_catalogue().released if name != first_model]
     if others:
         shown(app.selectbox, "model").set_value(others[0]).run()
         assert not app.exception
@@ -120,7 +120,8 @@ def test_comparison_page_draws_charts_from_the_bundles(app):
     models = set(app.dataframe[0].value["Model"])
     evaluated = bundles.evaluated_bundles()
     labels = comparison.model_labels(evaluated)
-    assert models == {labels[b.name] for b in evaluated if b.config.clinical}  # research ones on request
+    released = bundles.read_catalogue().released
+    assert models == {labels[b.name] for b in evaluated if b.name in released}  # the others on request
 
 
 def test_about_page_has_a_model_card_per_bundle(app):
@@ -132,7 +133,7 @@ def test_about_page_has_a_model_card_per_bundle(app):
                if b.config.operating_point and b.config.operating_point.exposure_margin]
     assert margins  # the shipped clinical bundles say how their alert threshold was chosen
     for as_is in margins:
-        assert any(f"15 % paler, as another camera or light would make them (without that condition: {as_is:.2f})"
+        assert any(f"15% paler, as another camera or light would make them (without that condition: {as_is:.2f})"
                    in m.value for m in app.markdown)
     framed = [b for b in bundles.scan()[0] if b.config.framing is not None]
     for bundle in framed:  # a framed bundle says that it crops, how far, and whose model it shows the crop
@@ -168,7 +169,8 @@ def test_broken_bundles_are_named_and_the_others_keep_working(tmp_path, monkeypa
     (tmp_path / "bad-config" / bundles.CONFIG_FILE).write_text("{ not json", encoding="utf-8")
     model = tmp_path / "damaged-model" / bundles.MODEL_FILE
     model.write_bytes(model.read_bytes()[:1000])
-    (tmp_path / bundles.DEFAULT_FILE).write_text("damaged-model\n", encoding="utf-8")
+    names = {name: {"en": name, "vi": name} for name in ("working", "damaged-model", "bad-config")}
+    bundles.write_catalogue(bundles.Catalogue("damaged-model", tuple(names), names), tmp_path)
     monkeypatch.setenv("SKIN_WEIGHTS_DIR", str(tmp_path))
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
     at.run()
@@ -249,12 +251,19 @@ def test_a_phone_photo_is_kept_display_sized_and_its_pdf_is_small(app, monkeypat
     assert pdf.startswith(b"%PDF") and len(pdf) < 2 * 2**20
 
 
-def test_research_variants_are_not_offered_for_diagnosis_but_are_compared(app):
-    offered = set(shown(app.selectbox, "model").options)
+def test_only_released_models_are_offered_for_diagnosis_under_their_names_in_both_languages(app):
+    catalogue = bundles.read_catalogue()
     research = [b for b in bundles.scan()[0] if not b.config.clinical]
-    assert research and not any(b.name in option for b in research for option in offered)
-    default = bundles.open_bundle(None).config.display_name
-    assert f"{default} (default)" in offered and default != bundles.default_bundle_name()  # readable names
+    assert shown(app.selectbox, "model").value == catalogue.default
+    for language in ("en", "vi"):
+        app.selectbox(key="language").set_value(language).run()
+        offered = shown(app.selectbox, "model", language).options  # as the doctor reads them
+        named = [catalogue.names[name][language] for name in catalogue.released]
+        default_word = t("default_model", language)
+        assert [o.removesuffix(f" ({default_word})") for o in offered] == named  # readable names, no folder names
+        assert offered[catalogue.released.index(catalogue.default)].endswith(f"({default_word})")
+    assert catalogue.names[catalogue.default]["vi"] != catalogue.names[catalogue.default]["en"]
+    app.selectbox(key="language").set_value("en").run()
     app.switch_page("app_pages/compare.py").run()
     app.toggle(key="compare_research").set_value(True).run()
     labels = comparison.model_labels(bundles.evaluated_bundles())
@@ -294,6 +303,17 @@ def test_new_patient_clears_the_photo_result_and_details_but_not_the_clinic(app)
     assert shown(app.selectbox, "sex", "en").value == "unknown"
     assert shown(app.text_input, "clinic", "en").value == "Provincial hospital"
     assert app.file_uploader[0].value is None  # the upload widget starts empty too
+
+
+def test_a_chosen_photo_is_shown_before_analyse_and_the_disclaimer_once_with_a_result(app):
+    app.button(key="example_nv").click().run()
+    captions = [caption for image in app.image for caption in image.captions]
+    assert any(caption.startswith("HAM10000 ") for caption in captions)  # the example, before Analyse
+    press_analyse(app)
+    assert not app.exception and len(ranked_table(app)) == 7
+    disclaimer = t("disclaimer", "en")
+    on_page = [e.value for e in [*app.main.info, *app.main.caption, *app.main.markdown, *app.main.warning]]
+    assert on_page.count(disclaimer) == 1
 
 
 def test_an_example_never_overwrites_what_the_doctor_typed(app):
@@ -379,13 +399,25 @@ def test_loaded_models_outlive_each_script_run(app, monkeypatch):
     assert cleared == [] and gc.get_freeze_count() > 0
 
 
-def test_every_finding_of_the_input_check_has_a_message_and_a_short_name_in_both_languages():
+def test_every_finding_of_the_input_check_has_a_message_its_own_advice_and_a_short_name_in_both_languages():
     from skin_core.gate import NOT_DERMOSCOPIC, QUALITY_PROBLEMS
     from ui.i18n import LANGUAGES, STRINGS
 
-    for finding in (NOT_DERMOSCOPIC, *QUALITY_PROBLEMS):
-        for key in (f"gate_{finding}", f"gate_what_{finding}"):
+    findings = (NOT_DERMOSCOPIC, *QUALITY_PROBLEMS)
+    for finding in findings:
+        for key in (f"gate_{finding}", f"gate_advice_{finding}", f"gate_what_{finding}"):
             assert key in STRINGS and all(STRINGS[key]) and len(STRINGS[key]) == len(LANGUAGES), key
+    for language in range(len(LANGUAGES)):  # each finding's advice is its own
+        assert len({STRINGS[f"gate_advice_{finding}"][language] for finding in findings}) == len(findings)
+
+
+def test_percentages_are_written_one_way_in_every_string():
+    """As Babel writes them in both languages ("48%"): never "95 %" beside "48%" on one page."""
+    import re
+
+    from ui.i18n import STRINGS
+
+    assert [key for key, texts in STRINGS.items() if any(re.search(r"\d %|\} %", text) for text in texts)] == []
 
 
 def test_every_string_takes_the_same_values_in_both_languages():
@@ -532,7 +564,7 @@ def test_a_certain_looking_probability_is_shown_as_below_certainty(app, monkeypa
 
 def test_readable_model_names_and_plain_words_on_the_about_page(app):
     model = shown(app.selectbox, "model")
-    assert "another dermatoscope" in model.help  # README's advice, where the model is chosen
+    assert "other dermatoscopes" in model.help  # README's advice, where the model is chosen
     assert not any("EfficientNetLite2" in option for option in model.options)
     app.switch_page("app_pages/about.py").run()
     assert not app.exception, app.exception

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from skin_core import bundle as bundles
 from skin_core.cases import AUDIT_ACTIONS, CaseStore, UserInfo
 from test_app import displayed, press_analyse, shown
 from ui.i18n import audit_action, literal
@@ -106,6 +107,28 @@ def test_login_analyse_save_history_confirm_and_clinic_validation(clinic):
     assert all(action in actions for action in expected), "the app's steps are logged in order"
 
 
+def test_dates_the_doctor_chose_survive_a_language_switch(clinic):
+    """A date field whose pattern changes is reset by Streamlit: every date keeps one pattern in both languages."""
+    at = signed_in("lan")
+    analyse_example(at)
+    at.date_input(key="case_visit_date").set_value(datetime.date(2026, 11, 30)).run()
+    at.selectbox(key="language").set_value("vi").run()
+    assert at.date_input(key="case_visit_date").value == datetime.date(2026, 11, 30)
+    at.selectbox(key="language").set_value("en").run()
+    next(b for b in at.button if b.label == "Save case").click().run()
+    assert not at.exception, at.exception
+    [case] = clinic.find_cases(UserInfo("lan", "doctor"))
+    assert case.visit_date == datetime.date(2026, 11, 30)
+    at.switch_page("app_pages/history.py").run()
+    at.date_input(key="filter_from").set_value(datetime.date(2026, 11, 1)).run()
+    at.selectbox(key="open_case_id").set_value(case.id).run()
+    at.date_input(key=f"final_date_{case.id}").set_value(datetime.date(2026, 12, 1)).run()
+    at.selectbox(key="language").set_value("vi").run()
+    assert not at.exception, at.exception
+    assert at.date_input(key="filter_from").value == datetime.date(2026, 11, 1)
+    assert at.date_input(key=f"final_date_{case.id}").value == datetime.date(2026, 12, 1)
+
+
 def test_a_refused_save_keeps_what_the_doctor_typed(clinic):
     at = signed_in("lan")
     analyse_example(at, patient="")  # no patient code: the case cannot be saved
@@ -177,7 +200,7 @@ def test_a_deactivated_doctor_is_signed_out_at_the_next_step(clinic):
 def test_two_visits_of_a_lesion_side_by_side_in_vietnamese(clinic):
     at = signed_in("lan")
     at.selectbox(key="language").set_value("vi").run()
-    shown(at.selectbox, "model", "vi").set_value("ensemble-three").run()  # alerts on the melanoma example
+    shown(at.selectbox, "model", "vi").set_value("ensemble-four-v2").run()  # alerts on the melanoma example
     for visit, (code, day) in enumerate((("nv", datetime.date(2026, 5, 4)), ("mel", datetime.date(2026, 11, 2)))):
         shown(at.text_input, "patient_id", "vi").set_value("BN-9").run()
         at.button(key=f"example_{code}").click().run()
@@ -253,7 +276,7 @@ def test_a_database_outage_keeps_what_the_doctor_chose(clinic, monkeypatch):
     from skin_core.cases import CaseStore, DatabaseUnavailableError
 
     at = signed_in("lan")
-    shown(at.selectbox, "model").set_value("mobilenetv2").run()
+    shown(at.selectbox, "model").set_value("efficientnetlite2-224-v2").run()
     shown(at.selectbox, "sex").set_value("female").run()
     shown(at.selectbox, "site").set_value("face").run()
     shown(at.text_input, "patient_id").set_value("BN-0042").run()
@@ -269,17 +292,17 @@ def test_a_database_outage_keeps_what_the_doctor_chose(clinic, monkeypatch):
     at.run()
     assert not at.exception, at.exception
     assert (shown(at.selectbox, "model").value, shown(at.selectbox, "sex").value, shown(at.selectbox, "site").value,
-            shown(at.text_input, "patient_id").value) == ("mobilenetv2", "female", "face", "BN-0042")
+            shown(at.text_input, "patient_id").value) == ("efficientnetlite2-224-v2", "female", "face", "BN-0042")
     at.button(key="example_mel").click().run()
     press_analyse(at)
     assert not at.exception, at.exception
-    assert at.session_state["result_key"][0] == "mobilenetv2" and at.session_state["result_key"][3:] == ("female",
+    assert at.session_state["result_key"][0] == "efficientnetlite2-224-v2" and at.session_state["result_key"][3:] == ("female",
                                                                                                           "face")
 
 
 def test_sign_out_forgets_the_patient_and_the_next_user_starts_afresh(clinic):
     at = signed_in("lan")
-    shown(at.selectbox, "model").set_value("mobilenetv2").run()
+    shown(at.selectbox, "model").set_value("efficientnetlite2-224-v2").run()
     shown(at.selectbox, "sex").set_value("female").run()
     analyse_example(at)
     assert any(markdown.value.startswith("Most likely") for markdown in at.markdown)
@@ -292,7 +315,7 @@ def test_sign_out_forgets_the_patient_and_the_next_user_starts_afresh(clinic):
     assert not at.exception, at.exception
     assert not any(markdown.value.startswith("Most likely") for markdown in at.markdown)
     assert "photo" not in at.session_state and "result" not in at.session_state
-    default = (REPO / "weights" / "default.txt").read_text().strip()
+    default = bundles.default_bundle_name(REPO / "weights")
     assert (shown(at.selectbox, "model").value, shown(at.selectbox, "sex").value,
             shown(at.text_input, "patient_id").value) == (default, "unknown", "")
     at.switch_page("app_pages/history.py").run()

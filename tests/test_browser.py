@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from skin_core import bundle as bundles
 from ui.browser import CHROMIUM_ARGS, chromium_path, served_app
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,6 +29,10 @@ def server():
     require_browser()
     with served_app() as served:
         yield served.url
+
+
+# A released model other than the default, as the doctor reads it in each language.
+OTHER_MODEL = bundles.read_catalogue(REPO / "weights").names["efficientnetlite2-224-v2"]
 
 
 def choose(page, label: str, option: str):
@@ -177,7 +182,7 @@ def test_choices_survive_a_language_switch_and_sign_out_starts_afresh_in_chromiu
         page.set_default_timeout(120_000)  # a click or fill may wait for a run on a busy 2-core CI machine
         page.goto(served.url, timeout=60_000)
         sign_in(page)
-        choose(page, "Model", "MobileNetV2")
+        choose(page, "Model", OTHER_MODEL["en"])
         choose(page, "Sex", "female")
         choose(page, "Anatomical site", "face")
         choose(page, "Language / Ngôn ngữ", "Tiếng Việt")
@@ -185,15 +190,15 @@ def test_choices_survive_a_language_switch_and_sign_out_starts_afresh_in_chromiu
         page.get_by_label("Tuổi (năm, không bắt buộc)").fill("54")  # any click after the switch
         page.get_by_label("Tuổi (năm, không bắt buộc)").press("Enter")
         page.wait_for_timeout(2000)
-        shows(page, {"Mô hình": "MobileNetV2", "Giới tính": "nữ", "Vị trí giải phẫu": "mặt"})
+        shows(page, {"Mô hình": OTHER_MODEL["vi"], "Giới tính": "nữ", "Vị trí giải phẫu": "mặt"})
         choose(page, "Language / Ngôn ngữ", "English")
         page.get_by_text("Lesion photo").wait_for(timeout=60_000)
-        shows(page, {"Model": "MobileNetV2", "Sex": "female", "Anatomical site": "face"})
+        shows(page, {"Model": OTHER_MODEL["en"], "Sex": "female", "Anatomical site": "face"})
 
         page.get_by_role("button", name="Sign out").click()
         sign_in(page)
         page.wait_for_timeout(2000)
-        default = (REPO / "weights" / "default.txt").read_text().strip()
+        default = bundles.default_bundle_name(REPO / "weights")
         name = json.loads((REPO / "weights" / default / "config.json").read_text())["display_name"] or default
         shows(page, {"Model": f"{name} (default)", "Sex": "unknown", "Anatomical site": "unknown"})
         browser.close()
@@ -264,7 +269,7 @@ def test_a_reload_keeps_the_sign_in_and_the_case_until_sign_out_in_chromium(tmp_
         page.set_default_timeout(120_000)  # a click or fill may wait for a run on a busy 2-core CI machine
         page.goto(served.url, timeout=60_000)
         sign_in(page)
-        choose(page, "Model", "MobileNetV2")
+        choose(page, "Model", OTHER_MODEL["en"])
         page.get_by_label(patient).fill("BN-0077")
         page.get_by_label(patient).press("Enter")
         choose(page, "Sex", "female")
@@ -286,7 +291,7 @@ def test_a_reload_keeps_the_sign_in_and_the_case_until_sign_out_in_chromium(tmp_
         expect(page.get_by_text("Saved as case #1")).to_be_visible()  # not offered for saving a second time
         expect(page.get_by_label("Lesion (e.g. left shoulder, lesion 1)")).to_have_value("nose, lesion 1")
         expect(page.get_by_label(patient)).to_have_value("BN-0077")
-        shows(page, {"Model": "MobileNetV2", "Sex": "female", "Anatomical site": "face"})
+        shows(page, {"Model": OTHER_MODEL["en"], "Sex": "female", "Anatomical site": "face"})
 
         page.get_by_role("button", name="Sign out").click()
         page.get_by_label("User name").wait_for(timeout=60_000)

@@ -18,8 +18,11 @@ EXAMPLES = paths.REPO_DIR / "assets" / "examples"
 
 
 def test_weights_folder_names_an_existing_default():
-    default = (paths.REPO_DIR / "weights" / bundles.DEFAULT_FILE).read_text().strip()
-    assert default in COMMITTED
+    catalogue = bundles.read_catalogue(paths.REPO_DIR / "weights")
+    assert catalogue.default in COMMITTED and set(catalogue.released) <= set(COMMITTED)
+    released = [bundles.open_bundle(name) for name in catalogue.released]
+    assert all(b.config.clinical and b.config.display_name for b in released)
+    assert len({b.config.display_name for b in released}) == len(released)  # a doctor tells them apart
 
 
 @pytest.mark.parametrize("name", COMMITTED)
@@ -33,6 +36,25 @@ def test_bundle_predicts_the_example_images(name):
         assert np.all(np.diff(probabilities) <= 0)
         if predictor.config.soft_attention:
             assert result.attention.shape == (150, 200)
+
+
+def test_every_released_model_s_gate_accepts_other_cameras_and_was_chosen_on_tuning_sets_only():
+    """The input gates of the models a doctor is offered: fitted with photos from other cameras, their threshold
+    chosen on HAM10000 validation, isic2017_val and ph2 (at most MAX_FLAGGED of each flagged), reported on sets
+    they never saw."""
+    from skin_core.gate import MAX_FLAGGED
+
+    for name in bundles.read_catalogue(paths.REPO_DIR / "weights").released:
+        bundle = bundles.open_bundle(name)
+        gate = bundle.metrics["gate"]
+        assert bundle.config.gate.skin_region and bundle.config.gate.min_contrast is not None
+        assert "isic2017_train" in gate["tuned_on"]["in_distribution"]
+        assert set(gate["tuning"]["choosing_sets"]) == {"ham_val", "isic2017_val", "ph2"}
+        assert all(rates["flagged"] <= MAX_FLAGGED for rates in gate["tuning"]["choosing_sets"].values())
+        assert gate["in_distribution"]["isic2017_test"]["flagged"] <= 0.03, name
+        assert gate["in_distribution"]["internal_test"]["flagged"] <= 0.02, name
+        assert bundle.metrics["external"]["isic2017_test"]["gate"] == gate["in_distribution"]["isic2017_test"]
+        assert gate["latency_ms_median"] < 1.0
 
 
 @pytest.mark.parametrize("name", COMMITTED)
@@ -50,9 +72,9 @@ def test_bundle_describes_itself(name):
     for model in models:
         assert model.config.pretrained_weights["file"] == BACKBONES[model.config.backbone].shared_weights.filename
         assert (model.path / bundles.MODEL_FILE).stat().st_size < 30 * 2**20
-    if config.clinical:  # what is offered for diagnosis checks its input first (an ensemble: its lead's gate)
-        gated = models[0].config
-        assert gated.gate is not None and (models[0].path / "gate.npz").is_file()
+    if config.clinical:  # what is offered for diagnosis checks its input first (an ensemble: its own or its lead's)
+        gated = config if config.gate is not None else models[0].config
+        assert gated.gate is not None and (bundles.open_bundle(gated.name).path / "gate.npz").is_file()
         gate = metrics["gate"]
         assert set(gate["in_distribution"]) == {"internal_test", "isic2017_test"}
         assert set(gate["out_of_distribution"]) == {"A_clinical", "A_clinical_logo_cropped", "B_nonskin",
@@ -80,7 +102,7 @@ def test_benchmark_records_its_figures_and_machine():
 
 def test_default_bundle_on_the_external_isic2017_set(capsys):
     folder = require_shared("data/external/isic2017_test")
-    default = paths.REPO_DIR / "weights" / (paths.REPO_DIR / "weights" / bundles.DEFAULT_FILE).read_text().strip()
+    default = paths.REPO_DIR / "weights" / bundles.default_bundle_name(paths.REPO_DIR / "weights")
     assert evaluate_main(["--model", str(default), "--data", str(folder)]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["n"] == 600

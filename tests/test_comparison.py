@@ -109,6 +109,20 @@ def test_other_cameras_figures_are_the_recorded_ones_and_blank_where_not_measure
             for figure in ("balanced_accuracy", "mel_recall")} == {"—"}
 
 
+def test_each_input_check_s_rates_on_other_cameras_are_the_recorded_ones(evaluated, labels):
+    gated = [b for b in evaluated if b.metrics.get("gate")]
+    frame = comparison.gate_frame(gated, labels)
+    for row, bundle in zip(frame.to_dict("records"), gated):
+        for name in comparison.EXTERNAL_ROLES:
+            external = bundle.metrics.get("external", {}).get(name, {})
+            recorded = bundle.metrics["gate"]["in_distribution"].get(name, external.get("gate"))
+            shown = row[comparison.external_heading(name, "flagged")]
+            assert shown == (recorded["flagged"] if recorded else None) or (recorded is None and math.isnan(shown))
+        internal = bundle.metrics["gate"]["in_distribution"]["internal_test"]
+        assert row["Internal test (dermoscopic)"] == internal["flagged"]
+    assert frame[comparison.external_heading("ph2", "flagged")].notna().any()
+
+
 def test_the_page_shows_released_models_and_research_ones_on_request(evaluated, labels):
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
     at.run()
@@ -116,7 +130,8 @@ def test_the_page_shows_released_models_and_research_ones_on_request(evaluated, 
     assert not at.exception
     table = at.dataframe[0].value
     assert at.dataframe[0].proto.placeholder == "—"  # what a browser shows where nothing was measured
-    assert set(table["Model"]) == {labels[b.name] for b in evaluated if b.config.clinical}
+    released = bundles.read_catalogue().released
+    assert set(table["Model"]) == {labels[b.name] for b in evaluated if b.name in released}
     assert any("turn on" in info.value for info in at.info)  # the ablations are research models
     by_label = {labels[b.name]: b for b in evaluated}
     for _, row in table.iterrows():  # every external figure on the page is the bundle's own, or blank
@@ -136,5 +151,17 @@ def test_the_page_shows_released_models_and_research_ones_on_request(evaluated, 
     research = next(b.name for b in evaluated if not b.config.clinical)
     at.selectbox(key="compare_model").set_value(research).run()
     at.toggle(key="compare_research").set_value(False).run()  # the inspected model is hidden again
-    assert not at.exception and at.selectbox(key="compare_model").value in {b.name for b in evaluated
-                                                                             if b.config.clinical}
+    assert not at.exception and at.selectbox(key="compare_model").value in released
+
+
+@pytest.mark.parametrize("language", ["en", "vi"])
+def test_the_confusion_matrix_names_diagnoses_and_counts_in_the_page_s_language(language):
+    from skin_core.classes import CLASS_CODES
+    from ui.i18n import diagnosis_name
+
+    matrix = [[1200 if row == column else row for column in range(7)] for row in range(7)]
+    figure = comparison.confusion_figure(matrix, language)
+    names = [diagnosis_name(code, language) for code in CLASS_CODES]
+    assert list(figure.data[0].x) == names and list(figure.data[0].y) == names
+    assert figure.layout.coloraxis.colorbar.tickformat == ",d"  # whole photos, never 0.5
+    assert figure.layout.separators == {"en": ".,", "vi": ",."}[language]  # 1.200 in Vietnamese, 1,200 in English

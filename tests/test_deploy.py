@@ -1,6 +1,7 @@
 """Deployment defaults: secrets and patient data never go into the Docker image, and the systemd unit keeps the
 service's files private and its rights small."""
 
+import json
 import re
 import shutil
 import subprocess
@@ -43,9 +44,9 @@ def test_secrets_patient_data_and_clutter_stay_out_of_the_image(path):
 
 
 def test_everything_the_app_runs_goes_into_the_image():
-    default = (ROOT / "weights" / "default.txt").read_text().strip()
+    default = json.loads((ROOT / "weights" / "catalogue.json").read_text())["default"]
     needed = ["app.py", "requirements.txt", "requirements-base.txt", ".streamlit/config.toml",
-              f"weights/{default}/model.keras", f"weights/{default}/config.json", "weights/default.txt",
+              f"weights/{default}/model.keras", f"weights/{default}/config.json", "weights/catalogue.json",
               "assets/examples/mel.jpg", "assets/fonts/DejaVuSans.ttf"]
     needed += [str(p.relative_to(ROOT)) for folder in ("app_pages", "ui", "skin_core") for p in (ROOT / folder).rglob("*.py")]
     assert [path for path in needed if not sent_to_docker(path)] == []

@@ -3,6 +3,7 @@ behaves like any other."""
 
 import json
 import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -166,14 +167,49 @@ def test_framing_settings_and_single_members_are_checked(framed_bundle):
         build_ensemble(["model"], "alone", weights_dir=framed_bundle)
 
 
-def test_the_gate_of_a_framed_bundle_is_measured_not_copied_and_needs_the_lead_s_gate(framed_bundle, tiny_dataset,
-                                                                                       tmp_path, capsys):
-    from skin_core.gate import main as gate_main
+def not_dermoscopic_photos(folder: Path) -> Path:
+    """An ood_dev-format folder: 8 photos per category, each from its own source."""
+    from test_gate import landscape, text_image
 
-    assert "gate" not in bundles.open_bundle("model-framed", framed_bundle).metrics  # the lead's saw whole photos
-    ood = tmp_path / "ood"
-    ood.mkdir()
-    (ood / "labels.csv").write_text("image_id,category,source_repo,source_path\n")
-    assert gate_main(["--model", str(framed_bundle / "model-framed"), "--data", str(tiny_dataset),
-                      "--ood", str(ood)]) == 2
-    assert "the lead member of model-framed has no input gate" in capsys.readouterr().err
+    (folder / "images").mkdir(parents=True)
+    rows, rng = [], np.random.default_rng(0)
+    makers = {"A_clinical": lambda: cv2.resize(landscape(), (200, 150))[..., ::-1].copy(),
+              "B_nonskin": lambda: landscape(),
+              "C_medical": lambda: np.repeat(cv2.resize(text_image(), (200, 150))[..., :1], 3, axis=-1)}
+    for category, make in makers.items():
+        for index in range(8):
+            photo = cv2.add(make(), rng.integers(0, 40, make().shape, dtype=np.uint8))
+            image_id = f"{category}_{index}"
+            cv2.imwrite(str(folder / "images" / f"{image_id}.png"), photo)
+            rows.append({"image_id": image_id, "category": category, "source_repo": f"{category}-source-{index}",
+                         "source_path": f"photos/{index}.png"})
+    pd.DataFrame(rows).to_csv(folder / "labels.csv", index=False)
+    return folder
+
+
+def test_the_gate_is_fitted_into_a_new_version_and_an_ensemble_gets_its_own(framed_bundle, tiny_dataset, tmp_path,
+                                                                            capsys):
+    from skin_core.gate import EXTERNAL_SETS, MAX_FLAGGED
+    from skin_core.gate import main as gate_main
+    from conftest import write_tiny_dataset
+
+    external = tmp_path / "external"
+    for seed, name in enumerate(EXTERNAL_SETS, start=1):
+        write_tiny_dataset(external / name, seed=seed)
+    ood = not_dermoscopic_photos(tmp_path / "ood")
+    before = {path.name: path.read_bytes() for path in (framed_bundle / "model-framed").iterdir()}
+    arguments = ["--model", str(framed_bundle / "model-framed"), "--release", "model-framed-v2",
+                 "--data", str(tiny_dataset), "--ood", str(ood), "--external", str(external)]
+    assert gate_main(arguments) == 0, capsys.readouterr().err
+    assert {path.name: path.read_bytes() for path in (framed_bundle / "model-framed").iterdir()} == before
+    released = bundles.open_bundle("model-framed-v2", framed_bundle)
+    assert released.config.supersedes == "model-framed" and released.config.members == ("model",)
+    assert released.config.gate.skin_region and released.config.gate.min_contrast is not None
+    predictor = Predictor.from_bundle(released)
+    assert Predictor.from_bundle(bundles.open_bundle("model", framed_bundle)).gate is None
+    assert predictor.gate is not None and predictor.gate.settings == released.config.gate  # the ensemble's own
+    report = released.metrics["gate"]
+    assert set(report["in_distribution"]) == {"internal_test", "isic2017_test"}
+    assert set(report["tuning"]["choosing_sets"]) == {"ham_val", "isic2017_val", "ph2"}
+    assert all(rates["flagged"] <= MAX_FLAGGED for rates in report["tuning"]["choosing_sets"].values())
+    assert gate_main(arguments) == 2 and "already exists" in capsys.readouterr().err  # never rewritten

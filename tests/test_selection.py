@@ -71,7 +71,8 @@ def test_set_default_writes_the_rules_pick(measured_bundle, capsys):
     weights = measured_bundle.parent
     assert main(["--weights", str(weights), "--set-default", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["chosen"] == "tiny"
-    assert (weights / bundles.DEFAULT_FILE).read_text().strip() == "tiny"
+    catalogue = bundles.read_catalogue(weights)
+    assert (catalogue.default, catalogue.released, set(catalogue.names["tiny"])) == ("tiny", ("tiny",), {"en", "vi"})
 
 
 def test_the_shipped_default_is_the_rules_pick_among_the_committed_bundles():
@@ -79,4 +80,4 @@ def test_the_shipped_default_is_the_rules_pick_among_the_committed_bundles():
     committed = ranking(weights)
     clinical = [c.name for c in committed if c.excluded != "research bundle"]
     assert [c.name for c in committed if c.excluded.startswith("not measured") and c.name in clinical] == []
-    assert (weights / bundles.DEFAULT_FILE).read_text().strip() == choose(committed).name
+    assert bundles.default_bundle_name(weights) == choose(committed).name

@@ -12,6 +12,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from skin_core.bundle import read_catalogue
 from skin_core.classes import CLASS_CODES
 from skin_core.selection import EXTERNAL_ROLES  # sets not named there show as "other clinics"
 from ui.i18n import MISSING, diagnosis_name, formatted, model_label, t
@@ -26,14 +27,17 @@ LEGEND_ON_TOP = {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": 
 
 
 def shown_bundles(evaluated, research=False) -> list:
-    """The released (clinical) bundles; with ``research`` also the ablations and experiments."""
-    return [b for b in evaluated if research or b.config.clinical]
+    """The released models (weights/catalogue.json; without one, the clinical bundles); with ``research`` every
+    bundle: older versions, ablations and experiments."""
+    catalogue = read_catalogue()
+    released = (lambda b: b.name in catalogue.released) if catalogue else (lambda b: b.config.clinical)
+    return [b for b in evaluated if research or released(b)]
 
 
-def model_labels(evaluated) -> dict:
+def model_labels(evaluated, language="en") -> dict:
     """Bundle name -> the name a reader sees (the app's readable name), followed by the folder name where two
     bundles share one (a chart must never show two rows under the same name)."""
-    names = {b.name: model_label(b.name, b.config.display_name) for b in evaluated}
+    names = {b.name: model_label(b.name, b.config.display_name, language) for b in evaluated}
     counts = Counter(names.values())
     return {name: label if counts[label] == 1 else f"{label} ({name})" for name, label in names.items()}
 
@@ -118,20 +122,26 @@ def summary_table(frame: pd.DataFrame, sets, language="en"):
                               na_rep=MISSING)
 
 
-GATE_SETS = ("internal_test", "isic2017_test", "A_clinical", "A_clinical_logo_cropped", "B_nonskin", "C_medical")
+SEPARATORS = {"en": ".,", "vi": ",."}  # plotly's decimal and thousands marks, per language
+
+GATE_SETS = ("internal_test", *EXTERNAL_ROLES, "A_clinical", "A_clinical_logo_cropped", "B_nonskin", "C_medical")
 
 
 def gate_frame(evaluated, labels: dict, language="en") -> pd.DataFrame:
     """Per bundle with an input gate: the share of photos it flags in each set (dermoscopic sets should
-    pass, the others be flagged) and the lowest AUROC against the internal test split."""
+    pass, the others be flagged; a set the bundle was not measured on is left empty) and the lowest AUROC
+    against the internal test split."""
     rows = []
     for b in evaluated:
         gate = b.metrics.get("gate")
         if not gate:
             continue
-        sets = {**gate["in_distribution"], **gate["out_of_distribution"]}
+        measured = {name: report["gate"] for name, report in (b.metrics.get("external") or {}).items()
+                    if "gate" in report}
+        sets = {**measured, **gate["in_distribution"], **gate["out_of_distribution"]}
         rows.append({t("model", language): labels[b.name],
-                     **{t(name, language): sets[name]["flagged"] for name in GATE_SETS if name in sets},
+                     **{external_heading(name, "flagged", language) if name in EXTERNAL_ROLES else t(name, language):
+                        sets[name]["flagged"] if name in sets else None for name in GATE_SETS},
                      "AUROC (min)": min(v["auroc"] for v in gate["out_of_distribution"].values())})
     return pd.DataFrame(rows)
 
@@ -180,10 +190,14 @@ def per_class_figure(evaluated, labels: dict, metric="recall", language="en") ->
 
 
 def confusion_figure(matrix, language="en") -> go.Figure:
-    """Rows: the true class; columns: the predicted one (evaluation_report's confusion_matrix)."""
-    return px.imshow(matrix, x=list(CLASS_CODES), y=list(CLASS_CODES), text_auto=True,
-                     color_continuous_scale="Blues", aspect="auto",
-                     labels={"x": t("predicted", language), "y": t("truth", language), "color": "n"})
+    """Rows: the true class; columns: the predicted one (evaluation_report's confusion_matrix), named by
+    diagnosis; counts are whole numbers, on the cells and on the colour scale."""
+    names = [diagnosis_name(code, language) for code in CLASS_CODES]
+    figure = px.imshow(matrix, x=names, y=names, text_auto=True, color_continuous_scale="Blues", aspect="auto",
+                       labels={"x": t("predicted", language), "y": t("truth", language),
+                               "color": t("photos", language)})
+    figure.update_layout(separators=SEPARATORS[language], coloraxis_colorbar={"tickformat": ",d"})
+    return figure
 
 
 def roc_figure(bundle, language="en") -> go.Figure:

@@ -5,10 +5,10 @@ import re
 from numbers import Number
 from string import Formatter
 
-from babel.dates import format_date, format_skeleton
+from babel.dates import format_skeleton
 from babel.numbers import format_decimal, format_percent
 
-from skin_core.bundle import BundleError, open_bundle
+from skin_core.bundle import BundleError, open_bundle, read_catalogue
 from skin_core.classes import BY_CODE
 from skin_core.metadata import SEXES, SITES
 from skin_core.selection import EXTERNAL_ROLES
@@ -20,16 +20,19 @@ STRINGS = {
     "language": ("Language", "Ngôn ngữ"),
     "model": ("Model", "Mô hình"),
     "model_help": (
-        "The models meant for clinical use; the default is the most accurate on HAM10000's validation photos within "
-        "the speed limit. All learned from HAM10000 photos, and on photos from another dermatoscope they lose much "
-        "of their accuracy (About the models, 'Photos from other clinics'). Before relying on a model with your "
-        "clinic's dermatoscope, check it on your own photos with a known diagnosis (`python -m skin_core.evaluate`, "
-        "or the Clinic validation page once final diagnoses are recorded).",
-        "Các mô hình dành cho sử dụng lâm sàng; mô hình mặc định là mô hình chính xác nhất trên ảnh kiểm định của "
-        "HAM10000 trong giới hạn tốc độ. Tất cả đều học từ ảnh HAM10000; với ảnh từ một kính soi da khác, độ chính "
-        "xác giảm nhiều (xem trang Về các mô hình, mục 'Ảnh từ phòng khám khác'). Trước khi dựa vào một mô hình với "
-        "kính soi da của phòng khám, hãy kiểm tra nó trên chính các ảnh đã có chẩn đoán của phòng khám "
-        "(`python -m skin_core.evaluate`, hoặc trang Kiểm chứng tại phòng khám khi đã ghi chẩn đoán cuối cùng)."),
+        "The released models. The default is chosen by a written rule on HAM10000's validation photos and on photos "
+        "from two other dermatoscopes (ISIC 2017 validation, PH2), within the speed limit; it also learned from ISIC "
+        "2017 photos and holds up best on other dermatoscopes. On a dermatoscope unlike these every model loses "
+        "accuracy (About the models, 'Photos from other clinics'): before relying on one with your clinic's "
+        "dermatoscope, check it on your own photos with a known diagnosis (`python -m skin_core.evaluate`, or the "
+        "Clinic validation page once final diagnoses are recorded).",
+        "Các mô hình đã phát hành. Mô hình mặc định được chọn theo một quy tắc thành văn trên ảnh kiểm định của "
+        "HAM10000 và ảnh từ hai kính soi da khác (ISIC 2017 kiểm định, PH2), trong giới hạn tốc độ; mô hình này "
+        "cũng học từ ảnh ISIC 2017 và giữ độ chính xác tốt nhất trên kính soi da khác. Với kính soi da khác hẳn các "
+        "loại này, mọi mô hình đều giảm độ chính xác (xem trang Về các mô hình, mục 'Ảnh từ phòng khám khác'): "
+        "trước khi dựa vào một mô hình với kính soi da của phòng khám, hãy kiểm tra nó trên chính các ảnh đã có "
+        "chẩn đoán của phòng khám (`python -m skin_core.evaluate`, hoặc trang Kiểm chứng tại phòng khám khi đã ghi "
+        "chẩn đoán cuối cùng)."),
     "default_model": ("default", "mặc định"),
     "page_diagnose": ("Diagnose", "Chẩn đoán"),
     "page_compare": ("Compare models", "So sánh mô hình"),
@@ -128,14 +131,40 @@ STRINGS = {
     "gate_too_bright": ("The photo is too bright (over-exposed), so no diagnosis and no advice are given.",
                         "Ảnh quá sáng (cháy sáng) nên không đưa ra chẩn đoán hay khuyến nghị."),
     "gate_lesion_too_small": (
-        "The lesion is too small in the photo (or no lesion is visible), so no diagnosis and no advice are given.",
-        "Tổn thương quá nhỏ trong ảnh (hoặc không thấy tổn thương), nên không đưa ra chẩn đoán hay khuyến nghị."),
-    "gate_how_to": (
-        "For a usable photo: take it through a dermatoscope (contact or polarised), with the lesion in the "
-        "centre and in focus, filling about a third of the picture, under the dermatoscope's own even light; "
-        "then upload it again.",
-        "Để có ảnh dùng được: chụp qua kính soi da (tiếp xúc hoặc phân cực), tổn thương ở giữa và rõ nét, chiếm "
-        "khoảng một phần ba khung hình, dưới ánh sáng đều của kính soi da; rồi tải ảnh lên lại."),
+        "The lesion is too small in the photo, so no diagnosis and no advice are given.",
+        "Tổn thương quá nhỏ trong ảnh nên không đưa ra chẩn đoán hay khuyến nghị."),
+    "gate_no_lesion_visible": (
+        "No lesion is visible in the photo (a plain surface, a covered or blank lens, or skin with nothing on it), "
+        "so no diagnosis and no advice are given.",
+        "Không thấy tổn thương nào trong ảnh (bề mặt trơn, ống kính bị che hoặc trống, hoặc vùng da không có gì), "
+        "nên không đưa ra chẩn đoán hay khuyến nghị."),
+    # What to do about each finding: one piece of advice per reason.
+    "gate_advice_not_dermoscopic": (
+        "Take the photo through a dermatoscope (contact or polarised), with the lesion in the centre, and upload "
+        "it again. Rulers, ink marks or a watermark on a dermoscopic photo do not matter.",
+        "Chụp ảnh qua kính soi da (tiếp xúc hoặc phân cực), tổn thương ở giữa, rồi tải lên lại. Thước đo, vết "
+        "mực hay hình mờ trên ảnh soi da không ảnh hưởng."),
+    "gate_advice_no_lesion_visible": (
+        "Check that the lens is uncovered and clean and that the lesion is in the field of view, then take the "
+        "photo again.",
+        "Kiểm tra ống kính không bị che và sạch, tổn thương nằm trong khung hình, rồi chụp lại."),
+    "gate_advice_blurred": (
+        "Hold the dermatoscope still in full contact with the skin (with gel or alcohol for contact "
+        "dermoscopy), let the camera focus on the lesion, then take the photo again.",
+        "Giữ kính soi da yên và áp sát da (dùng gel hoặc cồn khi soi tiếp xúc), để máy lấy nét vào tổn thương, "
+        "rồi chụp lại."),
+    "gate_advice_too_dark": (
+        "Switch on the dermatoscope's own light (or charge it) and avoid shading the lesion, then take the photo "
+        "again.",
+        "Bật đèn của kính soi da (hoặc sạc pin) và tránh che bóng tổn thương, rồi chụp lại."),
+    "gate_advice_too_bright": (
+        "Turn off the phone's flash, lower the exposure or use polarised light against glare, then take the "
+        "photo again.",
+        "Tắt đèn flash của điện thoại, giảm độ phơi sáng hoặc dùng ánh sáng phân cực để tránh chói, rồi chụp lại."),
+    "gate_advice_lesion_too_small": (
+        "Come closer or zoom in so that the lesion fills about a third of the picture, in its centre, then take "
+        "the photo again.",
+        "Đến gần hơn hoặc phóng to để tổn thương chiếm khoảng một phần ba khung hình, ở giữa, rồi chụp lại."),
     "analyse_anyway": ("Analyse anyway (outside the validated use)", "Vẫn phân tích (ngoài phạm vi đã kiểm định)"),
     "outside_use": (
         "Outside the model's validated use: the input check flagged this photo ({what}). The result below may "
@@ -147,6 +176,7 @@ STRINGS = {
     "gate_what_too_dark": ("too dark", "ảnh quá tối"),
     "gate_what_too_bright": ("too bright", "ảnh quá sáng"),
     "gate_what_lesion_too_small": ("lesion too small in the photo", "tổn thương quá nhỏ trong ảnh"),
+    "gate_what_no_lesion_visible": ("no lesion visible", "không thấy tổn thương"),
     "attention": ("Where the model looked (Soft-Attention)", "Vùng mô hình chú ý (Soft-Attention)"),
     "opacity": ("Heat-map opacity", "Độ đậm bản đồ nhiệt"),
     "original": ("Photo", "Ảnh gốc"),
@@ -225,6 +255,9 @@ STRINGS = {
     "confusion": ("Confusion matrix", "Ma trận nhầm lẫn"),
     "truth": ("True diagnosis", "Chẩn đoán thật"),
     "predicted": ("Predicted", "Dự đoán"),
+    "photos": ("Photos", "Số ảnh"),
+    "date_help": ("Day/month/year (DD/MM/YYYY): type it or pick it from the calendar.",
+                  "Ngày/tháng/năm (DD/MM/YYYY là ngày/tháng/năm): gõ vào hoặc chọn trên lịch."),
     "choose_model": ("Model to inspect", "Mô hình cần xem"),
     "roc": ("ROC curves (one class against the rest)", "Đường ROC (một lớp so với phần còn lại)"),
     "fpr": ("False positive rate", "Tỉ lệ dương tính giả"),
@@ -318,6 +351,7 @@ STRINGS = {
     "set_balanced_accuracy": ("{set} ({role}): balanced accuracy over the classes present",
                               "{set} ({role}): độ chính xác cân bằng trên các lớp có mặt"),
     "set_mel_recall": ("{set} ({role}): melanoma recall", "{set} ({role}): độ nhạy u hắc tố"),
+    "set_flagged": ("{set} ({role}): dermoscopic photos flagged", "{set} ({role}): ảnh soi da bị cảnh báo"),
     "external_sets_note": (
         "Photos from other cameras. Tuning sets (ISIC 2017 validation, PH2) are meant for choosing models and "
         "thresholds, so their figures may flatter; the report-only set (ISIC 2017 test) chooses nothing. Their "
@@ -376,9 +410,9 @@ STRINGS = {
         "{target:.0%}{bound}{margin}."),
     "threshold_bound": (" (its {confidence:.0%} lower confidence bound)", " (tính theo cận dưới tin cậy {confidence:.0%})"),
     "threshold_margin": (
-        ", also on the same photos 15 % darker and 15 % paler, as another camera or light would make them "
+        ", also on the same photos 15% darker and 15% paler, as another camera or light would make them "
         "(without that condition: {as_is:.2f})",
-        ", kể cả khi các ảnh đó tối hơn 15 % và nhạt hơn 15 % như một máy ảnh hay ánh sáng khác tạo ra "
+        ", kể cả khi các ảnh đó tối hơn 15% và nhạt hơn 15% như một máy ảnh hay ánh sáng khác tạo ra "
         "(nếu bỏ điều kiện này: {as_is:.2f})"),
     "calibration_text": (
         "The probabilities were adjusted on the validation photos so that they say how often the model is right: "
@@ -553,9 +587,9 @@ STRINGS = {
                       "are needed before these figures say more than chance.",
                       "Quá ít ca để tin cậy: cần ít nhất {cases} ca đã xác nhận, trong đó {malignant} ca ác tính, "
                       "thì các số liệu này mới có ý nghĩa."),
-    "malignant_at_threshold": ("Malignant: sensitivity {sensitivity} (95 % lower bound {lower}), specificity "
+    "malignant_at_threshold": ("Malignant: sensitivity {sensitivity} (95% lower bound {lower}), specificity "
                                "{specificity} at the model's alert threshold {threshold:.2f}.",
-                               "Ác tính: độ nhạy {sensitivity} (cận dưới 95 % {lower}), độ đặc hiệu {specificity} "
+                               "Ác tính: độ nhạy {sensitivity} (cận dưới 95% {lower}), độ đặc hiệu {specificity} "
                                "tại ngưỡng cảnh báo {threshold:.2f} của mô hình."),
     "not_available": ("n/a", "không có"),
     "settings_intro": ("Clinic-wide settings; every change is logged.",
@@ -648,8 +682,10 @@ class _LocalFormatter(Formatter):
 
 MISSING = "—"  # what a table cell or a sentence shows for a value nobody gave, never "None"
 _LOCALES = {"en": "en", "vi": "vi"}
-# st.date_input and date columns are drawn by the browser from a pattern of their own, not through Babel
-DATE_WIDGET_FORMATS = {"en": "YYYY-MM-DD", "vi": "DD/MM/YYYY"}
+# st.date_input and date columns are drawn by the browser from a pattern of their own, not through Babel. One
+# pattern in both languages, the clinic's day/month/year: Streamlit resets a date field whose pattern changes,
+# so a per-language pattern would drop a date the doctor chose when the language is switched.
+DATE_WIDGET_FORMAT = "DD/MM/YYYY"
 
 
 def formatted(value, language: str = "en", spec: str = "") -> str:
@@ -710,11 +746,18 @@ _BACKBONE_SPELLING = ((re.compile(r"\b(EfficientNet|MobileNetV3)(?=Lite|Small|La
                       (re.compile(r"(?<=Large)Minimalistic\b"), " (minimalistic)"))
 
 
-def model_label(name: str, display_name: str | None = None) -> str:
-    """What a doctor reads for the bundle ``name``: its config's display name, read from the bundle when not
-    given, or the folder name when the bundle has none or is gone; the backbones spelled one way everywhere
-    ("EfficientNet-Lite2", never "EfficientNetLite2"). A backbone alone: model_label(backbone, backbone)."""
-    if display_name is None:
+def model_label(name: str, display_name: str | None = None, language: str = "en") -> str:
+    """What a doctor reads for the bundle ``name``: a released model's name in ``language`` (weights/catalogue.json),
+    else its config's display name, read from the bundle when not given, or the folder name when the bundle has
+    none or is gone; the backbones spelled one way everywhere ("EfficientNet-Lite2", never "EfficientNetLite2").
+    A backbone alone: model_label(backbone, backbone)."""
+    try:
+        catalogue = read_catalogue()
+    except BundleError:
+        catalogue = None
+    if catalogue is not None and name in catalogue.names:
+        display_name = catalogue.names[name][language]
+    elif display_name is None:
         try:
             display_name = open_bundle(name).config.display_name
         except BundleError:

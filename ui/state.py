@@ -15,10 +15,11 @@ from skin_core.predictor import Predictor
 
 
 def bundle_catalogue() -> tuple[dict[str, str], str | None, dict[str, str]]:
-    """The usable bundles meant for clinical use (name -> readable name), the default one (None if it is not
-    among them) and, for each broken bundle, why it cannot be used. Research variants (ablations) and bundles
-    replaced by a newer version are left out: they are for the comparison page and for saved cases, not for a
-    new diagnosis. Checked on every run, so that a bundle added or repaired shows up at once; read again only
+    """The usable models a doctor may choose (name -> readable name), the default one (None if it is not
+    among them) and, for each broken bundle, why it cannot be used. Those are the released models of
+    weights/catalogue.json; without one, every clinical bundle's newest version. Research variants and
+    older versions are left out: they are for the comparison page and for saved cases, not for a new
+    diagnosis. Checked on every run, so that a bundle added or repaired shows up at once; read again only
     when a file in weights/ changed (reading every bundle's metrics took most of a run's time with 8 doctors at
     once)."""
     return _catalogue(bundles.weights_signature())
@@ -27,14 +28,24 @@ def bundle_catalogue() -> tuple[dict[str, str], str | None, dict[str, str]]:
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _catalogue(signature: tuple) -> tuple[dict[str, str], str | None, dict[str, str]]:
     usable, broken = bundles.scan()
-    superseded = {b.config.supersedes for b in usable}  # an older version stays for saved cases, not for new ones
-    clinical = {b.name: b.config.display_name or b.name for b in usable
-                if b.config.clinical and b.name not in superseded}
+    broken = {name: str(error) for name, error in broken.items()}
+    try:
+        catalogue = bundles.read_catalogue()
+    except bundles.BundleError as error:
+        catalogue, broken[bundles.CATALOGUE_FILE] = None, str(error)
+    if catalogue is not None:
+        offered = [b for b in usable if b.name in catalogue.released]
+        broken.update({name: f"{name} is listed in {bundles.CATALOGUE_FILE} but is not in weights/"
+                       for name in catalogue.released if name not in {b.name for b in usable} | set(broken)})
+    else:
+        superseded = {b.config.supersedes for b in usable}  # an older version stays for saved cases only
+        offered = [b for b in usable if b.config.clinical and b.name not in superseded]
+    clinical = {b.name: b.config.display_name or b.name for b in offered}
     try:
         default = bundles.default_bundle_name()
     except bundles.BundleError:
         default = None
-    return clinical, default if default in clinical else None, {name: str(error) for name, error in broken.items()}
+    return clinical, default if default in clinical else None, broken
 
 
 def _keep_loaded_models() -> None:
