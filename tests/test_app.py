@@ -420,6 +420,14 @@ def test_percentages_are_written_one_way_in_every_string():
     assert [key for key, texts in STRINGS.items() if any(re.search(r"\d %|\} %", text) for text in texts)] == []
 
 
+def test_every_string_is_written_in_every_language():
+    from ui.i18n import LANGUAGES, STRINGS
+
+    incomplete = [key for key, texts in STRINGS.items()
+                  if len(texts) != len(LANGUAGES) or not all(isinstance(text, str) and text.strip() for text in texts)]
+    assert incomplete == []
+
+
 def test_every_string_takes_the_same_values_in_both_languages():
     """A translation that drops or renames a value would raise (or show a raw brace) only in that language."""
     from string import Formatter
@@ -580,6 +588,8 @@ def test_readable_model_names_and_plain_words_on_the_about_page(app):
     assert not app.exception, app.exception
     text = "\n".join(m.value for m in app.markdown)
     assert "lõi xử lý" in text and "nhiệt độ" not in text and "hai phía" not in text
+    english = ("Ensemble", "colour constancy", "training photos", "no metadata", "zoom-out", "unweighted", "epochs")
+    assert [label for label in (e.label for e in app.expander) if any(word in label for word in english)] == []
 
 
 def test_vietnamese_words_a_doctor_uses():

@@ -744,13 +744,21 @@ def literal(text) -> str:
 
 _BACKBONE_SPELLING = ((re.compile(r"\b(EfficientNet|MobileNetV3)(?=Lite|Small|Large)"), r"\1-"),
                       (re.compile(r"(?<=Large)Minimalistic\b"), " (minimalistic)"))
+# The words of the bundles' display names (config.json holds them in English), in Vietnamese; the released
+# models have their own names in both languages (weights/catalogue.json).
+_DISPLAY_WORDS = {"vi": (
+    ("Ensemble: ", "Kết hợp: "), ("3 models", "3 mô hình"), ("no colour constancy", "không cân bằng màu"),
+    ("colour constancy", "cân bằng màu"), ("+ ISIC 2017 training photos", "+ ảnh huấn luyện ISIC 2017"),
+    ("continued on HAM10000 only", "huấn luyện tiếp chỉ trên HAM10000"), ("zoom-out", "ảnh chụp xa hơn"),
+    ("no metadata", "không dùng thông tin bệnh nhân"), ("no soft attention", "không có Soft-Attention"),
+    ("unweighted loss", "hàm mất mát không trọng số"), ("4 epochs", "4 vòng huấn luyện"), ("minimalistic", "tối giản"))}
 
 
 def model_label(name: str, display_name: str | None = None, language: str = "en") -> str:
     """What a doctor reads for the bundle ``name``: a released model's name in ``language`` (weights/catalogue.json),
-    else its config's display name, read from the bundle when not given, or the folder name when the bundle has
-    none or is gone; the backbones spelled one way everywhere ("EfficientNet-Lite2", never "EfficientNetLite2").
-    A backbone alone: model_label(backbone, backbone)."""
+    else its config's display name (its words translated), read from the bundle when not given, or the folder
+    name when the bundle has none or is gone; the backbones spelled one way everywhere ("EfficientNet-Lite2",
+    never "EfficientNetLite2"). A backbone alone: model_label(backbone, backbone)."""
     try:
         catalogue = read_catalogue()
     except BundleError:
@@ -765,6 +773,9 @@ def model_label(name: str, display_name: str | None = None, language: str = "en"
     label = display_name or name
     for pattern, replacement in _BACKBONE_SPELLING:
         label = pattern.sub(replacement, label)
+    if catalogue is None or name not in catalogue.names:
+        for english, translated in _DISPLAY_WORDS.get(language, ()):
+            label = label.replace(english, translated)
     return label
 
 
