@@ -1,7 +1,6 @@
 """A real browser: `streamlit run app.py` on localhost, driven by Playwright in Debian's Chromium."""
 
 import datetime
-import json
 import os
 import re
 from pathlib import Path
@@ -83,7 +82,7 @@ def test_diagnose_in_both_languages_and_compare_in_chromium(server):
         page.goto(server, timeout=60_000)
         page.get_by_text("Lesion photo").wait_for(timeout=120_000)
         page.locator("input[type=file]").first.set_input_files(str(REPO / "assets" / "examples" / "mel.jpg"))
-        page.get_by_text("mel.jpg").wait_for(timeout=30_000)
+        page.get_by_test_id("stImageCaption").get_by_text("mel.jpg").wait_for(timeout=30_000)  # the server has it
         choose(page, "Sex", "female")
         choose(page, "Anatomical site", "face")
         press_analyse(page)
@@ -132,7 +131,7 @@ def test_case_history_in_chromium(tmp_path):
         page.get_by_label("Patient identifier (the clinic's own code)").fill("BN-0042")
         page.get_by_label("Patient identifier (the clinic's own code)").press("Enter")
         page.locator("input[type=file]").first.set_input_files(str(REPO / "assets" / "examples" / "bcc.jpg"))
-        page.get_by_text("bcc.jpg").wait_for(timeout=30_000)
+        page.get_by_test_id("stImageCaption").get_by_text("bcc.jpg").wait_for(timeout=30_000)  # the server has it
         press_analyse(page)
         expect(page.get_by_text(re.compile("^Most likely"))).to_be_visible(timeout=120_000)
         page.get_by_label("Lesion (e.g. left shoulder, lesion 1)").fill("nose, lesion 1")
@@ -198,8 +197,8 @@ def test_choices_survive_a_language_switch_and_sign_out_starts_afresh_in_chromiu
         page.get_by_role("button", name="Sign out").click()
         sign_in(page)
         page.wait_for_timeout(2000)
-        default = bundles.default_bundle_name(REPO / "weights")
-        name = json.loads((REPO / "weights" / default / "config.json").read_text())["display_name"] or default
+        catalogue = bundles.read_catalogue(REPO / "weights")
+        name = catalogue.names[catalogue.default]["en"]
         shows(page, {"Model": f"{name} (default)", "Sex": "unknown", "Anatomical site": "unknown"})
         browser.close()
 
@@ -275,7 +274,7 @@ def test_a_reload_keeps_the_sign_in_and_the_case_until_sign_out_in_chromium(tmp_
         choose(page, "Sex", "female")
         choose(page, "Anatomical site", "face")
         page.locator("input[type=file]").first.set_input_files(str(REPO / "assets" / "examples" / "bcc.jpg"))
-        page.get_by_text("bcc.jpg").wait_for(timeout=30_000)
+        page.get_by_test_id("stImageCaption").get_by_text("bcc.jpg").wait_for(timeout=30_000)  # the server has it
         press_analyse(page)
         expect(page.get_by_text(most_likely)).to_be_visible(timeout=120_000)
         result = page.get_by_text(most_likely).inner_text()
