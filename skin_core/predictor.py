@@ -61,6 +61,12 @@ class Prediction:
         return self.malignant_probability >= self.malignancy_threshold
 
     @property
+    def triage_withheld(self) -> bool:
+        """The input check flagged the photo and it was analysed anyway: the alert threshold and its advice
+        (refer, biopsy, follow-up) were validated on dermoscopic photos only, so none is given for it."""
+        return self.gate is not None and self.gate.flagged
+
+    @property
     def alert_disagrees_with_top(self) -> bool:
         """The malignant classes together cross the threshold while the most likely class is benign, or the
         most likely class is malignant while their sum stays below it: a reader needs to be told why."""

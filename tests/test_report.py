@@ -78,15 +78,14 @@ def test_a_flagged_photo_analysed_anyway_gets_no_triage_advice_in_the_report():
 def test_a_saved_flagged_case_keeps_its_gate_decision():
     from skin_core.gate import NOT_DERMOSCOPIC
     from ui.cases import saved_prediction
-    from ui.result import triage_withheld
 
     case = types.SimpleNamespace(ranked=prediction().ranked, attention=None, malignant_probability=0.62,
                                  malignancy_threshold=0.3, low_confidence=False,
                                  probabilities=prediction().probabilities, gate_reason=NOT_DERMOSCOPIC,
                                  gate_problem=None, gate_score=0.97)
-    assert triage_withheld(saved_prediction(case))
-    assert not triage_withheld(saved_prediction(types.SimpleNamespace(**{**vars(case), "gate_reason": "ok"})))
-    assert not triage_withheld(saved_prediction(types.SimpleNamespace(**{**vars(case), "gate_reason": None})))
+    assert saved_prediction(case).triage_withheld
+    assert not saved_prediction(types.SimpleNamespace(**{**vars(case), "gate_reason": "ok"})).triage_withheld
+    assert not saved_prediction(types.SimpleNamespace(**{**vars(case), "gate_reason": None})).triage_withheld
 
 
 def test_a_saved_case_without_a_stored_photo_still_has_its_report():
@@ -189,3 +188,14 @@ def test_the_history_page_reissues_a_case_with_what_the_case_holds(tmp_path, mon
                   "Final diagnosis: Basal cell carcinoma (histopathology, 2026-12-01, recorded by lan)",
                   "Age: 54 years", "Page 1 of"):
         assert field in text, field
+
+
+def test_the_pdf_builder_runs_without_streamlit():
+    """The report is built by the page and could be by a script: it needs no web framework."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    loaded = subprocess.run([sys.executable, "-c", "import sys, ui.report; print('streamlit' in sys.modules)"],
+                            cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip().splitlines()[-1] == "False"

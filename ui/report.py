@@ -10,7 +10,6 @@ from PIL import Image
 
 from skin_core import imaging, paths
 from ui.i18n import diagnosis_name, formatted, sex_name, site_name, t
-from ui.result import triage_withheld
 
 FONT_DIR = paths.REPO_DIR / "assets" / "fonts"
 JPEG_QUALITY = 90
@@ -147,7 +146,7 @@ def pdf_report(photo: np.ndarray | None, overlay: np.ndarray | None, prediction,
     pdf.ln(3)
     figures = {"probability": prediction.malignant_probability, "threshold": prediction.malignancy_threshold}
     alert = prediction.malignancy_alert
-    withheld = triage_withheld(prediction)
+    withheld = prediction.triage_withheld
     if withheld:
         line(t("triage_withheld", language, **figures), 10, bold=True)
     else:

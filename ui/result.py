@@ -9,17 +9,11 @@ from ui.i18n import diagnosis_name, formatted, t
 OVERLAY_OPACITY = 0.45  # how strongly the attention map covers the photo until the doctor moves the slider
 
 
-def triage_withheld(prediction) -> bool:
-    """A photo the input check flagged and the doctor analysed anyway (or saved so): the alert threshold and its
-    advice (refer, biopsy, follow-up) were validated on dermoscopic photos only, so none is given for it."""
-    return prediction.gate is not None and prediction.gate.flagged
-
-
 def show_result(prediction, lang: str) -> None:
     top_code, top_probability = prediction.top
     st.markdown(t("top_sentence", lang, name=diagnosis_name(top_code, lang), probability=top_probability))
     figures = {"probability": prediction.malignant_probability, "threshold": prediction.malignancy_threshold}
-    withheld = triage_withheld(prediction)
+    withheld = prediction.triage_withheld
     if withheld:
         st.warning(t("triage_withheld", lang, **figures), icon="🚫")
     elif prediction.malignancy_alert:
