@@ -31,7 +31,7 @@ def final_name(code: str) -> str:
 
 def forget_results() -> None:
     """After a change, read the list and the open cases again (not logged again: see search_again, open_afresh)."""
-    for key in ("history_search", "opened_cases", "history_export"):
+    for key in ("history_search", "opened_cases", "history_export", "research_export"):
         st.session_state.pop(key, None)
 
 
@@ -280,6 +280,17 @@ if user.is_admin:
         export = st.session_state.get("history_export")
         if export is not None:
             st.download_button(t("download_export", lang), data=export[0], file_name=export[1], mime=export[2])
+        st.divider()
+        st.markdown(f"**{t('research_export', lang)}**", help=t("research_export_help", lang))
+
+        def prepare_research_export():
+            st.session_state["research_export"] = store.research_export(user)
+
+        st.button(t("prepare_research_export", lang), key="prepare_research_export", on_click=run,
+                  args=(prepare_research_export, False))
+        if st.session_state.get("research_export") is not None:
+            st.download_button(t("download_research_export", lang), data=st.session_state["research_export"],
+                               file_name=f"research-export-{datetime.date.today()}.zip", mime="application/zip")
         st.divider()
         st.markdown(f"**{t('delete_patient', lang)}**")
         st.text_input(t("delete_code", lang), key="delete_code", max_chars=64)

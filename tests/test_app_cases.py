@@ -161,6 +161,10 @@ def test_only_an_admin_sees_settings_and_export(clinic):
     next(b for b in admin.button if b.label == "Prepare the export").click().run()
     assert not admin.exception, admin.exception
     assert admin.get("download_button")[0].proto.label == "Download the export"
+    assert not any(b.label == "Prepare the de-identified export" for b in doctor.button)
+    next(b for b in admin.button if b.label == "Prepare the de-identified export").click().run()
+    assert not admin.exception, admin.exception
+    assert "Download the de-identified export (ZIP)" in [b.proto.label for b in admin.get("download_button")]
     admin.switch_page("app_pages/diagnose.py").run()
     analyse_example(admin, code="nv", patient="BN-0043")  # automatic saving, no photo kept
     assert any("Saved automatically as case #2" in success.value for success in admin.success)

@@ -24,6 +24,7 @@ from PIL import Image
 from sklearn.metrics import balanced_accuracy_score
 from sqlalchemy import create_engine, func, select, text
 
+from skin_core import paths
 from skin_core.cases import (AUDIT_ACTIONS, COMMAND_LINE, CaseDraft, CaseNotFoundError, CaseStore,
                              DatabaseUnavailableError, InvalidCaseError, NotAllowedError, UserInactiveError, UserInfo,
                              clinic_validation)
@@ -933,3 +934,72 @@ def test_command_line_says_why_the_database_cannot_be_used_in_one_line(database,
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.startswith("error: ") and captured.err.count("\n") == 1
     assert "Traceback" not in captured.err
+
+
+def photo_with_camera_metadata(seed: int) -> bytes:
+    """A lesion-like JPEG whose EXIF names a date, a camera and a place, as a phone's photo does."""
+    rng = np.random.default_rng(seed)
+    pixels = np.clip(np.array([200, 150, 130]) + rng.normal(0, 10, (150, 200, 3)), 0, 255).astype(np.uint8)
+    pixels[50:100, 70:130] = (110, 70, 50)
+    exif = Image.Exif()
+    exif[0x0132] = "2026:11:01 09:30:00"  # DateTime
+    exif[0x0110] = "Clinic camera BN-0042"  # Model
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", exif=exif)
+    return buffer.getvalue()
+
+
+def test_research_export_is_de_identified_and_reads_as_a_labelled_folder(store, tmp_path, capsys):
+    from skin_core.cases.deidentify import MAX_DATE_SHIFT_DAYS, OLDEST_AGE_SHOWN
+    from skin_core.evaluate import main as evaluate_main
+
+    store.change_settings(ADMIN, photo_storage="full")
+    saved = {}  # case id -> (patient, visit date, diagnosis)
+    for index, (patient, day, diagnosis, age) in enumerate([
+            ("BN-0042", datetime.date(2026, 5, 4), "nv", 54), ("BN-0042", datetime.date(2026, 11, 2), "mel", 54),
+            ("NGUYEN-VAN-A", datetime.date(2026, 6, 1), "bkl", 93), ("BN-7", datetime.date(2026, 7, 9), "bcc", None),
+            ("BN-8", datetime.date(2026, 8, 1), "other", 40)]):
+        case_id = store.save_case(DOCTOR, draft(patient, photo=photo_with_camera_metadata(index), visit_date=day,
+                                                age=age, lesion_label="lưng, tổn thương 2",
+                                                note="Bà Lan, 0912 345 678"))
+        store.confirm(DOCTOR, case_id, diagnosis, "histopathology" if index % 2 == 0 else "specialist", day)
+        saved[case_id] = (patient, day, diagnosis)
+    store.change_settings(ADMIN, photo_storage="none")
+    unkept = store.save_case(DOCTOR, draft("BN-9"))
+    store.confirm(DOCTOR, unkept, "nv", "follow_up", datetime.date(2026, 9, 1))
+    with pytest.raises(NotAllowedError):
+        store.research_export(DOCTOR)
+
+    archive = store.research_export(ADMIN)
+    folder = tmp_path / "export"
+    with zipfile.ZipFile(io.BytesIO(archive)) as zipped:
+        zipped.extractall(folder)
+        raw = b"".join(zipped.read(name) for name in zipped.namelist())
+    labels = pd.read_csv(folder / "labels.csv", dtype={"image_id": str, "lesion_id": str})
+    assert len(labels) == 4 and sorted(labels["dx"]) == ["bcc", "bkl", "mel", "nv"]  # "other" and no photo left out
+    for identifying in (b"BN-0042", b"NGUYEN", b"BN-7,", "lưng".encode(), "Bà Lan".encode(), b"0912 345",
+                        b"lesion.png", b"Clinic camera", b"2026:11:01"):
+        assert identifying not in raw, identifying
+    text = (folder / "labels.csv").read_text(encoding="utf-8")
+    assert DOCTOR.username not in text.split(",") and "2026-11-02" not in text
+    for image_id in labels["image_id"]:
+        assert not Image.open(folder / "images" / f"{image_id}.jpg").getexif()  # no camera metadata left
+    assert labels["age"].max() == OLDEST_AGE_SHOWN and labels["age"].isna().sum() == 1
+    visits = labels[labels["dx"].isin(["nv", "mel"])].sort_values("visit_date")
+    assert visits["lesion_id"].nunique() == 1  # the same lesion of one patient, two visits
+    shifted = pd.to_datetime(visits["visit_date"]).dt.date.tolist()
+    assert (shifted[1] - shifted[0]).days == (datetime.date(2026, 11, 2) - datetime.date(2026, 5, 4)).days
+    assert abs((shifted[0] - datetime.date(2026, 5, 4)).days) <= MAX_DATE_SHIFT_DAYS
+    assert set(labels["dx_type"]) <= {"histo", "consensus"}
+    readme = (folder / "README.txt").read_text(encoding="utf-8")
+    assert "1 confirmed case(s) whose photo the clinic did not keep" in readme
+    assert "1 confirmed as a diagnosis outside the seven classes" in readme
+    again = pd.read_csv(io.BytesIO(zipfile.ZipFile(io.BytesIO(store.research_export(ADMIN))).read("labels.csv")))
+    assert set(again["image_id"]).isdisjoint(labels["image_id"])  # two exports cannot be joined on their ids
+    assert audit_actions(store).count("research_export") == 2
+
+    assert evaluate_main(["--model", str(paths.REPO_DIR / "weights" / "mobilenetv3small"), "--data", str(folder)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n"] == 4
+    assert {code for code, figures in report["per_class"].items() if not figures["absent"]} == {"bcc", "bkl", "mel",
+                                                                                                 "nv"}

@@ -640,6 +640,19 @@ STRINGS = {
     "audit_edit_note": ("edited a note", "sửa ghi chú"),
     "audit_clinic_validation": ("viewed the clinic validation", "xem kiểm chứng tại phòng khám"),
     "audit_export": ("exported cases", "xuất dữ liệu ca bệnh"),
+    "audit_research_export": ("exported de-identified cases for research",
+                              "xuất ca bệnh đã ẩn danh cho nghiên cứu"),
+    "research_export": ("De-identified export for research", "Xuất dữ liệu ẩn danh cho nghiên cứu"),
+    "research_export_help": (
+        "Every confirmed case with a kept photo, as a folder that python -m skin_core.evaluate reads: patient codes "
+        "replaced by pseudonyms drawn for this export, each patient's dates moved by one random number of days, no "
+        "names, notes or lesion labels, photos without camera metadata. README.txt inside says what was left out.",
+        "Mọi ca đã có chẩn đoán cuối cùng và còn lưu ảnh, thành một thư mục mà python -m skin_core.evaluate đọc "
+        "được: mã bệnh nhân thay bằng bí danh chỉ dùng cho lần xuất này, mọi ngày của một bệnh nhân dời cùng một số "
+        "ngày ngẫu nhiên, không có tên, ghi chú hay nhãn tổn thương, ảnh không kèm thông tin máy chụp. Tệp "
+        "README.txt bên trong cho biết những gì bị bỏ ra."),
+    "prepare_research_export": ("Prepare the de-identified export", "Chuẩn bị bản xuất ẩn danh"),
+    "download_research_export": ("Download the de-identified export (ZIP)", "Tải bản xuất ẩn danh (ZIP)"),
     "audit_delete_patient": ("deleted a patient's data", "xóa dữ liệu của một bệnh nhân"),
     "audit_download_pdf": ("downloaded a PDF report", "tải báo cáo PDF"),
     "history_error": ("The case history could not do this: {reason}", "Lịch sử ca bệnh không thực hiện được: {reason}"),

@@ -46,6 +46,7 @@ from zxcvbn import zxcvbn
 from skin_core import imaging, paths
 from skin_core.cases.schema import (LESION_LABEL_MAX, NAME_MAX, NOTE_MAX, PATIENT_CODE_MAX, AuditEntry, Case,
                                     CaseImages, NoteVersion, Setting, SignInAttempt, User)
+from skin_core.cases.deidentify import research_archive
 from skin_core.classes import CLASS_CODES
 from skin_core.metadata import (AGE_RANGE, SEXES, SITES, InvalidMetadataError, clean_age, clean_sex, clean_site,
                                 shown)
@@ -69,7 +70,7 @@ READ_ONLY = "skin_read_only"  # execution option: a SQLite transaction that only
 AUDITED_EVENTS = ("download_pdf", "sign_out")  # what the app reports through CaseStore.audit_event
 AUDIT_ACTIONS = ("login", "login_failed", "login_refused", "sign_out", "add_user", "set_password", "change_user",
                  "change_settings", "save", "search", "view", "edit_note", "confirm", "clinic_validation", "export",
-                 "delete_patient", "download_pdf")  # every action the audit names, for the log's filter
+                 "research_export", "delete_patient", "download_pdf")  # every action the audit names, for its filter
 REPEATED_ACTIONS = ("login_failed", "login_refused")  # a guessing run: hundreds of rows, shown as one
 REPEAT_GAP = datetime.timedelta(minutes=1)  # one run while each try follows the one before within this
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet takes a cell starting so for a formula (OWASP)
@@ -796,6 +797,16 @@ class CaseStore:
                 archive = buffer.getvalue()
             _audit(session, by, "export", detail=json.dumps({"cases": [c.id for c in cases], "photos": photos}))
         return archive if photos else table
+
+    def research_export(self, by: UserInfo) -> bytes:
+        """Every confirmed case, de-identified, as a ZIP that ``skin_core.evaluate`` reads as a labelled folder
+        (skin_core.cases.deidentify); audited with what it holds, never with a patient code."""
+        _require_admin(by)
+        with self._transaction(by) as session:
+            cases = session.scalars(select(Case).where(Case.final_diagnosis.is_not(None)).order_by(Case.id)).all()
+            archive, summary = research_archive([_record(case, case.images) for case in cases])
+            _audit(session, by, "research_export", detail=json.dumps(summary))
+        return archive
 
     def delete_patient(self, by: UserInfo, patient_code: str) -> int:
         """Delete every case of one patient, with its images and note versions, on the patient's request;
