@@ -51,6 +51,7 @@ class Prediction:
     low_confidence: bool
     probabilities: dict = field(default_factory=dict)
     gate: GateDecision | None = None
+    threshold_source: str = "model"  # "clinic": the clinic's own threshold for this model version replaced it
 
     @property
     def top(self) -> tuple:

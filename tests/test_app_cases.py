@@ -514,3 +514,36 @@ def test_the_audit_log_is_filtered_paged_and_shows_a_flood_of_failed_sign_ins_as
     assert rows() == "Rows 401–500 of 524"
     at.selectbox(key="language").set_value("vi").run()
     assert next(c.value for c in at.caption if c.value.startswith("Dòng ")) == "Dòng 401–500 trong tổng số 524"
+
+
+def test_an_admin_adopts_the_clinic_s_threshold_and_every_later_answer_names_it(clinic):
+    from test_cases import confirmed_history
+
+    default = bundles.open_bundle(bundles.default_bundle_name(REPO / "weights"))
+    confirmed_history(clinic, n_malignant=40, n_benign=60, model=(default.name, default.config.version))
+    doctor = signed_in("lan")
+    doctor.switch_page("app_pages/validation.py").run()
+    assert not doctor.exception, doctor.exception
+    assert any("From 40 malignant and 60 benign cases" in m.value for m in doctor.markdown)
+    assert not any(b.label == "Adopt this threshold for new analyses" for b in doctor.button)  # admins only
+    admin = signed_in("chi")
+    admin.switch_page("app_pages/validation.py").run()
+    next(b for b in admin.button if b.label == "Adopt this threshold for new analyses").click().run()
+    assert not admin.exception, admin.exception
+    threshold = clinic.site_threshold(default.name, default.config.version)
+    assert threshold is not None and any("Adopted" in s.value for s in admin.success)
+    assert any("In force: this clinic's own threshold" in m.value for m in admin.markdown)
+
+    doctor.switch_page("app_pages/diagnose.py").run()
+    analyse_example(doctor, code="mel", patient="KH-77")
+    result = doctor.session_state["result"]["prediction"]
+    assert (result.malignancy_threshold, result.threshold_source) == (threshold, "clinic")
+    assert any("this clinic's own" in c.value for c in doctor.caption)
+    next(b for b in doctor.button if b.label == "Save case").click().run()
+    assert not doctor.exception and any("Saved as case" in m.value for m in doctor.success)
+    [saved] = clinic.find_cases(UserInfo("lan", "doctor"), patient_code="KH-77")
+    assert (saved.threshold_source, saved.malignancy_threshold) == ("clinic", threshold)
+    next(b for b in admin.button if b.label == "Go back to the model's own threshold").click().run()
+    assert clinic.site_threshold(default.name, default.config.version) is None
+    actions = [e["action"] for e in clinic.audit_log(UserInfo("chi", "admin"))]
+    assert "adopt_threshold" in actions and "revert_threshold" in actions

@@ -762,8 +762,9 @@ def test_a_0002_database_is_upgraded_with_its_data(database):
     assert [c.id for c in store.find_cases(lan)] == [5]
     assert not any("0042" in e["detail"] for e in store.audit_log(chi))
     assert store.save_case(lan, draft("BN-9")) == 8  # above case 7, which the audit names
+    assert store.open_case(lan, 5).threshold_source == "model"  # saved before clinics had their own threshold
     with store.engine.connect() as connection:
-        assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0004"
+        assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0005"
     store.close()
 
 
@@ -1003,3 +1004,41 @@ def test_research_export_is_de_identified_and_reads_as_a_labelled_folder(store, 
     assert report["n"] == 4
     assert {code for code, figures in report["per_class"].items() if not figures["absent"]} == {"bcc", "bkl", "mel",
                                                                                                  "nv"}
+
+
+def confirmed_history(store, n_malignant=40, n_benign=60, model=("ensemble-x", "1.0"), seed=0,
+                      source="histopathology") -> None:
+    """Confirmed cases whose malignant scores come from Beta(5, 2) (malignant) and Beta(2, 5) (benign)."""
+    rng = np.random.default_rng(seed)
+    for malignant, n in ((True, n_malignant), (False, n_benign)):
+        for score in rng.beta(*((5, 2) if malignant else (2, 5)), n):
+            case_id = store.save_case(DOCTOR, draft(f"BN-{rng.integers(10**6)}", malignant=float(score),
+                                                    model_name=model[0], model_version=model[1]))
+            store.confirm(DOCTOR, case_id, "mel" if malignant else "nv", source, datetime.date(2026, 11, 20))
+
+
+def test_a_clinic_threshold_is_adopted_from_the_stored_cases_audited_used_and_reverted(store):
+    from skin_core.cases.site_threshold import site_operating_point
+
+    confirmed_history(store, n_malignant=20, n_benign=30)
+    with pytest.raises(InvalidCaseError):  # 20 malignant cases: nothing to adopt
+        store.adopt_site_threshold(ADMIN, "ensemble-x", "1.0")
+    confirmed_history(store, n_malignant=20, n_benign=30, seed=1)
+    confirmed_history(store, n_malignant=30, n_benign=0, seed=2, source="follow_up")  # never counted
+    with pytest.raises(NotAllowedError):
+        store.adopt_site_threshold(DOCTOR, "ensemble-x", "1.0")
+    assert store.site_threshold("ensemble-x", "1.0") is None
+    point = store.adopt_site_threshold(ADMIN, "ensemble-x", "1.0")
+    expected = site_operating_point(store.confirmed_cases(ADMIN), "ensemble-x", "1.0")
+    assert (point.n_malignant, point.n_benign) == (40, 60) and point.threshold == expected.threshold
+    assert store.site_threshold("ensemble-x", "1.0") == point.threshold
+    assert store.site_threshold("ensemble-x", "2.0") is None  # another version keeps the model's own
+    clinic_case = store.save_case(DOCTOR, draft("BN-1", malignancy_threshold=point.threshold, threshold_source="clinic"))
+    assert store.open_case(DOCTOR, clinic_case).threshold_source == "clinic"
+    store.revert_site_threshold(ADMIN, "ensemble-x", "1.0")
+    assert store.site_threshold("ensemble-x", "1.0") is None
+    history = store.site_threshold_history(ADMIN, "ensemble-x", "1.0")
+    assert [row["threshold"] for row in history] == [None, point.threshold] and history[1]["by"] == ADMIN.username
+    assert [a for a in audit_actions(store) if a.endswith("_threshold")] == ["adopt_threshold", "revert_threshold"]
+    with pytest.raises(InvalidCaseError):
+        store.save_case(DOCTOR, draft("BN-2", threshold_source="somewhere"))

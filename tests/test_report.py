@@ -15,11 +15,12 @@ from ui.i18n import external_summary
 from ui.report import pdf_report
 
 
-def prediction(low_confidence=False):
+def prediction(low_confidence=False, threshold_source="model"):
     ranked = [("mel", 0.55), ("nv", 0.30), ("bkl", 0.05), ("bcc", 0.04), ("akiec", 0.03), ("df", 0.02),
               ("vasc", 0.01)]
     return Prediction(ranked=ranked, attention=None, attention_heads=None, malignant_probability=0.62,
-                      malignancy_threshold=0.3, low_confidence=low_confidence, probabilities=dict(ranked))
+                      malignancy_threshold=0.3, low_confidence=low_confidence, probabilities=dict(ranked),
+                      threshold_source=threshold_source)
 
 
 def report(language="en", photo_side=200, with_photo=True, **overrides):
@@ -58,6 +59,13 @@ def test_the_report_writes_probabilities_as_the_page_does():
     assert "55,0" in " ".join(pages(report("vi"))) and "55.0%" not in " ".join(pages(report("vi")))
 
 
+def test_the_report_names_whose_alert_threshold_it_used():
+    for language, source, words in (("en", "model", "the model's own"), ("en", "clinic", "this clinic's own"),
+                                    ("vi", "clinic", "ngưỡng riêng của phòng khám")):
+        text = re.sub(r"\s+", " ", " ".join(pages(report(language, prediction={"threshold_source": source}))))
+        assert words in text and ("0.30" in text or "0,30" in text)
+
+
 def test_a_flagged_photo_analysed_anyway_gets_no_triage_advice_in_the_report():
     from skin_core.gate import NOT_DERMOSCOPIC, GateDecision
 
@@ -82,7 +90,7 @@ def test_a_saved_flagged_case_keeps_its_gate_decision():
     case = types.SimpleNamespace(ranked=prediction().ranked, attention=None, malignant_probability=0.62,
                                  malignancy_threshold=0.3, low_confidence=False,
                                  probabilities=prediction().probabilities, gate_reason=NOT_DERMOSCOPIC,
-                                 gate_problem=None, gate_score=0.97)
+                                 gate_problem=None, gate_score=0.97, threshold_source="model")
     assert saved_prediction(case).triage_withheld
     assert not saved_prediction(types.SimpleNamespace(**{**vars(case), "gate_reason": "ok"})).triage_withheld
     assert not saved_prediction(types.SimpleNamespace(**{**vars(case), "gate_reason": None})).triage_withheld

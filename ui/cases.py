@@ -1,5 +1,6 @@
 """The app's side of the case history: the shared CaseStore, the signed-in user, and messages for its errors."""
 
+import dataclasses
 import logging
 
 import streamlit as st
@@ -117,11 +118,21 @@ def stored_photo(case: CaseRecord):
     return photo, imaging.overlay(photo, imaging.upscale_map(case.attention, photo.shape[:2]), OVERLAY_OPACITY)
 
 
+def with_site_threshold(prediction: Prediction, model_name: str, model_version: str) -> Prediction:
+    """``prediction`` at the clinic's own malignancy threshold for this model version when one is in force
+    (adopted on the Clinic validation page), else as the model gave it."""
+    store, _ = case_store()
+    threshold = None if store is None else store.site_threshold(model_name, model_version)
+    if threshold is None:
+        return prediction
+    return dataclasses.replace(prediction, malignancy_threshold=threshold, threshold_source="clinic")
+
+
 def saved_prediction(case: CaseRecord) -> Prediction:
     """The result as it was shown when the case was saved (for its report)."""
     return Prediction(ranked=case.ranked, attention=case.attention, attention_heads=None,
                       malignant_probability=case.malignant_probability,
                       malignancy_threshold=case.malignancy_threshold, low_confidence=case.low_confidence,
-                      probabilities=dict(case.probabilities),
+                      probabilities=dict(case.probabilities), threshold_source=case.threshold_source,
                       gate=None if case.gate_reason is None else GateDecision(case.gate_reason, case.gate_problem,
                                                                               case.gate_score))

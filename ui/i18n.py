@@ -256,6 +256,47 @@ STRINGS = {
     "truth": ("True diagnosis", "Chẩn đoán thật"),
     "predicted": ("Predicted", "Dự đoán"),
     "photos": ("Photos", "Số ảnh"),
+    "site_heading": ("This clinic's own alert threshold", "Ngưỡng cảnh báo riêng của phòng khám"),
+    "site_in_force_model": ("In force: the model's own threshold, {threshold}.",
+                            "Đang áp dụng: ngưỡng của mô hình, {threshold}."),
+    "site_in_force_clinic": ("In force: this clinic's own threshold {threshold}, adopted {when} by {user}.",
+                             "Đang áp dụng: ngưỡng riêng của phòng khám {threshold}, do {user} áp dụng lúc {when}."),
+    "site_too_few_malignant": (
+        "Not offered yet: it needs at least {needed} malignant cases confirmed by histopathology or a specialist "
+        "({have} so far). With fewer, no threshold can show with 95 % confidence that it still catches 90 % of "
+        "melanomas and carcinomas.",
+        "Chưa đề xuất: cần ít nhất {needed} ca ác tính được xác định bằng giải phẫu bệnh hoặc bác sĩ chuyên khoa "
+        "(hiện có {have}). Với ít ca hơn, không ngưỡng nào chứng minh được với độ tin cậy 95% rằng vẫn phát hiện "
+        "90% số u hắc tố và ung thư biểu mô."),
+    "site_no_benign": (
+        "Not offered: no benign case is confirmed by histopathology or a specialist yet.",
+        "Chưa đề xuất: chưa có ca lành tính nào được xác định bằng giải phẫu bệnh hoặc bác sĩ chuyên khoa."),
+    "site_offered": (
+        "From {malignant} malignant and {benign} benign cases confirmed by histopathology or a specialist: threshold "
+        "{threshold}, which catches {sensitivity} of the malignant ones (95% lower bound {lower}) and leaves "
+        "{specificity} of the benign ones without an alert. These figures come from the cases that chose the "
+        "threshold, so they flatter; chosen on four fifths of the cases and measured on the fifth left out, in turn: "
+        "{cv_sensitivity} caught (lower bound {cv_lower}), {cv_specificity} without an alert.",
+        "Từ {malignant} ca ác tính và {benign} ca lành tính được xác định bằng giải phẫu bệnh hoặc bác sĩ chuyên "
+        "khoa: ngưỡng {threshold}, phát hiện {sensitivity} số ca ác tính (cận dưới 95% {lower}) và không cảnh báo "
+        "{specificity} số ca lành tính. Các số này đo trên chính các ca đã chọn ngưỡng nên lạc quan; khi chọn trên "
+        "bốn phần năm số ca và đo trên phần còn lại, lần lượt từng phần: phát hiện {cv_sensitivity} (cận dưới "
+        "{cv_lower}), {cv_specificity} không bị cảnh báo."),
+    "site_adopt": ("Adopt this threshold for new analyses", "Áp dụng ngưỡng này cho các lần phân tích mới"),
+    "site_revert": ("Go back to the model's own threshold", "Trở lại ngưỡng của mô hình"),
+    "site_adopted": ("Adopted: new analyses with this model version use threshold {threshold}.",
+                     "Đã áp dụng: các lần phân tích mới với phiên bản mô hình này dùng ngưỡng {threshold}."),
+    "site_reverted": ("The model's own threshold is in force again.", "Ngưỡng của mô hình được áp dụng trở lại."),
+    "audit_adopt_threshold": ("adopted the clinic's own alert threshold",
+                              "áp dụng ngưỡng cảnh báo riêng của phòng khám"),
+    "audit_revert_threshold": ("went back to the model's own alert threshold", "trở lại ngưỡng cảnh báo của mô hình"),
+    "threshold_source_model": (
+        "Alert threshold {threshold:.2f}: the model's own, chosen on its validation photos.",
+        "Ngưỡng cảnh báo {threshold:.2f}: ngưỡng của mô hình, chọn trên ảnh kiểm định của mô hình."),
+    "threshold_source_clinic": (
+        "Alert threshold {threshold:.2f}: this clinic's own, chosen on its confirmed cases (Clinic validation).",
+        "Ngưỡng cảnh báo {threshold:.2f}: ngưỡng riêng của phòng khám này, chọn trên các ca đã xác định chẩn đoán "
+        "(trang Kiểm chứng tại phòng khám)."),
     "date_help": ("Day/month/year (DD/MM/YYYY): type it or pick it from the calendar.",
                   "Ngày/tháng/năm (DD/MM/YYYY là ngày/tháng/năm): gõ vào hoặc chọn trên lịch."),
     "choose_model": ("Model to inspect", "Mô hình cần xem"),

@@ -70,6 +70,8 @@ class Case(Base):
     final_source: Mapped[str | None] = mapped_column(String(32), nullable=True)
     final_date: Mapped[datetime.date | None] = mapped_column(Date, nullable=True)
     confirmed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # whose malignancy threshold the analysis used: "model" (shipped with it) or "clinic" (revision 0005)
+    threshold_source: Mapped[str] = mapped_column(String(16), server_default="model")
 
     images: Mapped["CaseImages | None"] = relationship(back_populates="case", cascade="all, delete-orphan",
                                                        passive_deletes=True)
@@ -138,3 +140,23 @@ class SignInAttempt(Base):
     username: Mapped[str] = mapped_column(String(64))
     address: Mapped[str | None] = mapped_column(String(64), nullable=True)  # None: not known (local, proxy)
     outcome: Mapped[str] = mapped_column(String(8))  # checking, failed or ok
+
+
+class SiteThreshold(Base):
+    """Every adoption or revert of a clinic's own malignancy threshold for one model version, never changed
+    afterwards: the newest row is in force, and a row without a threshold means the model's own again
+    (added in revision 0005)."""
+
+    __tablename__ = "site_thresholds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_name: Mapped[str] = mapped_column(String(NAME_MAX), index=True)
+    model_version: Mapped[str] = mapped_column(String(64))
+    threshold: Mapped[float | None] = mapped_column(Float, nullable=True)  # None: back to the model's own
+    n_malignant: Mapped[int] = mapped_column(Integer, default=0)
+    n_benign: Mapped[int] = mapped_column(Integer, default=0)
+    sensitivity_lower_bound: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cv_sensitivity: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cv_specificity: Mapped[float | None] = mapped_column(Float, nullable=True)
+    decided_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str] = mapped_column(String(64))

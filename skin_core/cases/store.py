@@ -44,9 +44,10 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from zxcvbn import zxcvbn
 
 from skin_core import imaging, paths
-from skin_core.cases.schema import (LESION_LABEL_MAX, NAME_MAX, NOTE_MAX, PATIENT_CODE_MAX, AuditEntry, Case,
-                                    CaseImages, NoteVersion, Setting, SignInAttempt, User)
 from skin_core.cases.deidentify import research_archive
+from skin_core.cases.schema import (LESION_LABEL_MAX, NAME_MAX, NOTE_MAX, PATIENT_CODE_MAX, AuditEntry, Case,
+                                    CaseImages, NoteVersion, Setting, SignInAttempt, SiteThreshold, User)
+from skin_core.cases.site_threshold import TARGET_SENSITIVITY, SiteOperatingPoint, site_operating_point
 from skin_core.classes import CLASS_CODES
 from skin_core.metadata import (AGE_RANGE, SEXES, SITES, InvalidMetadataError, clean_age, clean_sex, clean_site,
                                 shown)
@@ -57,6 +58,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 ROLES = ("doctor", "admin")
 PHOTO_STORAGE = ("full", "thumbnail", "none")
 FINAL_SOURCES = ("histopathology", "follow_up", "specialist")
+THRESHOLD_SOURCES = ("model", "clinic")  # whose malignancy threshold an analysis used
 FINAL_DIAGNOSES = (*CLASS_CODES, "other")  # "other": confirmed, but none of the seven classes
 DEFAULT_SETTINGS = {"photo_storage": "thumbnail", "auto_save": "false"}
 THUMBNAIL_SIDE = 256  # enough to recognise the lesion at the next visit; a few kB
@@ -70,7 +72,8 @@ READ_ONLY = "skin_read_only"  # execution option: a SQLite transaction that only
 AUDITED_EVENTS = ("download_pdf", "sign_out")  # what the app reports through CaseStore.audit_event
 AUDIT_ACTIONS = ("login", "login_failed", "login_refused", "sign_out", "add_user", "set_password", "change_user",
                  "change_settings", "save", "search", "view", "edit_note", "confirm", "clinic_validation", "export",
-                 "research_export", "delete_patient", "download_pdf")  # every action the audit names, for its filter
+                 "research_export", "delete_patient", "download_pdf", "adopt_threshold", "revert_threshold")
+# (every action the audit names, for the log's filter)
 REPEATED_ACTIONS = ("login_failed", "login_refused")  # a guessing run: hundreds of rows, shown as one
 REPEAT_GAP = datetime.timedelta(minutes=1)  # one run while each try follows the one before within this
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet takes a cell starting so for a formula (OWASP)
@@ -162,6 +165,7 @@ class CaseDraft:
     gate_problem: str | None = None
     gate_score: float | None = None
     attention: np.ndarray | None = None  # (H, W) in [0, 1]
+    threshold_source: str = "model"  # "clinic": the clinic's own threshold (site_threshold) replaced the model's
 
     @classmethod
     def from_prediction(cls, prediction, **fields_) -> "CaseDraft":
@@ -173,7 +177,8 @@ class CaseDraft:
                    low_confidence=bool(prediction.low_confidence), attention=prediction.attention,
                    gate_reason=None if gate is None else gate.reason,
                    gate_problem=None if gate is None else gate.problem,
-                   gate_score=None if gate is None else float(gate.score), **fields_)
+                   gate_score=None if gate is None else float(gate.score),
+                   threshold_source=prediction.threshold_source, **fields_)
 
 
 @dataclass(frozen=True)
@@ -221,6 +226,7 @@ class CaseRecord:
     final_source: str | None
     final_date: datetime.date | None
     confirmed_by: str | None
+    threshold_source: str = "model"  # whose malignancy threshold the analysis used: "model" or "clinic"
     photo: bytes | None = None
     photo_media_type: str | None = None
     attention: np.ndarray | None = field(default=None, repr=False)
@@ -672,7 +678,9 @@ class CaseStore:
             top_code=max(probabilities, key=probabilities.get),
             malignant_probability=draft.malignant_probability, malignancy_threshold=draft.malignancy_threshold,
             malignancy_alert=draft.malignant_probability >= draft.malignancy_threshold,
-            low_confidence=draft.low_confidence, photo_name=_text("Photo name", draft.photo_name[:NAME_MAX], NAME_MAX),
+            low_confidence=draft.low_confidence, threshold_source=_choice("Threshold", draft.threshold_source,
+                                                                        THRESHOLD_SOURCES),
+            photo_name=_text("Photo name", draft.photo_name[:NAME_MAX], NAME_MAX),
             photo_sha256=hashlib.sha256(draft.photo).hexdigest(), photo_storage=storage,
             note=_text("Note", draft.note, NOTE_MAX, multiline=True))
         images = _stored_images(draft, storage)
@@ -797,6 +805,55 @@ class CaseStore:
                 archive = buffer.getvalue()
             _audit(session, by, "export", detail=json.dumps({"cases": [c.id for c in cases], "photos": photos}))
         return archive if photos else table
+
+    # the clinic's own threshold ------------------------------------------------------------------------------
+
+    def site_threshold(self, model_name: str, model_version: str) -> float | None:
+        """The clinic's malignancy threshold in force for this model version (None: the model's own)."""
+        with self._transaction(write=False) as session:
+            return session.scalar(select(SiteThreshold.threshold).where(
+                SiteThreshold.model_name == model_name, SiteThreshold.model_version == model_version)
+                .order_by(SiteThreshold.id.desc()).limit(1))
+
+    def site_threshold_history(self, by: UserInfo, model_name: str, model_version: str) -> list[dict]:
+        """Every adoption and revert for this model version, newest first."""
+        with self._transaction(by, write=False) as session:
+            rows = session.scalars(select(SiteThreshold).where(
+                SiteThreshold.model_name == model_name, SiteThreshold.model_version == model_version)
+                .order_by(SiteThreshold.id.desc())).all()
+            return [{"threshold": r.threshold, "n_malignant": r.n_malignant, "n_benign": r.n_benign,
+                     "sensitivity_lower_bound": r.sensitivity_lower_bound, "cv_sensitivity": r.cv_sensitivity,
+                     "cv_specificity": r.cv_specificity, "at": _aware(r.decided_at), "by": r.decided_by}
+                    for r in rows]
+
+    def adopt_site_threshold(self, by: UserInfo, model_name: str, model_version: str,
+                             target_sensitivity: float = TARGET_SENSITIVITY) -> SiteOperatingPoint:
+        """Put the clinic's threshold in force, as the confirmed cases stored now give it (never one computed
+        elsewhere); InvalidCaseError when they offer none."""
+        _require_admin(by)
+        with self._transaction(by) as session:
+            cases = session.scalars(select(Case).where(Case.final_diagnosis.is_not(None))).all()
+            point = site_operating_point([_record(c) for c in cases], model_name, model_version, target_sensitivity)
+            if not point.offered:
+                raise InvalidCaseError("Threshold", "invalid", reason=point.reason)
+            session.add(SiteThreshold(
+                model_name=model_name, model_version=model_version, threshold=point.threshold,
+                n_malignant=point.n_malignant, n_benign=point.n_benign,
+                sensitivity_lower_bound=point.sensitivity_lower_bound, cv_sensitivity=point.cv_sensitivity,
+                cv_specificity=point.cv_specificity, decided_at=_now(), decided_by=by.username))
+            _audit(session, by, "adopt_threshold", detail=json.dumps(
+                {"model": model_name, "version": model_version, "threshold": round(point.threshold, 6),
+                 "malignant": point.n_malignant, "benign": point.n_benign}))
+        return point
+
+    def revert_site_threshold(self, by: UserInfo, model_name: str, model_version: str) -> None:
+        """The model's own threshold in force again for this model version (the adoption stays on record)."""
+        _require_admin(by)
+        with self._transaction(by) as session:
+            session.add(SiteThreshold(model_name=model_name, model_version=model_version, threshold=None,
+                                      decided_at=_now(), decided_by=by.username))
+            _audit(session, by, "revert_threshold", detail=json.dumps({"model": model_name,
+                                                                        "version": model_version}))
 
     def research_export(self, by: UserInfo) -> bytes:
         """Every confirmed case, de-identified, as a ZIP that ``skin_core.evaluate`` reads as a labelled folder
