@@ -92,7 +92,8 @@ pages = [st.Page("app_pages/diagnose.py", title=t("page_diagnose", language), ic
                  default=True)]
 if store is not None:
     pages += [st.Page("app_pages/history.py", title=t("page_history", language), icon=":material/history:"),
-              st.Page("app_pages/validation.py", title=t("page_validation", language), icon=":material/fact_check:")]
+              st.Page("app_pages/validation.py", title=t("page_validation", language), icon=":material/fact_check:"),
+              st.Page("app_pages/monitor.py", title=t("page_monitor", language), icon=":material/monitoring:")]
 pages += [st.Page("app_pages/compare.py", title=t("page_compare", language), icon=":material/bar_chart:"),
           st.Page("app_pages/about.py", title=t("page_about", language), icon=":material/info:")]
 if store is not None and user.is_admin:

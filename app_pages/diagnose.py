@@ -21,7 +21,7 @@ from skin_core.imaging import InvalidImageError
 from skin_core.metadata import SEXES, SITES, UNKNOWN, InvalidMetadataError
 from ui.i18n import (DATE_WIDGET_FORMAT, diagnosis_name, external_summary, gate_finding, literal, model_label,
                      sex_name, site_name, t)
-from ui.cases import case_store, current_user, error_message, with_site_threshold
+from ui.cases import answered, case_store, current_user, error_message
 from ui.report import pdf_report
 from ui.result import OVERLAY_OPACITY, show_result
 from ui.state import (DETAILS, analyse, drawn, heads_differ, language, model_name, predictor, redraw_fresh,
@@ -290,7 +290,7 @@ if st.session_state.get("result_key") != request:  # new photo, details or model
         slot.error(t("model_failed", lang, name=name, reason=error))
         st.stop()
     try:
-        prediction = with_site_threshold(prediction, name, predictor(name).config.version)
+        prediction = answered(prediction, name, predictor(name).config.version)
     except CaseError as error:  # whether the clinic's own threshold is in force is not known: no answer
         slot.error(t("history_error", lang, reason=error_message(error, lang)))
         st.stop()

@@ -10,7 +10,7 @@ import streamlit as st
 
 from skin_core.bundle import BundleError, open_bundle
 from skin_core.cases import FINAL_DIAGNOSES, FINAL_SOURCES, CaseError
-from ui.cases import case_store, current_user, error_message, saved_prediction, stored_photo
+from ui.cases import error_message, history_page, saved_prediction, stored_photo
 from ui.i18n import (DATE_WIDGET_FORMAT, MISSING, count, diagnosis_name, external_summary, formatted, literal,
                      model_label, sex_name, site_name, t)
 from ui.report import pdf_report
@@ -18,11 +18,7 @@ from ui.result import show_result
 from ui.state import language
 
 lang = language()
-store, _ = case_store()
-user = current_user()
-st.title(t("page_history", lang))
-if store is None or user is None:  # app.py offers this page only when history is on and someone signed in
-    st.stop()
+store, user = history_page("page_history", lang)
 
 
 def final_name(code: str) -> str:

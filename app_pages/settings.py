@@ -7,18 +7,14 @@ import pandas as pd
 import streamlit as st
 
 from skin_core.cases import AUDIT_ACTIONS, PHOTO_STORAGE, ROLES, CaseError
-from ui.cases import case_store, current_user, error_message
+from ui.cases import error_message, history_page
 from ui.i18n import DATE_WIDGET_FORMAT, MISSING, audit_action, formatted, literal, t
 from ui.state import language
 
 AUDIT_PAGE_ROWS = 100
 
 lang = language()
-store, _ = case_store()
-user = current_user()
-st.title(t("page_settings", lang))
-if store is None or user is None or not user.is_admin:
-    st.stop()
+store, user = history_page("page_settings", lang, admins_only=True)
 st.caption(t("settings_intro", lang))
 
 

@@ -11,16 +11,12 @@ from skin_core.cases.site_threshold import MIN_MALIGNANT as SITE_MIN_MALIGNANT
 from skin_core.cases.site_threshold import TARGET_SENSITIVITY, site_operating_point
 from skin_core.classes import CLASS_CODES
 from ui import comparison
-from ui.cases import case_store, current_user, error_message
+from ui.cases import error_message, history_page
 from ui.i18n import count, diagnosis_name, formatted, literal, model_label, t
 from ui.state import language
 
 lang = language()
-store, _ = case_store()
-user = current_user()
-st.title(t("page_validation", lang))
-if store is None or user is None:
-    st.stop()
+store, user = history_page("page_validation", lang)
 st.caption(t("validation_intro", lang))
 try:
     confirmed = store.confirmed_cases(user)

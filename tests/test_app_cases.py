@@ -547,3 +547,38 @@ def test_an_admin_adopts_the_clinic_s_threshold_and_every_later_answer_names_it(
     assert clinic.site_threshold(default.name, default.config.version) is None
     actions = [e["action"] for e in clinic.audit_log(UserInfo("chi", "admin"))]
     assert "adopt_threshold" in actions and "revert_threshold" in actions
+
+
+def test_the_drift_monitor_marks_the_month_that_drifted_in_both_languages(clinic):
+    import numpy as np
+
+    from skin_core.cases.drift import reference_of
+    from skin_core.cases.schema import Analysis
+
+    default = bundles.open_bundle(bundles.default_bundle_name(REPO / "weights"))
+    reference, rng = reference_of(default.metrics), np.random.default_rng(0)
+    rows = []
+    for month, refused in (("2026-10", 0.0), ("2026-11", 0.3)):  # November: a third of the photos refused
+        for i in range(80):
+            is_refused = rng.random() < refused
+            rows.append(dict(at=datetime.datetime.fromisoformat(f"{month}-05T08:00:00+00:00") + datetime.timedelta(
+                hours=i), model_name=default.name, model_version=default.config.version,
+                gate_reason="poor_quality" if is_refused else "ok", gate_problem="too_dark" if is_refused else None,
+                top_code=rng.choice(list(reference.top_mix), p=list(reference.top_mix.values())),
+                top_probability=float(rng.beta(6, 2)), low_confidence=False,
+                malignancy_alert=bool(rng.random() < reference.alert_rate)))
+    with clinic.engine.begin() as connection:
+        connection.execute(Analysis.__table__.insert(), rows)
+    at = signed_in("lan")
+    at.switch_page("app_pages/monitor.py").run()
+    assert not at.exception, at.exception
+    assert [w.value.split(":")[0] for w in at.warning] == ["2026-11"]
+    assert "refusals at least doubled" in at.warning[0].value
+    assert len(at.get("plotly_chart")) == 2
+    at.selectbox(key="language").set_value("vi").run()
+    assert not at.exception, at.exception
+    assert "số ảnh bị từ chối tăng gấp đôi" in at.warning[0].value and at.title[0].value == "Theo dõi thay đổi dữ liệu"
+    at.selectbox(key="language").set_value("en").run()
+    at.switch_page("app_pages/diagnose.py").run()
+    analyse_example(at, code="nv", patient="KH-1")
+    assert len(clinic.analyses(UserInfo("lan", "doctor"))) == len(rows) + 1  # every answer is counted

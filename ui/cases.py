@@ -45,6 +45,17 @@ def current_user() -> UserInfo | None:
     return st.session_state.get("user")
 
 
+def history_page(title_key: str, lang: str, admins_only: bool = False) -> tuple[CaseStore, UserInfo]:
+    """Title a case-history page and return the store and the signed-in user; the page stops there without a
+    case history, a signed-in user or (``admins_only``) an admin. app.py offers such pages only then."""
+    store, _ = case_store()
+    user = current_user()
+    st.title(t(title_key, lang))
+    if store is None or user is None or (admins_only and not user.is_admin):
+        st.stop()
+    return store, user
+
+
 def sign_in(store: CaseStore, username: str, password: str) -> bool:
     """Failed sign-ins are limited per name and per client address (None on localhost or behind a local
     proxy, where only the name counts)."""
@@ -118,14 +129,18 @@ def stored_photo(case: CaseRecord):
     return photo, imaging.overlay(photo, imaging.upscale_map(case.attention, photo.shape[:2]), OVERLAY_OPACITY)
 
 
-def with_site_threshold(prediction: Prediction, model_name: str, model_version: str) -> Prediction:
-    """``prediction`` at the clinic's own malignancy threshold for this model version when one is in force
-    (adopted on the Clinic validation page), else as the model gave it."""
+def answered(prediction: Prediction, model_name: str, model_version: str) -> Prediction:
+    """``prediction`` as the clinic answers it: at the clinic's own malignancy threshold for this model version
+    when one is in force (adopted on the Clinic validation page), else as the model gave it; counted in the
+    analysis log of the drift monitor. Without a case history, the model's answer."""
     store, _ = case_store()
-    threshold = None if store is None else store.site_threshold(model_name, model_version)
-    if threshold is None:
+    if store is None:
         return prediction
-    return dataclasses.replace(prediction, malignancy_threshold=threshold, threshold_source="clinic")
+    threshold = store.site_threshold(model_name, model_version)
+    if threshold is not None:
+        prediction = dataclasses.replace(prediction, malignancy_threshold=threshold, threshold_source="clinic")
+    store.log_analysis(model_name, model_version, prediction)
+    return prediction
 
 
 def saved_prediction(case: CaseRecord) -> Prediction:

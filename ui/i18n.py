@@ -263,7 +263,7 @@ STRINGS = {
                              "Đang áp dụng: ngưỡng riêng của phòng khám {threshold}, do {user} áp dụng lúc {when}."),
     "site_too_few_malignant": (
         "Not offered yet: it needs at least {needed} malignant cases confirmed by histopathology or a specialist "
-        "({have} so far). With fewer, no threshold can show with 95 % confidence that it still catches 90 % of "
+        "({have} so far). With fewer, no threshold can show with 95% confidence that it still catches 90% of "
         "melanomas and carcinomas.",
         "Chưa đề xuất: cần ít nhất {needed} ca ác tính được xác định bằng giải phẫu bệnh hoặc bác sĩ chuyên khoa "
         "(hiện có {have}). Với ít ca hơn, không ngưỡng nào chứng minh được với độ tin cậy 95% rằng vẫn phát hiện "
@@ -488,6 +488,37 @@ STRINGS = {
     # case history
     "page_history": ("Case history", "Lịch sử ca bệnh"),
     "page_validation": ("Clinic validation", "Kiểm chứng tại phòng khám"),
+    "page_monitor": ("Drift monitor", "Theo dõi thay đổi dữ liệu"),
+    "monitor_intro": (
+        "Per month and model version: how many photos the input check refused and why, the mix of top diagnoses, "
+        "the mean top probability, low-confidence answers and alerts, against the model's own test photos (dotted "
+        "lines). A month with fewer than {minimum} analyses is shown but not judged. No patient data is counted.",
+        "Theo tháng và phiên bản mô hình: số ảnh bị bước kiểm tra từ chối và lý do, tỉ lệ các chẩn đoán đứng đầu, "
+        "xác suất trung bình của chẩn đoán đứng đầu, các câu trả lời độ tin cậy thấp và các cảnh báo, so với ảnh "
+        "kiểm tra của chính mô hình (đường chấm). Tháng có ít hơn {minimum} lần phân tích được hiển thị nhưng không "
+        "đánh giá. Không tính bất kỳ dữ liệu bệnh nhân nào."),
+    "monitor_empty": ("No analysis has been counted yet.", "Chưa có lần phân tích nào được ghi nhận."),
+    "monitor_no_drift": ("No month has drifted from what the model was checked on.",
+                         "Không có tháng nào lệch khỏi dữ liệu mô hình đã được kiểm tra."),
+    "monitor_drift": (
+        "{month}: this clinic's photos drifted from what the model was checked on ({what}). Check the "
+        "dermatoscope, its light and how photos are taken, and the Clinic validation page, before trusting the "
+        "answers as before.",
+        "{month}: ảnh của phòng khám đã lệch khỏi dữ liệu mô hình được kiểm tra ({what}). Hãy kiểm tra kính soi da, "
+        "ánh sáng và cách chụp, cùng trang Kiểm chứng tại phòng khám, trước khi tin các câu trả lời như trước."),
+    "drift_refusals": ("refusals at least doubled", "số ảnh bị từ chối tăng gấp đôi trở lên"),
+    "drift_alerts": ("alert rate more than doubled or halved", "tỉ lệ cảnh báo tăng hơn gấp đôi hoặc giảm hơn một nửa"),
+    "drift_mix": ("Mix of top diagnoses", "Tỉ lệ các chẩn đoán đứng đầu"),
+    "drift_confidence": ("confidence fell", "độ tin cậy giảm"),
+    "drift_refused": ("Refused by the input check", "Bị bước kiểm tra ảnh từ chối"),
+    "drift_low_confidence": ("Low-confidence answers", "Câu trả lời độ tin cậy thấp"),
+    "drift_alert_rate": ("Malignancy alerts", "Cảnh báo ác tính"),
+    "drift_mean_top": ("Mean top probability", "Xác suất trung bình của chẩn đoán đầu"),
+    "drift_refused_model": ("refused, model's test photos", "bị từ chối, ảnh kiểm tra của mô hình"),
+    "drift_alert_model": ("alerts, model's test photos", "cảnh báo, ảnh kiểm tra của mô hình"),
+    "drift_month": ("Month", "Tháng"),
+    "drift_reasons": ("Why refused", "Lý do từ chối"),
+    "drift_flags": ("Drift", "Thay đổi"),
     "page_settings": ("Settings", "Cài đặt"),
     "maintenance": ("The app is under maintenance: its case history cannot be reached, so no analysis is done "
                     "now. Nothing you saved is lost. Please tell the clinic's IT staff (details are in the server "

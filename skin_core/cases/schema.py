@@ -160,3 +160,21 @@ class SiteThreshold(Base):
     cv_specificity: Mapped[float | None] = mapped_column(Float, nullable=True)
     decided_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True))
     decided_by: Mapped[str] = mapped_column(String(64))
+
+
+class Analysis(Base):
+    """One analysis the app answered (or refused), without anything about the patient: what the drift monitor
+    counts per month and model version (added in revision 0005)."""
+
+    __tablename__ = "analyses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    model_name: Mapped[str] = mapped_column(String(NAME_MAX))
+    model_version: Mapped[str] = mapped_column(String(64))
+    gate_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)  # None: the model has no gate
+    gate_problem: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    top_code: Mapped[str] = mapped_column(String(8))
+    top_probability: Mapped[float] = mapped_column(Float)
+    low_confidence: Mapped[bool] = mapped_column(Boolean)
+    malignancy_alert: Mapped[bool] = mapped_column(Boolean)

@@ -45,8 +45,8 @@ from zxcvbn import zxcvbn
 
 from skin_core import imaging, paths
 from skin_core.cases.deidentify import research_archive
-from skin_core.cases.schema import (LESION_LABEL_MAX, NAME_MAX, NOTE_MAX, PATIENT_CODE_MAX, AuditEntry, Case,
-                                    CaseImages, NoteVersion, Setting, SignInAttempt, SiteThreshold, User)
+from skin_core.cases.schema import (LESION_LABEL_MAX, NAME_MAX, NOTE_MAX, PATIENT_CODE_MAX, Analysis, AuditEntry,
+                                    Case, CaseImages, NoteVersion, Setting, SignInAttempt, SiteThreshold, User)
 from skin_core.cases.site_threshold import TARGET_SENSITIVITY, SiteOperatingPoint, site_operating_point
 from skin_core.classes import CLASS_CODES
 from skin_core.metadata import (AGE_RANGE, SEXES, SITES, InvalidMetadataError, clean_age, clean_sex, clean_site,
@@ -59,6 +59,8 @@ ROLES = ("doctor", "admin")
 PHOTO_STORAGE = ("full", "thumbnail", "none")
 FINAL_SOURCES = ("histopathology", "follow_up", "specialist")
 THRESHOLD_SOURCES = ("model", "clinic")  # whose malignancy threshold an analysis used
+DRIFT_COLUMNS = ("at", "model_name", "model_version", "gate_reason", "gate_problem", "top_code", "top_probability",
+                 "low_confidence", "malignancy_alert")
 FINAL_DIAGNOSES = (*CLASS_CODES, "other")  # "other": confirmed, but none of the seven classes
 DEFAULT_SETTINGS = {"photo_storage": "thumbnail", "auto_save": "false"}
 THUMBNAIL_SIDE = 256  # enough to recognise the lesion at the next visit; a few kB
@@ -805,6 +807,33 @@ class CaseStore:
                 archive = buffer.getvalue()
             _audit(session, by, "export", detail=json.dumps({"cases": [c.id for c in cases], "photos": photos}))
         return archive if photos else table
+
+    # what the app answered, for the drift monitor -------------------------------------------------------------
+
+    def log_analysis(self, model_name: str, model_version: str, prediction) -> None:
+        """Count one analysis (a skin_core Prediction): model, input-check finding, top diagnosis and its
+        probability, low confidence, alert. Nothing about the patient or the photo is kept."""
+        gate = prediction.gate
+        with self._transaction() as session:
+            session.add(Analysis(at=_now(), model_name=model_name, model_version=model_version,
+                                 gate_reason=None if gate is None else gate.reason,
+                                 gate_problem=None if gate is None else gate.problem, top_code=prediction.top[0],
+                                 top_probability=float(prediction.top[1]),
+                                 low_confidence=bool(prediction.low_confidence),
+                                 malignancy_alert=bool(prediction.malignancy_alert)))
+
+    def analyses(self, by: UserInfo, since: datetime.datetime | None = None) -> pd.DataFrame:
+        """The analysis log (since ``since``), one row per analysis, for skin_core.cases.drift."""
+        with self._transaction(by, write=False) as session:
+            query = select(Analysis).order_by(Analysis.id)
+            if since is not None:
+                query = query.where(Analysis.at >= since)
+            rows = session.scalars(query).all()
+            return pd.DataFrame([{"at": _aware(r.at), "model_name": r.model_name, "model_version": r.model_version,
+                                  "gate_reason": r.gate_reason, "gate_problem": r.gate_problem,
+                                  "top_code": r.top_code, "top_probability": r.top_probability,
+                                  "low_confidence": r.low_confidence, "malignancy_alert": r.malignancy_alert}
+                                 for r in rows], columns=list(DRIFT_COLUMNS))
 
     # the clinic's own threshold ------------------------------------------------------------------------------
 

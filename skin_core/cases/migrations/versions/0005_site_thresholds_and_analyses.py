@@ -1,5 +1,5 @@
-"""A clinic's own malignancy threshold per model version, versioned; and, per case, whose threshold its analysis
-used.
+"""A clinic's own malignancy threshold per model version, versioned; per case, whose threshold its analysis
+used; and a log of analyses without patient data, for the drift monitor.
 
 Revision ID: 0005
 Revises: 0004
@@ -32,6 +32,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_site_thresholds")),
     )
     op.create_index(op.f("ix_site_thresholds_model_name"), "site_thresholds", ["model_name"])
+    op.create_table(
+        "analyses",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("model_name", sa.String(120), nullable=False),
+        sa.Column("model_version", sa.String(64), nullable=False),
+        sa.Column("gate_reason", sa.String(32), nullable=True),
+        sa.Column("gate_problem", sa.String(32), nullable=True),
+        sa.Column("top_code", sa.String(8), nullable=False),
+        sa.Column("top_probability", sa.Float(), nullable=False),
+        sa.Column("low_confidence", sa.Boolean(), nullable=False),
+        sa.Column("malignancy_alert", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_analyses")),
+    )
+    op.create_index(op.f("ix_analyses_at"), "analyses", ["at"])
     with op.batch_alter_table("cases") as batch:  # every case saved so far used the model's own threshold
         batch.add_column(sa.Column("threshold_source", sa.String(16), nullable=False, server_default="model"))
 
@@ -39,5 +54,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("cases") as batch:
         batch.drop_column("threshold_source")
+    op.drop_index(op.f("ix_analyses_at"), "analyses")
+    op.drop_table("analyses")
     op.drop_index(op.f("ix_site_thresholds_model_name"), "site_thresholds")
     op.drop_table("site_thresholds")
