@@ -32,7 +32,7 @@ UPLOAD_TYPES = ["jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp", "gif"]
 EMPTY_DETAILS = {"patient_id": "", "age": None, "sex": UNKNOWN, "site": UNKNOWN}
 STAFF_FIELDS = ("clinic", "clinician")
 CASE_FIELDS = ("case_lesion", "case_visit_date", "case_note")  # what the save form holds for this patient
-ANALYSE = "analyse"  # the Analyse control's key and its one option
+ANALYSE = "analyse"  # the Analyse control's one option (and its key, with the patient's generation)
 ANALYSIS_ON = "analysis_on"  # the latch itself: a widget's own state is dropped while another page is shown
 THUMBNAIL_SIDE = 160  # pixels: the chosen photo shown small before it is analysed
 TAKEN_FILE = "taken_file"  # the uploaded or photographed file shown last (an example replaces it until the next)
@@ -45,7 +45,10 @@ if name is None:
     st.stop()
 details = st.session_state.setdefault("details", dict(EMPTY_DETAILS))
 staff = st.session_state.setdefault("staff", {field: "" for field in STAFF_FIELDS})
-generation = st.session_state.setdefault("generation", 0)  # a new patient gets fresh upload widgets
+generation = st.session_state.setdefault("generation", 0)  # a new patient gets fresh upload and Analyse widgets
+# A new patient's Analyse is a new widget: a browser sends a selected option again with every later update, so
+# the same widget, emptied on the server, would come back selected and analyse before any detail is entered.
+analyse_key = f"{ANALYSE}.{generation}"
 
 
 def write_back(target: dict, field: str, key: str) -> None:
@@ -95,7 +98,7 @@ def on_example(row: dict) -> None:
 
 
 def new_patient() -> None:
-    for key in ("photo", TAKEN_FILE, ANALYSE, ANALYSIS_ON, "result", "result_key", "gate_override", "pdf",
+    for key in ("photo", TAKEN_FILE, analyse_key, ANALYSIS_ON, "result", "result_key", "gate_override", "pdf",
                 "example_details", "save_error", *CASE_FIELDS):
         st.session_state.pop(key, None)
     st.session_state["details"] = dict(EMPTY_DETAILS)
@@ -109,7 +112,7 @@ def keep_analysing() -> None:
     the click before applying it, and the click is gone (measured under load: the page stayed idle with the
     file shown). A selected option is sent again with every later update, so it cannot be lost; a second
     click, which would unselect it, selects it again."""
-    st.session_state[ANALYSE] = ANALYSE
+    st.session_state[analyse_key] = ANALYSE
 
 
 def override_gate(request: tuple) -> None:
@@ -241,8 +244,8 @@ with patient:
                  **shown("site"))
     analyse_column, clear_column = st.columns(2)
     if st.session_state.get(ANALYSIS_ON):
-        st.session_state.setdefault(ANALYSE, ANALYSE)
-    analyse_column.segmented_control(t("analyse", lang), [ANALYSE], key=ANALYSE, label_visibility="collapsed",
+        st.session_state.setdefault(analyse_key, ANALYSE)
+    analyse_column.segmented_control(t("analyse", lang), [ANALYSE], key=analyse_key, label_visibility="collapsed",
                                      format_func=lambda _: t("analyse", lang), on_change=keep_analysing,
                                      help=t("analyse_help", lang), width="stretch")
     clear_column.button(t("new_patient", lang), on_click=new_patient, help=t("new_patient_help", lang), width="stretch")
@@ -264,7 +267,7 @@ with st.expander(t("examples", lang)):
     st.caption(t("examples_credit", lang))
 
 photo = st.session_state.get("photo")
-if st.session_state.get(ANALYSE) == ANALYSE:
+if st.session_state.get(analyse_key) == ANALYSE:
     st.session_state[ANALYSIS_ON] = True
 if not st.session_state.get(ANALYSIS_ON):
     st.stop()

@@ -163,7 +163,7 @@ class BundleConfig:
     class_codes: tuple = CLASS_CODES
     metadata_vocabulary: dict = field(default_factory=lambda: {"sex": list(SEXES), "site": list(SITES)})
     benchmark: Benchmark | None = None
-    gate: GateSettings | None = None  # None: no input gate fitted (python -m skin_core.gate)
+    gate: GateSettings | None = None  # None: no input gate fitted (python -m skin_core.gate_fitting)
     members: tuple = ()  # an ensemble's member bundles, by name in the same folder; the first leads
     operating_point: OperatingPoint | None = None  # None: chosen before it was recorded (see training.arguments)
     framing: Framing | None = None  # None: the model sees the whole photo (skin_core.framing)

@@ -45,9 +45,15 @@ def analyse(at, photo: bytes, name="lesion.jpg", age=60, sex="female", site="low
     return at
 
 
+def analyse_control(at):
+    """The Analyse control of the current patient (its key carries the patient's generation)."""
+    [control] = [c for c in at.segmented_control if str(c.key).startswith("analyse.")]
+    return control
+
+
 def press_analyse(at):
     """What a click on Analyse sends: its one option selected (it stays selected, see the diagnose page)."""
-    at.segmented_control(key="analyse").set_value("analyse").run()
+    analyse_control(at).set_value("analyse").run()
     return at
 
 
@@ -363,13 +369,15 @@ def test_analyse_stays_on_for_the_patient_until_new_patient(app):
     """The request to analyse is a value every later update repeats (a click is sent only once and can be
     dropped by Streamlit under load): a second click keeps it, a new photo is analysed without a click."""
     analyse(app, (EXAMPLES / "nv.jpg").read_bytes())
-    app.segmented_control(key="analyse").set_value(None).run()  # what a second click on the selected option sends
-    assert app.segmented_control(key="analyse").value == "analyse" and len(ranked_table(app)) == 7
+    analyse_control(app).set_value(None).run()  # what a second click on the selected option sends
+    assert analyse_control(app).value == "analyse" and len(ranked_table(app)) == 7
     app.file_uploader[0].upload("next.jpg", (EXAMPLES / "bcc.jpg").read_bytes(), "image/jpeg").run()
     assert app.session_state["photo"]["name"] == "next.jpg" and len(ranked_table(app)) == 7
     assert app.session_state["result_key"][1] == app.session_state["photo"]["sha"]
+    key = analyse_control(app).key
     next(b for b in app.button if b.label == "New patient").click().run()
-    assert app.segmented_control(key="analyse").value is None and not app.table
+    assert analyse_control(app).value is None and not app.table
+    assert analyse_control(app).key != key  # a new widget: a browser cannot send the old selection back
 
 
 def test_an_example_replaces_an_uploaded_photo_until_the_next_upload(app):

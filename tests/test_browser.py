@@ -90,6 +90,16 @@ def test_diagnose_in_both_languages_and_compare_in_chromium(server):
         expect(page.get_by_text("Attention overlay")).to_be_visible(timeout=30_000)
         page.wait_for_timeout(2000)  # let the images finish drawing before the screenshot
         page.screenshot(path=str(SCREENSHOTS / "diagnose-en.png"), full_page=True)
+        page.get_by_role("button", name="New patient").click()  # the next patient's photo waits for Analyse
+        expect(page.get_by_text(re.compile("^Most likely"))).to_have_count(0, timeout=60_000)
+        page.locator("input[type=file]").first.set_input_files(str(REPO / "assets" / "examples" / "bcc.jpg"))
+        page.get_by_test_id("stImageCaption").get_by_text("bcc.jpg").wait_for(timeout=30_000)
+        page.wait_for_timeout(3000)
+        expect(page.get_by_text(re.compile("^Most likely"))).to_have_count(0)
+        choose(page, "Sex", "female")
+        choose(page, "Anatomical site", "face")
+        press_analyse(page)
+        expect(page.get_by_text(re.compile("^Most likely"))).to_be_visible(timeout=120_000)
 
         choose(page, "Language / Ngôn ngữ", "Tiếng Việt")
         expect(page.get_by_text(re.compile("^Khả năng cao nhất"))).to_be_visible(timeout=120_000)

@@ -42,7 +42,7 @@ def test_every_released_model_s_gate_accepts_other_cameras_and_was_chosen_on_tun
     """The input gates of the models a doctor is offered: fitted with photos from other cameras, their threshold
     chosen on HAM10000 validation, isic2017_val and ph2 (at most MAX_FLAGGED of each flagged), reported on sets
     they never saw."""
-    from skin_core.gate import MAX_FLAGGED
+    from skin_core.gate_fitting import MAX_FLAGGED
 
     for name in bundles.read_catalogue(paths.REPO_DIR / "weights").released:
         bundle = bundles.open_bundle(name)

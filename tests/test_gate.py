@@ -1,4 +1,5 @@
-"""The input gate: photos that are not usable dermoscopic lesion images are flagged before any diagnosis."""
+"""The input gate (skin_core.gate) and its fitting (skin_core.gate_fitting): photos that are not usable
+dermoscopic lesion images are flagged before any diagnosis, each with the right reason."""
 
 from dataclasses import replace
 
@@ -10,9 +11,9 @@ import pytest
 from skin_core import bundle as bundles
 from skin_core import load_predictor, paths
 from conftest import require_shared
-from skin_core.gate import (BLURRED, LESION_TOO_SMALL, MAX_FLAGGED, NO_LESION_VISIBLE, NOT_DERMOSCOPIC, OK,
-                            POOR_QUALITY, TOO_BRIGHT, TOO_DARK, GateSettings, InputGate, accepting_threshold,
-                            fit_gate, lesion_share, operating_threshold, quality_measures, split_ood)
+from skin_core.gate import (BLURRED, LESION_TOO_SMALL, NO_LESION_VISIBLE, NOT_DERMOSCOPIC, OK, POOR_QUALITY,
+                            TOO_BRIGHT, TOO_DARK, GateSettings, InputGate, lesion_share, quality_measures)
+from skin_core.gate_fitting import MAX_FLAGGED, accepting_threshold, fit_gate, operating_threshold, split_ood
 
 EXAMPLES = paths.REPO_DIR / "assets" / "examples"
 

@@ -348,8 +348,8 @@ STRINGS = {
     "A_clinical_logo_cropped": ("Clinical photos, logo cropped", "Ảnh chụp da, đã cắt logo"),
     "B_nonskin": ("Non-skin photos", "Ảnh không phải da"),
     "C_medical": ("Other medical images", "Ảnh y khoa khác"),
-    "no_gate": ("This model has no input check yet (python -m skin_core.gate).",
-                "Mô hình này chưa có bước kiểm tra ảnh (python -m skin_core.gate)."),
+    "no_gate": ("This model has no input check yet (python -m skin_core.gate_fitting).",
+                "Mô hình này chưa có bước kiểm tra ảnh (python -m skin_core.gate_fitting)."),
     "gate_card": (
         "Input check (threshold {threshold:.2f}): flags {internal:.1%} of the internal test photos and {external} "
         "of dermoscopic photos from other clinics (ISIC 2017); flags {clinical:.0%} of clinical photos of skin, "

@@ -50,7 +50,7 @@ ANSWER = re.compile("|".join(re.escape(t(key).split(".")[0].split("**")[0]) for 
                              ("top_sentence", *(f"gate_{finding}" for finding in (NOT_DERMOSCOPIC, *QUALITY_PROBLEMS)))))
 
 
-UPLOADER, ANALYSE = "upload_0", "analyse"  # the diagnose page's widget keys in a new session
+UPLOADER, ANALYSE = "upload_0", "analyse.0"  # the diagnose page's widget keys in a new session
 
 
 class NoAnswer(NamedTuple):
