@@ -19,13 +19,13 @@ from skin_core.bundle import BundleError, open_bundle
 from skin_core.cases import CaseDraft, CaseError
 from skin_core.imaging import InvalidImageError
 from skin_core.metadata import SEXES, SITES, UNKNOWN, InvalidMetadataError
-from ui.i18n import (DATE_WIDGET_FORMAT, diagnosis_name, external_summary, gate_finding, literal, model_label,
-                     sex_name, site_name, t)
+from ui.i18n import (DATE_WIDGET_FORMAT, diagnosis_name, external_summary, formatted, gate_finding, literal,
+                     model_label, sex_name, site_name, t)
 from ui.cases import answered, case_store, current_user, error_message
 from ui.report import pdf_report
 from ui.result import OVERLAY_OPACITY, show_result
-from ui.state import (DETAILS, analyse, drawn, heads_differ, language, model_name, predictor, redraw_fresh,
-                      widget_key)
+from ui.state import (DETAILS, analyse, attention_in_lesion, drawn, heads_differ, language, model_name, predictor,
+                      redraw_fresh, widget_key)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp", "gif"]
@@ -192,13 +192,19 @@ def attention_section(image, prediction) -> None:
     if prediction.attention is None:
         st.info(t("no_attention", lang))
         return
-    opacity = st.slider(t("opacity", lang), 0.0, 1.0, OVERLAY_OPACITY, 0.05, key="opacity")
+    opacity = st.slider(t("opacity", lang), 0, 100, round(OVERLAY_OPACITY * 100), 5, key="opacity",
+                        format="%d%%") / 100  # whole percent: no decimal mark to write the Vietnamese way
     left, right = st.columns(2)
     # JPEG: a tenth of PNG's encoding time for a photo, which is what a slider step waits for
     left.image(image, caption=t("original", lang), width="stretch", output_format="JPEG")
     right.image(imaging.overlay(image, prediction.attention, opacity), caption=t("overlay", lang), width="stretch",
                 output_format="JPEG")
     right.image(imaging.colour_scale(), caption=t("colour_scale", lang), width="stretch")
+    measured = attention_in_lesion(name, predictor(name).config.version)
+    if measured:
+        st.caption(t("attention_measured", lang, n=formatted(measured["n"], lang, ","),
+                     inside=formatted(measured["mass_inside_lesion"], lang, ".0%"),
+                     area=formatted(measured["lesion_area_share"], lang, ".0%")))
     if st.toggle(t("heads", lang), key="show_heads"):
         heads = prediction.attention_heads
         if not heads_differ(heads):
@@ -256,6 +262,7 @@ with patient:
             st.text_input(t(field, lang), value=staff[field], max_chars=80, **shown(field, staff))
     drawn(DETAILS)
 
+result_area = st.container()  # above the examples, so that Analyse shows its result where the doctor looks
 # folded away below Analyse: seven photos stacked on a phone put Analyse some 4000 px down
 with st.expander(t("examples", lang)):
     with st.container(horizontal=True, gap="xsmall"):
@@ -272,12 +279,12 @@ if st.session_state.get(analyse_key) == ANALYSE:
 if not st.session_state.get(ANALYSIS_ON):
     st.stop()
 if photo is None:  # the request stays on: the photo that arrives next is analysed
-    st.warning(t("need_photo", lang))
+    result_area.warning(t("need_photo", lang))
     st.stop()
 
 age, sex, site = details["age"], details["sex"], details["site"]
 request = (name, photo["sha"], age, sex, site)
-slot = st.empty()  # one slot for the result: an outdated result is removed before a new one is computed
+slot = result_area.empty()  # one slot for the result: an outdated result is removed before a new one is computed
 if st.session_state.get("result_key") != request:  # new photo, details or model: predict again
     st.session_state.pop("result", None)
     slot.info(t("analysing", lang))
@@ -311,6 +318,7 @@ with slot.container():
     if gate is not None and gate.flagged:
         if st.session_state.get("gate_override") != request:
             st.warning(t(f"gate_{gate_finding(gate)}", lang), icon="🚫")
+            st.image(image, caption=t("original", lang), width=2 * THUMBNAIL_SIDE, output_format="JPEG")
             st.info(t(f"gate_advice_{gate_finding(gate)}", lang))
             st.button(t("analyse_anyway", lang), key="analyse_anyway", on_click=override_gate, args=(request,))
             st.stop()
@@ -328,7 +336,7 @@ with slot.container():
     else:
         if pdf["data"] is None:
             overlay = None if prediction.attention is None else imaging.overlay(
-                image, prediction.attention, st.session_state.get("opacity", OVERLAY_OPACITY))
+                image, prediction.attention, st.session_state.get("opacity", OVERLAY_OPACITY * 100) / 100)
             pdf["data"] = pdf_report(
                 image, overlay, prediction, details=details, staff=staff, photo_name=photo["name"],
                 model_name=model_label(name, bundle_config.display_name, lang),

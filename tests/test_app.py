@@ -65,6 +65,13 @@ def prepare_pdf(at):
     return at.get("download_button")[0]
 
 
+def in_page_order(node):
+    """Every element and block under ``node``, as the page draws them from top to bottom."""
+    yield node
+    for child in getattr(node, "children", {}).values():
+        yield from in_page_order(child)
+
+
 def ranked_table(at):
     return at.table[0].value
 
@@ -78,6 +85,13 @@ def test_melanoma_example_gives_ranked_result_overlay_and_banner(app):
     captions = [caption for image in app.image for caption in image.captions]
     assert "Attention overlay" in captions
     assert any("Possible malignancy" in error.value for error in app.error)
+    measured = bundles.open_bundle(app.session_state["result_key"][0]).metrics["attention_in_lesion"]
+    assert any(f"{measured['mass_inside_lesion']:.0%} of this model's attention fell inside" in c.value
+               for c in app.caption)  # how far to trust the map, measured
+    drawn = list(in_page_order(app.main))
+    result = next(i for i, e in enumerate(drawn) if e.type == "markdown" and e.value.startswith("Most likely"))
+    examples = next(i for i, e in enumerate(drawn) if getattr(e, "label", None) == t("examples", "en"))
+    assert result < examples  # the result shows where the doctor looks, above the examples
     assert any(markdown.value.startswith("Most likely") for markdown in app.markdown)
     assert prepare_pdf(app).proto.label == "Download PDF report"
 
@@ -156,6 +170,7 @@ def test_a_non_skin_photo_is_refused_unless_the_doctor_overrides(app):
     Image.fromarray(landscape()).save(buffer, format="PNG")
     analyse(app, buffer.getvalue(), name="garden.png")
     assert any("does not look like a dermoscopic photo" in w.value for w in app.warning)
+    assert "Photo" in [caption for image in app.image for caption in image.captions]  # what was refused
     assert not app.table and not app.get("download_button")  # no ranked table, no report
     assert not any("Possible malignancy" in e.value for e in app.error)
     next(b for b in app.button if b.label.startswith("Analyse anyway")).click().run()
@@ -249,7 +264,7 @@ def test_a_phone_photo_is_kept_display_sized_and_its_pdf_is_small(app, monkeypat
     analyse(app, buffer.getvalue(), name="IMG_2041.jpg")
     image = app.session_state["result"]["image"]
     assert max(image.shape[:2]) <= 1024 and app.session_state["result"]["prediction"].attention.shape == image.shape[:2]
-    app.slider(key="opacity").set_value(0.8).run()
+    app.slider(key="opacity").set_value(80).run()
     assert not calls  # a slider step builds no PDF
     button = prepare_pdf(app)
     assert len(calls) == 1 and button
@@ -268,7 +283,9 @@ def test_only_released_models_are_offered_for_diagnosis_under_their_names_in_bot
         default_word = t("default_model", language)
         assert [o.removesuffix(f" ({default_word})") for o in offered] == named  # readable names, no folder names
         assert offered[catalogue.released.index(catalogue.default)].endswith(f"({default_word})")
-    assert catalogue.names[catalogue.default]["vi"] != catalogue.names[catalogue.default]["en"]
+    assert any(names["vi"] != names["en"] for names in catalogue.names.values())  # translated, where words differ
+    for language in ("en", "vi"):  # whole in the sidebar's box (it shows about 32 characters)
+        assert all(len(f"{names[language]} ({t('default_model', language)})") <= 32 for names in catalogue.names.values())
     app.selectbox(key="language").set_value("en").run()
     app.switch_page("app_pages/compare.py").run()
     app.toggle(key="compare_research").set_value(True).run()

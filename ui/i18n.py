@@ -186,6 +186,13 @@ STRINGS = {
     "heads_identical": (
         "For this photo the partial maps are practically identical, so only their sum (above) is shown.",
         "Với ảnh này, các bản đồ thành phần gần như giống hệt nhau nên chỉ hiện bản đồ tổng (ở trên)."),
+    "attention_measured": (
+        "How far to trust this map: on its {n} test photos, {inside} of this model's attention fell inside the "
+        "lesion the dermatologists outlined, which covers {area} of a photo on average. Red outside the lesion is "
+        "the model looking at the skin around it, not a finding.",
+        "Mức tin cậy của bản đồ này: trên {n} ảnh kiểm tra, {inside} sự chú ý của mô hình nằm trong vùng tổn "
+        "thương do bác sĩ da liễu khoanh, vùng này trung bình chiếm {area} bức ảnh. Màu đỏ ngoài tổn thương là mô "
+        "hình nhìn vùng da xung quanh, không phải một dấu hiệu bệnh."),
     "colour_scale": ("Colour scale of the overlay: blue = little attention, red = most attention",
                      "Thang màu của bản đồ: xanh = ít chú ý, đỏ = chú ý nhiều nhất"),
     "no_attention": ("This model has no Soft-Attention module, so no attention map is shown.",

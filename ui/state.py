@@ -73,6 +73,16 @@ def predictor(name: str) -> Predictor:
     return loaded
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def attention_in_lesion(name: str, version: str) -> dict | None:
+    """The bundle's measured attention inside the dermatologists' lesion masks (its metrics.json), read once
+    per model version: a slider step redraws the overlay without reading the report again."""
+    try:
+        return bundles.open_bundle(name).metrics.get("attention_in_lesion")
+    except bundles.BundleError:
+        return None
+
+
 def heads_differ(heads, tolerance: float = 0.05) -> bool:
     """Whether the per-head attention maps (K, h, w) differ enough to be worth showing one by one: the largest
     mean absolute difference between a head and their average, each map scaled to [0, 1]."""
