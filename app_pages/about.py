@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from skin_core.bundle import SPLIT_FILE, evaluated_bundles
+from skin_core.bundle import SPLIT_FILE, evaluated_bundles, read_catalogue
 from ui import comparison
 from ui.i18n import MISSING, count, external_summary, formatted, model_label, operating_point_text, t
 from ui.state import language, model_name
@@ -15,12 +15,23 @@ st.warning(t("disclaimer", lang))
 evaluated = evaluated_bundles()
 if not evaluated:
     st.info(t("no_metrics", lang))
+labels = comparison.model_labels(evaluated, lang)  # two bundles never share a title
+catalogue = read_catalogue()
+replaced = {b.config.supersedes for b in evaluated if b.config.supersedes}
+
+
+def status(bundle) -> str:
+    """Released for diagnosis, an older version, research only, or clinical but not offered."""
+    if catalogue is not None and bundle.name in catalogue.released:
+        return t("status_released", lang)
+    if bundle.name in replaced:
+        return t("status_older", lang)
+    return t("research" if not bundle.config.clinical else "status_not_offered", lang)
+
 
 for bundle in evaluated:
     config, metrics, card = bundle.config, bundle.metrics, bundle.config.model_card
-    label = model_label(bundle.name, config.display_name, lang)
-    with st.expander(label if config.clinical else f"{label} · {t('research', lang)}",
-                     expanded=bundle.name == model_name()):
+    with st.expander(f"{labels[bundle.name]} · {status(bundle)}", expanded=bundle.name == model_name()):
         st.caption(t("report_model", lang, name=bundle.name, version=config.version))
         if config.clinical:
             st.markdown(f"**{t('intended_use', lang)}**: {card.text('intended_use', lang)}")

@@ -27,16 +27,22 @@ frame = comparison.summary_frame(shown, labels)
 pinned = {t("model", lang): st.column_config.TextColumn(pinned=True, width=170)}
 TABLE = {"hide_index": True, "width": "stretch", "row_height": 66, "placeholder": MISSING}
 
+
+def chart(where, figure) -> None:
+    """A figure with the page language's decimal and thousands marks."""
+    figure.update_layout(separators=comparison.SEPARATORS[lang])
+    where.plotly_chart(figure, width="stretch")
+
 st.subheader(t("summary_metrics", lang))
-st.plotly_chart(comparison.summary_figure(frame, lang), width="stretch")
+chart(st, comparison.summary_figure(frame, lang))
 st.dataframe(comparison.summary_table(frame, comparison.external_sets(shown), lang), column_config=pinned,
              **TABLE)
 st.caption(t("external_sets_note", lang))
 
 st.subheader(t("per_class", lang))
 recall_tab, f1_tab = st.tabs([t("recall", lang), t("f1", lang)])
-recall_tab.plotly_chart(comparison.per_class_figure(shown, labels, "recall", lang), width="stretch")
-f1_tab.plotly_chart(comparison.per_class_figure(shown, labels, "f1", lang), width="stretch")
+chart(recall_tab, comparison.per_class_figure(shown, labels, "recall", lang))
+chart(f1_tab, comparison.per_class_figure(shown, labels, "f1", lang))
 
 names = [b.name for b in shown]
 current = model_name()
@@ -46,10 +52,10 @@ bundle = shown[names.index(chosen)]
 confusion, roc = st.columns(2)
 with confusion:
     st.markdown(f"**{t('confusion', lang)}**")
-    st.plotly_chart(comparison.confusion_figure(bundle.metrics["confusion_matrix"], lang), width="stretch")
+    chart(st, comparison.confusion_figure(bundle.metrics["confusion_matrix"], lang))
 with roc:
     st.markdown(f"**{t('roc', lang)}**")
-    st.plotly_chart(comparison.roc_figure(bundle, lang), width="stretch")
+    chart(st, comparison.roc_figure(bundle, lang))
 
 no_ablations = "no_ablations" if research else "ablations_need_research"
 for title, figure, missing in (("speed", comparison.speed_figure(frame, lang), "no_benchmark"),
@@ -58,20 +64,20 @@ for title, figure, missing in (("speed", comparison.speed_figure(frame, lang), "
     if figure is None:
         st.info(t(missing, lang))
     else:
-        st.plotly_chart(figure, width="stretch")
+        chart(st, figure)
 
 st.subheader(t("attention_in_lesion", lang))
-st.dataframe(comparison.translated(frame[["model", "attention_mass_inside", "lesion_area_share"]], lang),
-             column_config=pinned, **TABLE)
+st.dataframe(comparison.written(comparison.translated(frame[["model", "attention_mass_inside", "lesion_area_share"]],
+                                                      lang), lang), column_config=pinned, **TABLE)
 st.subheader(t("input_check", lang))
 st.caption(t("input_check_intro", lang))
 gates = comparison.gate_frame(shown, labels, lang)
 if gates.empty:
     st.info(t("no_gate", lang))
 else:
-    percent = {column: st.column_config.NumberColumn(format="percent") for column in gates.columns[1:-1]}
-    st.dataframe(gates, column_config={**pinned, **percent}, **TABLE)
+    spec = {column: ".1%" for column in gates.columns[1:-1]}
+    st.dataframe(comparison.written(gates, lang, spec), column_config=pinned, **TABLE)
 st.subheader(t("calibration", lang))
-st.dataframe(frame[["model", "ece_before_calibration", "ece"]].rename(columns={
-    "model": t("model", lang), "ece_before_calibration": t("before", lang), "ece": t("after", lang)}),
+st.dataframe(comparison.written(frame[["model", "ece_before_calibration", "ece"]].rename(columns={
+    "model": t("model", lang), "ece_before_calibration": t("before", lang), "ece": t("after", lang)}), lang),
     column_config=pinned, **TABLE)

@@ -122,11 +122,10 @@ st.dataframe(pd.DataFrame({
     t("patient_id", lang): [c.patient_code for c in cases],
     t("lesion_column", lang): [c.lesion_label for c in cases],
     t("top_column", lang): [diagnosis_name(c.top_code, lang) for c in cases],
-    t("malignant_column", lang): [c.malignant_probability for c in cases],
+    t("malignant_column", lang): [formatted(c.malignant_probability, lang, ".0%") for c in cases],  # as on the page
     t("alert_filter", lang): [t("yes" if c.malignancy_alert else "no", lang) for c in cases],
     t("final_column", lang): [final_name(c.final_diagnosis) if c.confirmed else "" for c in cases],
-}), hide_index=True, width="stretch", column_config={t("malignant_column", lang): st.column_config.ProgressColumn(
-    format="percent", min_value=0.0, max_value=1.0), t("visit_date", lang): st.column_config.DateColumn(
+}), hide_index=True, width="stretch", column_config={t("visit_date", lang): st.column_config.DateColumn(
     format=DATE_WIDGET_FORMAT, help=t("date_help", lang))})
 
 by_id = {c.id: c for c in cases}
@@ -263,7 +262,8 @@ if case_id is not None:
 if user.is_admin:
     with st.expander(t("admin_tools", lang)):
         chosen = st.multiselect(t("export_cases", lang), list(by_id), default=list(by_id), key="export_ids",
-                                format_func=lambda i: f"#{i} · {by_id[i].patient_code}")
+                                format_func=lambda i: f"#{i} · {by_id[i].patient_code}",
+                                placeholder=t("choose_one", lang))
         st.checkbox(t("with_photos", lang), key="export_photos")
 
         def prepare_export():

@@ -8,7 +8,7 @@ import streamlit as st
 
 from skin_core.cases import AUDIT_ACTIONS, PHOTO_STORAGE, ROLES, CaseError
 from ui.cases import error_message, history_page
-from ui.i18n import DATE_WIDGET_FORMAT, MISSING, audit_action, formatted, literal, t
+from ui.i18n import DATE_WIDGET_FORMAT, audit_action, audit_detail, formatted, literal, t
 from ui.state import language
 
 AUDIT_PAGE_ROWS = 100
@@ -101,10 +101,11 @@ def local_midnight(day: datetime.date | None) -> datetime.datetime | None:
 def detail(entry: dict) -> str:
     """The entry's detail; for a run of failed sign-ins, how many and from when to when (the detail is the
     last one's)."""
+    words = audit_detail(entry["action"], entry["detail"], lang)
     if entry["times"] == 1:
-        return entry["detail"] or MISSING
+        return words
     run = t("audit_run", lang, times=entry["times"], first=when(entry["first"]), last=when(entry["at"]))
-    return f"{run} · {entry['detail']}" if entry["detail"] else run
+    return f"{run} · {words}" if entry["detail"] else run
 
 
 def go_to(filters: tuple, offset: int) -> None:
@@ -116,7 +117,8 @@ with st.container(border=True):
     user_column, action_column, from_column, to_column = st.columns([1, 2, 1, 1])
     audit_user = user_column.text_input(t("audit_user_filter", lang), key="audit_user", max_chars=64)
     audit_actions = action_column.multiselect(t("audit_actions_filter", lang), AUDIT_ACTIONS, key="audit_actions",
-                                              format_func=lambda a: audit_action(a, lang))
+                                              format_func=lambda a: audit_action(a, lang),
+                                              placeholder=t("choose_one", lang))
     audit_from = from_column.date_input(t("audit_from", lang), value=None, key="audit_from",
                                         format=DATE_WIDGET_FORMAT, help=t("date_help", lang))
     audit_to = to_column.date_input(t("audit_to", lang), value=None, key="audit_to", format=DATE_WIDGET_FORMAT,

@@ -603,7 +603,11 @@ def test_readable_model_names_and_plain_words_on_the_about_page(app):
     assert not app.exception, app.exception
     labels = [e.label for e in app.expander]
     assert not set(labels) & set(bundles.list_bundles())  # no folder names as titles
-    assert "EfficientNet-Lite2 (224 px)" in labels and not any("EfficientNetLite2" in label for label in labels)
+    assert len(set(labels)) == len(labels)  # no two titles alike
+    assert "EfficientNet-Lite2 (224 px) · older version" in labels
+    assert not any("EfficientNetLite2" in label for label in labels)
+    catalogue = bundles.read_catalogue()
+    assert sum(label.endswith(" · offered for diagnosis") for label in labels) == len(catalogue.released)
     text = "\n".join(m.value for m in app.markdown)
     assert "EfficientNetLite2" not in text and "cuda:0" not in text and " CPU, GPU" not in text
     assert "processor cores and a graphics card (GPU)" in text and "temperature" not in text

@@ -216,6 +216,11 @@ def test_two_visits_of_a_lesion_side_by_side_in_vietnamese(clinic):
         assert any(f"Đã lưu thành ca #{visit + 1}" in s.value for s in at.success)
     at.switch_page("app_pages/history.py").run()
     assert at.title[0].value == "Lịch sử ca bệnh"
+    from ui.i18n import formatted, t
+
+    shares = list(at.dataframe[0].value[t("malignant_column", "vi")])
+    cases = clinic.find_cases(UserInfo("lan", "doctor"))
+    assert shares == [formatted(c.malignant_probability, "vi", ".0%") for c in cases]  # as the page writes them
     at.selectbox(key="open_case_id").set_value(2).run()
     assert not at.exception, at.exception
     visits = [m.value for m in at.markdown if m.value.split(":")[0].endswith("/2026")]  # Vietnamese dates
@@ -582,3 +587,20 @@ def test_the_drift_monitor_marks_the_month_that_drifted_in_both_languages(clinic
     at.switch_page("app_pages/diagnose.py").run()
     analyse_example(at, code="nv", patient="KH-1")
     assert len(clinic.analyses(UserInfo("lan", "doctor"))) == len(rows) + 1  # every answer is counted
+
+
+@pytest.mark.parametrize("language", ["en", "vi"])
+def test_audit_details_read_as_words_in_the_page_s_language(language):
+    from ui.i18n import audit_detail
+
+    search = audit_detail("search", '{"patient_code": "BN-1", "from": "", "to": "", "diagnosis": "any", '
+                                    '"alert": "any", "unconfirmed": false, "found": 1234}', language)
+    assert "{" not in search and "BN-1" in search and ("1,234" if language == "en" else "1.234") in search
+    confirm = audit_detail("confirm", "mel (histopathology, 2026-12-04)", language)
+    assert confirm == {"en": "Melanoma (histopathology, 2026-12-04)",
+                       "vi": "U hắc tố ác tính (mô bệnh học, 4/12/2026)"}[language]
+    assert audit_detail("clinic_validation", "1 confirmed cases", language) == {
+        "en": "1 confirmed case", "vi": "1 ca đã xác nhận"}[language]
+    assert audit_detail("edit_note", "version 2, unchanged", language) == {
+        "en": "note version 2 (unchanged)", "vi": "ghi chú phiên bản 2 (không đổi)"}[language]
+    assert audit_detail("login", "127.0.0.1", language) == "127.0.0.1"  # a form not known: as stored

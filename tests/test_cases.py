@@ -1042,3 +1042,13 @@ def test_a_clinic_threshold_is_adopted_from_the_stored_cases_audited_used_and_re
     assert [a for a in audit_actions(store) if a.endswith("_threshold")] == ["adopt_threshold", "revert_threshold"]
     with pytest.raises(InvalidCaseError):
         store.save_case(DOCTOR, draft("BN-2", threshold_source="somewhere"))
+
+
+def test_a_new_sqlite_history_is_readable_by_its_owner_only(tmp_path):
+    store = with_staff(CaseStore.open(str(tmp_path / "clinic" / "cases.db")))
+    store.save_case(DOCTOR, draft())
+    for name in ("cases.db", "cases.db-wal"):
+        path = tmp_path / "clinic" / name
+        if path.exists():
+            assert path.stat().st_mode & 0o077 == 0, (name, oct(path.stat().st_mode))
+    store.close()

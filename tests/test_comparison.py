@@ -157,11 +157,16 @@ def test_the_page_shows_released_models_and_research_ones_on_request(evaluated, 
 @pytest.mark.parametrize("language", ["en", "vi"])
 def test_the_confusion_matrix_names_diagnoses_and_counts_in_the_page_s_language(language):
     from skin_core.classes import CLASS_CODES
-    from ui.i18n import diagnosis_name
+    from ui.i18n import short_diagnosis_name
 
     matrix = [[1200 if row == column else row for column in range(7)] for row in range(7)]
     figure = comparison.confusion_figure(matrix, language)
-    names = [diagnosis_name(code, language) for code in CLASS_CODES]
-    assert list(figure.data[0].x) == names and list(figure.data[0].y) == names
-    assert figure.layout.coloraxis.colorbar.tickformat == ",d"  # whole photos, never 0.5
+    names = [short_diagnosis_name(code, language) for code in CLASS_CODES]
+    assert [one_line(x) for x in figure.data[0].x] == [one_line(n) for n in names]
+    assert [one_line(y) for y in figure.data[0].y] == [one_line(n) for n in names]
+    assert all(len(line) <= comparison.LABEL_WIDTH for name in figure.data[0].x for line in name.split("<br>"))
+    colour_bar = figure.layout.coloraxis.colorbar
+    assert colour_bar.tickformat == ",d" and colour_bar.dtick >= 1  # whole photos: ticks never at 0.5
+    few = [[int(row == column) for column in range(7)] for row in range(7)]  # a clinic's first cases
+    assert comparison.confusion_figure(few, language).layout.coloraxis.colorbar.dtick == 1
     assert figure.layout.separators == {"en": ".,", "vi": ",."}[language]  # 1.200 in Vietnamese, 1,200 in English

@@ -4,6 +4,7 @@ The figures must stay readable on a phone (390 px wide) as on a desk: bars run h
 name on its own row, heights grow with the number of rows, legends sit above the plot, and a model is named
 in words on its row rather than told apart by colour alone."""
 
+import math
 import textwrap
 from collections import Counter
 from functools import partial
@@ -15,7 +16,7 @@ import plotly.graph_objects as go
 from skin_core.bundle import read_catalogue
 from skin_core.classes import CLASS_CODES
 from skin_core.selection import EXTERNAL_ROLES  # sets not named there show as "other clinics"
-from ui.i18n import MISSING, diagnosis_name, formatted, model_label, t
+from ui.i18n import MISSING, diagnosis_name, formatted, model_label, short_diagnosis_name, t
 
 SUMMARY_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "macro_auc")
 ABLATION_METRICS = ("balanced_accuracy", "macro_auc", "macro_f1")
@@ -97,6 +98,15 @@ TABLE_SPECS = {"parameters": ",", "test_images": ",", "latency_ms": ".1f", "bund
 def translated(frame: pd.DataFrame, language="en") -> pd.DataFrame:
     """The frame with its column names in words."""
     return frame.rename(columns={c: t(COLUMN_KEYS.get(c, c), language) for c in frame.columns})
+
+
+def written(frame: pd.DataFrame, language="en", specs: dict | None = None):
+    """The frame as shown, its figures written the page language's way (Babel): ``specs`` maps a column to
+    its format spec, ".3f" for any other number column; a figure nobody measured shows as a dash."""
+    specs = specs or {}
+    numeric = frame.select_dtypes("number").columns
+    return frame.style.format({column: partial(formatted, language=language, spec=specs.get(column, ".3f"))
+                               for column in numeric}, na_rep=MISSING)
 
 
 def external_heading(name: str, figure: str, language="en") -> str:
@@ -191,12 +201,18 @@ def per_class_figure(evaluated, labels: dict, metric="recall", language="en") ->
 
 def confusion_figure(matrix, language="en") -> go.Figure:
     """Rows: the true class; columns: the predicted one (evaluation_report's confusion_matrix), named by
-    diagnosis; counts are whole numbers, on the cells and on the colour scale."""
-    names = [diagnosis_name(code, language) for code in CLASS_CODES]
+    diagnosis (short names, wrapped, so that all seven fit a phone); counts are whole numbers, on the cells and
+    on the colour scale."""
+    names = [wrapped(short_diagnosis_name(code, language)) for code in CLASS_CODES]
     figure = px.imshow(matrix, x=names, y=names, text_auto=True, color_continuous_scale="Blues", aspect="auto",
                        labels={"x": t("predicted", language), "y": t("truth", language),
                                "color": t("photos", language)})
-    figure.update_layout(separators=SEPARATORS[language], coloraxis_colorbar={"tickformat": ",d"})
+    step = max(1, math.ceil(max(max(row) for row in matrix) / 4))  # whole counts: never 0.5 shown as 1
+    figure.update_layout(separators=SEPARATORS[language], height=520, margin={"l": 0, "r": 0, "t": 10, "b": 0},
+                         coloraxis_colorbar={"tickformat": ",d", "tick0": 0, "dtick": step, "orientation": "h",
+                                             "y": -0.35, "thickness": 10, "title": {"side": "top"}})
+    figure.update_yaxes(automargin=True)
+    figure.update_xaxes(tickangle=-45, automargin=True)
     return figure
 
 

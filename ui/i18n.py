@@ -1,6 +1,7 @@
 """Every user-visible string of the application and its reports, in English and Vietnamese."""
 
 import datetime
+import json
 import re
 from numbers import Number
 from string import Formatter
@@ -179,7 +180,7 @@ STRINGS = {
     "gate_what_no_lesion_visible": ("no lesion visible", "không thấy tổn thương"),
     "attention": ("Where the model looked (Soft-Attention)", "Vùng mô hình chú ý (Soft-Attention)"),
     "opacity": ("Heat-map opacity", "Độ đậm bản đồ nhiệt"),
-    "original": ("Photo", "Ảnh gốc"),
+    "original": ("Photo", "Ảnh chụp"),
     "overlay": ("Attention overlay", "Bản đồ chú ý chồng lên ảnh"),
     "heads": ("Show the partial maps the overlay adds up", "Hiện từng bản đồ thành phần của bản đồ chú ý"),
     "head": ("Map {index}", "Bản đồ {index}"),
@@ -336,6 +337,9 @@ STRINGS = {
         "dùng để chẩn đoán."),
     "clinical": ("clinical", "lâm sàng"),
     "research": ("research only", "chỉ nghiên cứu"),
+    "status_released": ("offered for diagnosis", "dùng để chẩn đoán"),
+    "status_older": ("older version", "phiên bản cũ"),
+    "status_not_offered": ("not offered for diagnosis", "không dùng để chẩn đoán"),
     "ece": ("Calibration error (ECE)", "Sai số hiệu chuẩn (ECE)"),
     "ece_before_calibration": ("ECE before calibration", "ECE trước hiệu chuẩn"),
     "malignant_sensitivity": ("Malignant sensitivity", "Độ nhạy ác tính"),
@@ -480,7 +484,7 @@ STRINGS = {
     "hardware_cpu": ("a computer with {cores}, without a graphics card (GPU)",
                      "máy tính có {cores}, không có card đồ họa (GPU)"),
     "external_results": (
-        "{name}, {n} photos never used for training or tuning: balanced accuracy {balanced_accuracy:.2f} (here "
+        "{name}, {n} photos never used for training or tuning: balanced accuracy {balanced_accuracy:.2f} (internal "
         "{internal:.2f}), melanoma recall {mel_recall:.0%}, malignant sensitivity {sensitivity:.0%} and specificity "
         "{specificity:.0%} at the alert threshold. Expect figures like these, not the internal ones, on a new "
         "dermatoscope.",
@@ -595,6 +599,8 @@ STRINGS = {
     "any": ("any", "tất cả"),
     "unconfirmed": ("not yet confirmed", "chưa xác nhận"),
     "yes": ("yes", "có"),
+    "audit_note_version": ("note version {number}", "ghi chú phiên bản {number}"),
+    "unchanged": ("unchanged", "không đổi"),
     "no": ("no", "không"),
     "no_cases": ("No case matches.", "Không có ca nào phù hợp."),
     "cases_found": ("{cases} (newest visit first)", "{cases} (lần khám mới nhất ở trên)"),
@@ -877,8 +883,65 @@ def audit_action(action: str, language: str = "en") -> str:
     return t(key, language) if key in STRINGS else action
 
 
+# The fields of an audit entry's stored detail (JSON written by skin_core.cases), in words.
+_AUDIT_FIELDS = {"patient_code": ("patient", "bệnh nhân"), "from": ("from", "từ"), "to": ("to", "đến"),
+                 "diagnosis": ("diagnosis", "chẩn đoán"), "alert": ("alert", "cảnh báo"),
+                 "unconfirmed": ("unconfirmed only", "chỉ ca chưa xác nhận"), "found": ("found", "tìm thấy"),
+                 "cases": ("cases", "ca"), "photos": ("with photos", "kèm ảnh"),
+                 "photo_storage": ("photo storage", "lưu ảnh"), "auto_save": ("save automatically", "tự động lưu"),
+                 "model": ("model", "mô hình"), "version": ("version", "phiên bản"),
+                 "threshold": ("threshold", "ngưỡng"), "malignant": ("malignant", "ác tính"),
+                 "benign": ("benign", "lành tính"), "exported": ("photos exported", "ảnh đã xuất"),
+                 "patients": ("patients", "bệnh nhân"), "no_photo": ("without a kept photo", "không còn ảnh"),
+                 "outside_classes": ("outside the seven classes", "ngoài bảy lớp")}
+_CONFIRMED_DETAIL = re.compile(r"^(\w+) \((\w+), (\d{4}-\d{2}-\d{2})\)$")  # "mel (histopathology, 2026-12-04)"
+
+
+def audit_detail(action: str, detail: str, language: str = "en") -> str:
+    """An audit entry's stored detail in words and in ``language``: JSON fields named, numbers, dates and
+    diagnoses written as the page writes them; a detail of a form not known here is shown as stored."""
+    if not detail:
+        return MISSING
+    try:
+        fields = json.loads(detail)
+    except ValueError:
+        fields = None
+    if isinstance(fields, dict):
+        parts = []
+        for key, value in fields.items():
+            if value in ("", None, False, [], "any") or key not in _AUDIT_FIELDS:
+                continue
+            name = _AUDIT_FIELDS[key][language == "vi"]
+            if value is True or value == "true":
+                parts.append(name)
+            elif isinstance(value, list):
+                parts.append(f"{name} {', '.join(f'#{v}' for v in value)}")
+            elif isinstance(value, (int, float)):
+                parts.append(f"{name} {formatted(value, language, ',' if isinstance(value, int) else '.3f')}")
+            else:
+                parts.append(f"{name} {value}")
+        return "; ".join(parts) or MISSING
+    confirmed = _CONFIRMED_DETAIL.match(detail) if action == "confirm" else None
+    if confirmed and confirmed[1] in BY_CODE:
+        code, source, day = confirmed.groups()
+        return (f"{short_diagnosis_name(code, language)} ({t(f'source_{source}', language)}, "
+                f"{formatted(datetime.date.fromisoformat(day), language)})")
+    if action == "clinic_validation" and re.fullmatch(r"\d+ confirmed cases", detail):
+        return count(int(detail.split()[0]), "confirmed_case", language)
+    if action == "edit_note" and detail.startswith("version "):
+        number, _, unchanged = detail.removeprefix("version ").partition(", ")
+        kept = f" ({t('unchanged', language)})" if unchanged else ""
+        return t("audit_note_version", language, number=number) + kept
+    return detail
+
+
 def diagnosis_name(code: str, language: str = "en") -> str:
     return BY_CODE[code].name(language)
+
+
+def short_diagnosis_name(code: str, language: str = "en") -> str:
+    """The name without its bracketed gloss ("Melanoma", "U hắc tố ác tính"): for chart axes and beside a code."""
+    return diagnosis_name(code, language).split(" (")[0]
 
 
 def external_summary(metrics: dict, language: str = "en") -> str:

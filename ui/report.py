@@ -9,7 +9,7 @@ from fpdf import FPDF
 from PIL import Image
 
 from skin_core import imaging, paths
-from ui.i18n import diagnosis_name, formatted, sex_name, site_name, t
+from ui.i18n import diagnosis_name, formatted, sex_name, short_diagnosis_name, site_name, t
 
 FONT_DIR = paths.REPO_DIR / "assets" / "fonts"
 JPEG_QUALITY = 90
@@ -142,7 +142,7 @@ def pdf_report(photo: np.ndarray | None, overlay: np.ndarray | None, prediction,
     with pdf.table(col_widths=(120, 30), text_align=("LEFT", "RIGHT")) as table:
         table.row([t("diagnosis", language), t("probability", language)])
         for code, probability in prediction.ranked:
-            table.row([f"{diagnosis_name(code, language)} ({code})", formatted(probability, language, ".1%")])
+            table.row([f"{short_diagnosis_name(code, language)} ({code})", formatted(probability, language, ".1%")])
     pdf.ln(3)
     figures = {"probability": prediction.malignant_probability, "threshold": prediction.malignancy_threshold}
     alert = prediction.malignancy_alert

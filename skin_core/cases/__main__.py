@@ -65,17 +65,19 @@ def main(argv=None) -> int:
                                      epilog=__doc__.split("\n", 2)[2])
     parser.add_argument("--database", default=None, help="SQLite file or database URL")
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("add-user", "set-password"):
-        sub = commands.add_parser(name)
+    for name, purpose in (("add-user", "a new user (asks for the password twice)"),
+                          ("set-password", "a new password for a user (asks twice)")):
+        sub = commands.add_parser(name, help=purpose)
         sub.add_argument("username")
         sub.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
         if name == "add-user":
             sub.add_argument("--role", choices=ROLES, default="doctor")
     commands.add_parser("deactivate", help="the user can no longer sign in").add_argument("username")
     commands.add_parser("reactivate", help="a deactivated user can sign in again").add_argument("username")
-    commands.add_parser("list-users")
-    commands.add_parser("upgrade")
-    commands.add_parser("backup").add_argument("destination")
+    commands.add_parser("list-users", help="every user with role and whether active")
+    commands.add_parser("upgrade", help="migrate the database to this version of the app")
+    commands.add_parser("backup", help="a consistent copy of a SQLite history (PostgreSQL: pg_dump)").add_argument(
+        "destination")
     args = parser.parse_args(argv)
 
     try:
