@@ -14,9 +14,9 @@ from ui.i18n import LANGUAGES, literal, model_label, t
 from ui.resume import keep, restore
 from ui.state import (LANGUAGE, MODEL, SIDEBAR, begin_run, bundle_catalogue, choose, drawn, redraw_fresh,
                       widget_key)
-from ui.upload_answers import keep_upload_answers
+from ui.server import set_up_server
 
-keep_upload_answers()
+set_up_server()
 st.set_page_config(page_title="Skin lesion decision support", page_icon="🩺", layout="wide")
 begin_run()
 restore(case_store()[0])  # a reload brings back the sign-in and the case (ui/resume.py)

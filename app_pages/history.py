@@ -79,7 +79,8 @@ def log_download(case_id: int) -> None:
 
 with st.container(border=True):
     st.caption(t("filters", lang))
-    code_column, from_column, to_column, diagnosis_column, alert_column = st.columns([2, 1, 1, 2, 1])
+    # the date fields need room for their whole dd/mm/yyyy
+    code_column, from_column, to_column, diagnosis_column, alert_column = st.columns([2, 1.5, 1.5, 2, 1])
     code = code_column.text_input(t("patient_code_filter", lang), key="filter_code", max_chars=64)
     date_from = from_column.date_input(t("date_from", lang), value=None, key="filter_from",
                                        format=DATE_WIDGET_FORMAT, help=t("date_help", lang))
