@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from skin_core import bundle as bundles
-from ui.browser import CHROMIUM_ARGS, chromium_path, served_app
+from tools.browser import CHROMIUM_ARGS, chromium_path, served_app
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = chromium_path()

@@ -1,5 +1,5 @@
 """Several doctors at once against `streamlit run app.py` (the load test at a small size; the full figures
-come from `python -m ui.loadtest --users 16`)."""
+come from `python -m tools.loadtest --users 16`)."""
 
 import json
 import os
@@ -12,8 +12,8 @@ import pytest
 
 from test_browser import require_browser
 from ui import loadtest
-from ui.browser import CHROMIUM_ARGS, chromium_path, served_app
-from ui.loadtest import main as loadtest_main, process_tree
+from tools.browser import CHROMIUM_ARGS, chromium_path, served_app
+from tools.loadtest import main as loadtest_main, process_tree
 
 
 def test_every_doctor_gets_a_result_when_clicking_analyse_right_after_the_upload(capsys):
@@ -58,7 +58,7 @@ def test_a_protocol_client_reads_the_answer_and_the_step_it_did_not_pass():
     be read stops the client at the upload, as a browser page is stopped."""
     import asyncio
 
-    from ui.protocol_page import ProtocolPage
+    from tools.protocol_page import ProtocolPage
 
     async def visit(url):
         page = ProtocolPage(url, loadtest.ANSWER)

@@ -1,7 +1,7 @@
 """Several doctors at once: each opens the app in its own browser session, uploads a photo and clicks Analyse
 one second after the upload shows; prints how many got a result and how long it took.
 
-    python -m ui.loadtest [--users 16] [--timeout 120] [--photo PATH] [--settle 150] [--browsers N]
+    python -m tools.loadtest [--users 16] [--timeout 120] [--photo PATH] [--settle 150] [--browsers N]
 
 Runs `streamlit run app.py` on a free local port and one headless Chromium with a separate context (own
 cookies, own Streamlit session) per user, all at the same time. Prints JSON: users, results (how many saw
@@ -15,7 +15,7 @@ and the server's memory (RSS, MB) once warm, at its peak, ``--settle`` seconds a
 after one more doctor then opened the app and left (Streamlit removes expired sessions only when it stores the
 next one; the app's idle collection then frees what they held). ``--photo`` gives every doctor the same file
 (a huge photo, say) instead of the 7 examples. ``--browsers N`` gives only the first N doctors a Chromium
-page and the others a ``ProtocolPage`` that sends the server what the page would (ui/protocol_page.py), so
+page and the others a ``ProtocolPage`` that sends the server what the page would (tools/protocol_page.py), so
 that their browsers do not take the server's cores: ``--browsers 0`` measures the server as if every doctor's
 browser ran on the doctor's own computer, ``--browsers 1`` what one doctor's page shows while the others
 analyse too. ``answer_s`` lists each kind of doctor's times.
@@ -37,9 +37,9 @@ import numpy as np
 
 from skin_core import paths
 from skin_core.gate import NOT_DERMOSCOPIC, QUALITY_PROBLEMS
-from ui.browser import CHROMIUM_ARGS, chromium_path, served_app
+from tools.browser import CHROMIUM_ARGS, chromium_path, served_app
 from ui.i18n import t
-from ui.protocol_page import ProtocolPage
+from tools.protocol_page import ProtocolPage
 
 EXAMPLES = paths.REPO_DIR / "assets" / "examples"
 PHOTOS = sorted(EXAMPLES.glob("*.jpg"))
@@ -316,7 +316,7 @@ async def run(users: int, timeout_s: float, photo: Path | None = None, settle_s:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ui.loadtest", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.loadtest", description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=16)
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds each doctor waits at most")
     parser.add_argument("--photo", type=Path, default=None, help="the photo every doctor uploads")

@@ -1,6 +1,6 @@
 """How long the diagnose page takes for an ordinary 12-megapixel phone photo, as a doctor sees it.
 
-    python -m ui.benchmark [--runs 5] [--steps 8]
+    python -m tools.benchmark [--runs 5] [--steps 8]
 
 Starts `streamlit run app.py` on a free local port, drives it in Debian's Chromium (Playwright) and prints,
 as JSON, the median and the largest time from clicking Analyse to the complete page (overlay and report
@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from skin_core import paths
-from ui.browser import CHROMIUM_ARGS, chromium_path, served_app
+from tools.browser import CHROMIUM_ARGS, chromium_path, served_app
 
 PHOTO_SIZE = (4000, 3000)  # 12 megapixels
 OVERLAY_CHANGED = """([old]) => [...document.querySelectorAll('[data-testid="stImage"]')]
@@ -84,7 +84,7 @@ def measure(runs: int, steps: int) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ui.benchmark", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.benchmark", description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--steps", type=int, default=8)
     args = parser.parse_args(argv)
