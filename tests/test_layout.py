@@ -23,3 +23,47 @@ def test_skin_core_imports_no_display_package():
                             cwd=skin_core.paths.REPO_DIR, env={**os.environ, "PYTHONPATH": str(skin_core.paths.REPO_DIR)})
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def skin_core_imports() -> dict[str, set[str]]:
+    """Module -> the skin_core modules it imports, at load time or inside a function (a lazy import that closes
+    a circle still ties the modules together)."""
+    import ast
+
+    root = skin_core.paths.REPO_DIR / "skin_core"
+    modules = {".".join(path.relative_to(root.parent).with_suffix("").parts).removesuffix(".__init__"): path
+               for path in root.rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("skin_core"):
+                submodules = {f"{node.module}.{alias.name}" for alias in node.names} & modules.keys()
+                imported |= submodules or {node.module}
+            elif isinstance(node, ast.Import):
+                imported |= {alias.name for alias in node.names if alias.name.startswith("skin_core")}
+        graph[name] = imported - {name}
+    return graph
+
+
+def test_the_package_has_no_import_circle():
+    """A circle (bundle -> gate -> predictor -> bundle, once) means no module can be understood, tested or moved
+    alone; the runtime, the research tools and the case history must each depend only downwards."""
+    graph = skin_core_imports()
+    assert {"skin_core.bundle", "skin_core.gate", "skin_core.predictor"} <= graph.keys()
+    state, circle = {}, []
+
+    def visit(module, path):
+        state[module] = "open"
+        for imported in sorted(graph.get(module, ())):
+            if state.get(imported) == "open":
+                circle.append(path + [imported])
+            elif imported not in state:
+                visit(imported, path + [imported])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert circle == []
+    assert "skin_core.predictor" not in graph["skin_core.gate"]  # scoring needs no model; fitting does
