@@ -67,3 +67,18 @@ def test_the_package_has_no_import_circle():
             visit(module, [module])
     assert circle == []
     assert "skin_core.predictor" not in graph["skin_core.gate"]  # scoring needs no model; fitting does
+
+
+def test_one_command_line_reaches_every_research_tool(capsys):
+    from skin_core.__main__ import VERBS, main
+
+    assert main(["--help"]) == 0
+    listed = capsys.readouterr().out
+    assert all(verb in listed for verb in VERBS) and "train.py" in listed
+    assert main(["no-such-verb"]) == 2 and "unknown verb" in capsys.readouterr().err
+    for verb in VERBS:
+        try:
+            main([verb, "--help"])
+        except SystemExit as done:  # argparse prints the verb's own help and exits 0
+            assert done.code == 0
+        assert "usage:" in capsys.readouterr().out, verb
