@@ -43,6 +43,18 @@ def test_secrets_patient_data_and_clutter_stay_out_of_the_image(path):
     assert not sent_to_docker(path)
 
 
+def test_the_image_holds_the_released_models_and_no_research_bundle():
+    from skin_core import bundle as bundles
+
+    catalogue = bundles.read_catalogue(ROOT / "weights")
+    needed = set(catalogue.released)
+    for name in catalogue.released:
+        needed |= set(bundles.open_bundle(name, ROOT / "weights").config.members)
+    for name in bundles.list_bundles(ROOT / "weights"):
+        files = [f"weights/{name}/config.json", f"weights/{name}/metrics.json"]
+        assert all(sent_to_docker(path) == (name in needed) for path in files), name
+
+
 def test_everything_the_app_runs_goes_into_the_image():
     default = json.loads((ROOT / "weights" / "catalogue.json").read_text())["default"]
     needed = ["app.py", "requirements.txt", "requirements-base.txt", ".streamlit/config.toml",
