@@ -16,6 +16,7 @@ VERBS = {
     "ensemble": ("skin_core.ensemble", "build an ensemble bundle from trained ones"),
     "operating-point": ("skin_core.operating_point", "choose a malignancy threshold again, as a new version"),
     "select": ("skin_core.selection", "rank the clinical bundles by the written rule; set the default"),
+    "models-table": ("skin_core.models_table", "write docs/models-table.md from every bundle's reports"),
     "robustness": ("skin_core.robustness", "how answers hold up on darker, paler, blurred photos"),
     "bench": ("skin_core.bench", "inference speed of a bundle on this machine"),
     "train-bench": ("skin_core.train_bench", "training speed of a recipe on this machine"),

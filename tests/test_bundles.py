@@ -111,3 +111,14 @@ def test_default_bundle_on_the_external_isic2017_set(capsys):
     gate = report["gate"]
     assert gate["n"] == 600 and gate["ok"] + gate["not_dermoscopic"] + gate["poor_quality"] == 600
     assert report["accepted_only"]["n"] == gate["ok"]
+
+
+def test_the_models_table_is_written_from_the_bundles_reports():
+    """docs/models-table.md is generated (python -m skin_core models-table): a bundle added, replaced or
+    measured again without it being rewritten fails here."""
+    from skin_core.models_table import table
+
+    written = (paths.REPO_DIR / "docs" / "models-table.md").read_text(encoding="utf-8")
+    assert written == table(paths.REPO_DIR / "weights")
+    catalogue = bundles.read_catalogue(paths.REPO_DIR / "weights")
+    assert f"| {catalogue.default} | **default** |" in written
