@@ -26,8 +26,8 @@ VERBS = {
 
 def usage() -> str:
     width = max(map(len, VERBS))
-    return "usage: python -m skin_core <verb> [options]\n\n" + "\n".join(
-        f"  {verb:<{width}}  {purpose}" for verb, (_, purpose) in VERBS.items()) + "\n\nTraining: python train.py --help"
+    verbs = "\n".join(f"  {verb:<{width}}  {purpose}" for verb, (_, purpose) in VERBS.items())
+    return f"usage: python -m skin_core <verb> [options]\n\n{verbs}\n\nTraining: python train.py --help"
 
 
 def main(argv=None) -> int:
