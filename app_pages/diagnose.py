@@ -136,8 +136,8 @@ def log_download(request: tuple) -> None:
 
 
 def save_case(store, user, request: tuple) -> None:
-    """Save the analysis shown for ``request`` with what the save form holds; a refusal is kept for the page
-    to show, and the form keeps everything typed."""
+    """Save the analysis shown for ``request`` (the analysis request, the patient code and the threshold) with
+    what the save form holds; a refusal is kept for the page to show, and the form keeps everything typed."""
     result = st.session_state["result"]["prediction"]
     config = predictor(request[0]).config
     photo = st.session_state["photo"]
@@ -327,6 +327,9 @@ with slot.container():
 
     st.subheader(t("results", lang))
     show_result(prediction, lang)
+    # what a saved case is of: this analysis for this patient at this threshold (the same photo and details
+    # for the next patient, or after correcting a mistyped code, are a case of their own)
+    saved_key = (*request, details["patient_id"], prediction.malignancy_threshold)
     attention_section(image, prediction)
 
     report_key = (request, lang, outside_use, tuple(details.values()), tuple(staff.values()))
@@ -346,8 +349,8 @@ with slot.container():
                 language=lang, outside_use=outside_use)
         stamp = datetime.date.today().isoformat()
         st.download_button(t("pdf", lang), data=pdf["data"], mime="application/pdf", on_click=log_download,
-                           args=(request,),
+                           args=(saved_key,),
                            file_name=f"{t('report_file', lang)}-{details['patient_id'] or photo['sha'][:8]}-{stamp}.pdf")
     store, _ = case_store()
     if store is not None and current_user() is not None:
-        save_section(store, current_user(), request)
+        save_section(store, current_user(), saved_key)

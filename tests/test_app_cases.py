@@ -604,3 +604,18 @@ def test_audit_details_read_as_words_in_the_page_s_language(language):
     assert audit_detail("edit_note", "version 2, unchanged", language) == {
         "en": "note version 2 (unchanged)", "vi": "ghi chú phiên bản 2 (không đổi)"}[language]
     assert audit_detail("login", "127.0.0.1", language) == "127.0.0.1"  # a form not known: as stored
+
+
+def test_the_same_photo_for_the_next_patient_is_a_case_of_its_own(clinic):
+    """Saved as one patient's case, the same example with the same details for the next patient (or after the
+    code was corrected) must be offered for saving again, never shown as that case."""
+    at = signed_in("lan")
+    analyse_example(at, code="mel", patient="BN-0042")
+    next(b for b in at.button if b.label == "Save case").click().run()
+    assert any("Saved as case #1" in s.value for s in at.success)
+    next(b for b in at.button if b.label == "New patient").click().run()
+    analyse_example(at, code="mel", patient="BN-0043")
+    assert not any("Saved as case #1" in s.value for s in at.success)
+    next(b for b in at.button if b.label == "Save case").click().run()
+    assert any("Saved as case #2" in s.value for s in at.success)
+    assert [c.patient_code for c in clinic.find_cases(UserInfo("lan", "doctor"))] == ["BN-0043", "BN-0042"]

@@ -302,6 +302,18 @@ def test_a_reload_keeps_the_sign_in_and_the_case_until_sign_out_in_chromium(tmp_
         expect(page.get_by_label(patient)).to_have_value("BN-0077")
         shows(page, {"Model": OTHER_MODEL["en"], "Sex": "female", "Anatomical site": "face"})
 
+        page.get_by_role("button", name="New patient").click()  # a reload now brings back the new patient only
+        expect(page.get_by_text(most_likely)).to_have_count(0, timeout=60_000)
+        page.get_by_label(patient).fill("BN-0078")
+        page.get_by_label(patient).press("Enter")
+        page.wait_for_timeout(3000)
+        page.reload()
+        page.get_by_text("Lesion photo").wait_for(timeout=120_000)
+        expect(page.get_by_label(patient)).to_have_value("BN-0078", timeout=60_000)
+        page.wait_for_timeout(3000)
+        expect(page.get_by_text(most_likely)).to_have_count(0)
+        expect(page.get_by_text("Photo being analysed: bcc.jpg")).to_have_count(0)
+
         page.get_by_role("button", name="Sign out").click()
         page.get_by_label("User name").wait_for(timeout=60_000)
         page.reload()

@@ -126,7 +126,7 @@ def test_a_report_from_history_is_a_record_on_every_page():
                                    "Attention overlay", "little attention", "most attention"]),
         "vi": ("Trang {n}/{m}", ["Ca #12", "Ngày khám: 20/11/2026", "Tổn thương: nose, lesion 1",
                                  "Chẩn đoán cuối cùng: U hắc tố", "mô bệnh học, 1/12/2026, ghi bởi lan",
-                                 "25/11/2026 10:30 UTC+07:00", "Tuổi: 61", "Ảnh gốc", "ít chú ý",
+                                 "25/11/2026 10:30 UTC+07:00", "Tuổi: 61", "Ảnh chụp", "ít chú ý",
                                  "chú ý nhiều nhất"]),
     }
     for language, (page_mark, fields) in expected.items():
@@ -207,3 +207,15 @@ def test_the_pdf_builder_runs_without_streamlit():
     loaded = subprocess.run([sys.executable, "-c", "import sys, ui.report; print('streamlit' in sys.modules)"],
                             cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, check=True)
     assert loaded.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_an_alert_never_reads_48_percent_above_48_percent():
+    """Where whole percents would read alike, the alert's figures get the decimals that tell them apart."""
+    from ui.i18n import alert_figures, t
+
+    close = types.SimpleNamespace(malignant_probability=0.4834, malignancy_threshold=0.4801)
+    assert alert_figures(close, "en") == {"probability": "48.3%", "threshold": "48.0%"}
+    assert alert_figures(close, "vi") == {"probability": "48,3%", "threshold": "48,0%"}
+    apart = types.SimpleNamespace(malignant_probability=0.62, malignancy_threshold=0.3)
+    assert alert_figures(apart, "en") == {"probability": "62%", "threshold": "30%"}
+    assert "reach 48.3% (alert threshold 48.0%)" in t("malignant_banner", "en", **alert_figures(close, "en"))

@@ -81,14 +81,14 @@ STRINGS = {
     "prepare_pdf": ("Prepare the PDF report", "Tạo báo cáo PDF"),
     "alert_with_benign_top": (
         "Why the alert although the single most likely diagnosis is benign: the malignant classes together "
-        "({probability:.0%}) exceed the alert threshold ({threshold:.0%}). The alert is what counts for referral.",
-        "Vì sao có cảnh báo dù chẩn đoán khả năng cao nhất là lành tính: các nhóm ác tính cộng lại ({probability:.0%}) "
-        "vượt ngưỡng cảnh báo ({threshold:.0%}). Quyết định chuyển khám dựa vào cảnh báo này."),
+        "({probability}) exceed the alert threshold ({threshold}). The alert is what counts for referral.",
+        "Vì sao có cảnh báo dù chẩn đoán khả năng cao nhất là lành tính: các nhóm ác tính cộng lại ({probability}) "
+        "vượt ngưỡng cảnh báo ({threshold}). Quyết định chuyển khám dựa vào cảnh báo này."),
     "malignant_top_without_alert": (
-        "The single most likely diagnosis is malignant, but the malignant classes together ({probability:.0%}) stay "
-        "below the alert threshold ({threshold:.0%}): the model is unsure. Examine the lesion with extra care.",
-        "Chẩn đoán khả năng cao nhất là ác tính nhưng các nhóm ác tính cộng lại ({probability:.0%}) vẫn dưới ngưỡng "
-        "cảnh báo ({threshold:.0%}): mô hình không chắc chắn. Cần khám tổn thương thật kỹ."),
+        "The single most likely diagnosis is malignant, but the malignant classes together ({probability}) stay "
+        "below the alert threshold ({threshold}): the model is unsure. Examine the lesion with extra care.",
+        "Chẩn đoán khả năng cao nhất là ác tính nhưng các nhóm ác tính cộng lại ({probability}) vẫn dưới ngưỡng "
+        "cảnh báo ({threshold}): mô hình không chắc chắn. Cần khám tổn thương thật kỹ."),
     "need_photo": ("Choose a photo first.", "Hãy chọn ảnh trước."),
     "current_photo": ("Photo being analysed: {name}", "Ảnh đang phân tích: {name}"),
     "results": ("Ranked diagnoses", "Các chẩn đoán theo thứ tự"),
@@ -98,22 +98,22 @@ STRINGS = {
     "top_sentence": ("Most likely: **{name}** ({probability:.0%}).", "Khả năng cao nhất: **{name}** ({probability:.0%})."),
     "malignant_banner": (
         "Possible malignancy: melanoma, basal cell carcinoma or actinic keratosis / Bowen's disease together "
-        "reach {probability:.0%} (alert threshold {threshold:.0%}). Advice: refer to a dermatologist and consider "
+        "reach {probability} (alert threshold {threshold}). Advice: refer to a dermatologist and consider "
         "a biopsy; do not reassure the patient on this result alone.",
         "Nghi ngờ ác tính: u hắc tố ác tính (melanoma), ung thư biểu mô tế bào đáy hoặc dày sừng quang hóa / bệnh Bowen cộng lại "
-        "đạt {probability:.0%} (ngưỡng cảnh báo {threshold:.0%}). Khuyến nghị: chuyển khám chuyên khoa da liễu và "
+        "đạt {probability} (ngưỡng cảnh báo {threshold}). Khuyến nghị: chuyển khám chuyên khoa da liễu và "
         "cân nhắc sinh thiết; không trấn an bệnh nhân chỉ dựa vào kết quả này."),
     "triage_withheld": (
         "No triage advice: the input check flagged this photo, and the alert threshold and its advice (refer, "
         "biopsy, follow-up) hold only for dermoscopic photos of a lesion. Malignant classes together: "
-        "{probability:.0%} (threshold {threshold:.0%}), not applicable here.",
+        "{probability} (threshold {threshold}), not applicable here.",
         "Không đưa ra khuyến nghị xử trí: bước kiểm tra ảnh đã cảnh báo ảnh này, và ngưỡng cảnh báo cùng khuyến "
         "nghị (chuyển khám, sinh thiết, theo dõi) chỉ áp dụng cho ảnh soi da của một tổn thương. Tổng xác suất các "
-        "nhóm ác tính: {probability:.0%} (ngưỡng {threshold:.0%}), không áp dụng ở đây."),
+        "nhóm ác tính: {probability} (ngưỡng {threshold}), không áp dụng ở đây."),
     "benign_note": (
-        "Malignant classes together: {probability:.0%}, below the alert threshold ({threshold:.0%}). Advice: "
+        "Malignant classes together: {probability}, below the alert threshold ({threshold}). Advice: "
         "follow-up; re-examine if the lesion changes.",
-        "Tổng xác suất các nhóm ác tính: {probability:.0%}, dưới ngưỡng cảnh báo ({threshold:.0%}). Khuyến nghị: "
+        "Tổng xác suất các nhóm ác tính: {probability}, dưới ngưỡng cảnh báo ({threshold}). Khuyến nghị: "
         "theo dõi; khám lại nếu tổn thương thay đổi."),
     "low_confidence": (
         "Low confidence: the top diagnosis has {probability:.0%} and leads the next one by {margin:.0%}. "
@@ -933,6 +933,18 @@ def audit_detail(action: str, detail: str, language: str = "en") -> str:
         kept = f" ({t('unchanged', language)})" if unchanged else ""
         return t("audit_note_version", language, number=number) + kept
     return detail
+
+
+def alert_figures(prediction, language: str = "en") -> dict:
+    """The malignant classes' share and the alert threshold as a sentence writes them: whole percents, or
+    tenths (then hundredths) where whole ones would read alike though one lies above the other ("48% reach
+    the threshold 48%" would hide what decided the alert)."""
+    probability, threshold = prediction.malignant_probability, prediction.malignancy_threshold
+    for digits in range(3):
+        spec = f".{digits}%"
+        if probability == threshold or formatted(probability, language, spec) != formatted(threshold, language, spec):
+            break
+    return {"probability": formatted(probability, language, spec), "threshold": formatted(threshold, language, spec)}
 
 
 def diagnosis_name(code: str, language: str = "en") -> str:

@@ -9,7 +9,7 @@ from fpdf import FPDF
 from PIL import Image
 
 from skin_core import imaging, paths
-from ui.i18n import diagnosis_name, formatted, sex_name, short_diagnosis_name, site_name, t
+from ui.i18n import alert_figures, diagnosis_name, formatted, sex_name, short_diagnosis_name, site_name, t
 
 FONT_DIR = paths.REPO_DIR / "assets" / "fonts"
 JPEG_QUALITY = 90
@@ -144,7 +144,7 @@ def pdf_report(photo: np.ndarray | None, overlay: np.ndarray | None, prediction,
         for code, probability in prediction.ranked:
             table.row([f"{short_diagnosis_name(code, language)} ({code})", formatted(probability, language, ".1%")])
     pdf.ln(3)
-    figures = {"probability": prediction.malignant_probability, "threshold": prediction.malignancy_threshold}
+    figures = alert_figures(prediction, language)
     alert = prediction.malignancy_alert
     withheld = prediction.triage_withheld
     if withheld:

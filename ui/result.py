@@ -4,7 +4,7 @@ diagnosis, the malignancy banner, the notes that explain a disagreement or low c
 import pandas as pd
 import streamlit as st
 
-from ui.i18n import diagnosis_name, formatted, t
+from ui.i18n import alert_figures, diagnosis_name, formatted, t
 
 OVERLAY_OPACITY = 0.45  # how strongly the attention map covers the photo until the doctor moves the slider
 
@@ -12,7 +12,7 @@ OVERLAY_OPACITY = 0.45  # how strongly the attention map covers the photo until 
 def show_result(prediction, lang: str) -> None:
     top_code, top_probability = prediction.top
     st.markdown(t("top_sentence", lang, name=diagnosis_name(top_code, lang), probability=top_probability))
-    figures = {"probability": prediction.malignant_probability, "threshold": prediction.malignancy_threshold}
+    figures = alert_figures(prediction, lang)
     withheld = prediction.triage_withheld
     if withheld:
         st.warning(t("triage_withheld", lang, **figures), icon="🚫")

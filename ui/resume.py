@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 import streamlit as st
+from streamlit.runtime.state.session_state_proxy import get_session_state
 
 from skin_core.cases import CaseError, CaseStore, UserInfo
 from ui.state import LANGUAGE, MODEL
@@ -162,8 +163,12 @@ def restore(store: CaseStore | None) -> None:
 
 
 def keep() -> None:
-    """At the end of every run of a signed-in session: the case as it is now, for the next reload."""
-    entry_id = st.session_state.get(ENTRY)
+    """At the end of every run of a signed-in session: the case as it is now, for the next reload. The state is
+    read as a whole, without Streamlit's per-access checks: after a page's st.stop() every st.session_state
+    access raises StopException again, and a run that stopped (any run before Analyse, the one after New
+    patient) would keep nothing, so a reload brought back the patient before."""
+    state = get_session_state().filtered_state
+    entry_id = state.get(ENTRY)
     browser = None if entry_id is None else browser_id()
     if browser is not None:
-        table().keep(browser, entry_id, {key: st.session_state[key] for key in KEPT if key in st.session_state})
+        table().keep(browser, entry_id, {key: state[key] for key in KEPT if key in state})
