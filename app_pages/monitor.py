@@ -45,8 +45,10 @@ for (name, version), group in pd.DataFrame([vars(m) for m in months]).groupby(["
     for _, month in drifted.iterrows():
         st.warning(t("monitor_drift", lang, month=month["month"],
                      what=", ".join(t(f"drift_{flag}", lang) for flag in month["flags"])), icon="⚠️")
-    if drifted.empty:
+    if drifted.empty and (group["n"] >= MIN_ANALYSES).any():
         st.success(t("monitor_no_drift", lang))
+    elif drifted.empty:
+        st.info(t("monitor_too_few", lang, minimum=MIN_ANALYSES))
     shares = go.Figure()
     for column, key in (("refused_share", "drift_refused"), ("low_confidence_share", "drift_low_confidence"),
                         ("alert_rate", "drift_alert_rate"), ("mean_top_probability", "drift_mean_top")):
@@ -58,13 +60,13 @@ for (name, version), group in pd.DataFrame([vars(m) for m in months]).groupby(["
                 shares.add_hline(y=value, line_dash="dot", annotation_text=t(key, lang), annotation_position="top left")
     shares.update_layout(height=340, legend=LEGEND_ON_TOP, separators=SEPARATORS[lang], yaxis_tickformat=".0%",
                          margin={"l": 10, "r": 10, "t": 60, "b": 10}, xaxis_type="category")
-    st.plotly_chart(shares, width="stretch", key=f"drift_{name}_{version}")
+    st.plotly_chart(shares, width="stretch", key=f"drift_{name}_{version}", config={"displayModeBar": False})
     mix = go.Figure([go.Bar(x=group["month"], y=[m[code] for m in group["top_mix"]],
                             name=diagnosis_name(code, lang)) for code in CLASS_CODES])
-    mix.update_layout(barmode="stack", height=340, legend=LEGEND_ON_TOP, separators=SEPARATORS[lang],
-                      yaxis_tickformat=".0%", title=t("drift_mix", lang), margin={"l": 10, "r": 10, "t": 90, "b": 10},
-                      xaxis_type="category")
-    st.plotly_chart(mix, width="stretch", key=f"mix_{name}_{version}")
+    mix.update_layout(barmode="stack", height=380, legend=LEGEND_ON_TOP, separators=SEPARATORS[lang],
+                      yaxis_tickformat=".0%", margin={"l": 10, "r": 10, "t": 90, "b": 10}, xaxis_type="category")
+    st.markdown(f"**{t('drift_mix', lang)}**")
+    st.plotly_chart(mix, width="stretch", key=f"mix_{name}_{version}", config={"displayModeBar": False})
     st.dataframe(pd.DataFrame({
         t("drift_month", lang): group["month"], "n": group["n"],
         t("drift_refused", lang): [formatted(v, lang, ".0%") for v in group["refused_share"]],

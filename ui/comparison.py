@@ -209,8 +209,8 @@ def confusion_figure(matrix, language="en") -> go.Figure:
                                "color": t("photos", language)})
     step = max(1, math.ceil(max(max(row) for row in matrix) / 4))  # whole counts: never 0.5 shown as 1
     figure.update_layout(separators=SEPARATORS[language], height=520, margin={"l": 0, "r": 0, "t": 10, "b": 0},
-                         coloraxis_colorbar={"tickformat": ",d", "tick0": 0, "dtick": step, "orientation": "h",
-                                             "y": -0.35, "thickness": 10, "title": {"side": "top"}})
+                         coloraxis_colorbar={"tickformat": ",d", "tick0": 0, "dtick": step, "thickness": 10,
+                                             "title": {"side": "top"}})
     figure.update_yaxes(automargin=True)
     figure.update_xaxes(tickangle=-45, automargin=True)
     return figure

@@ -273,20 +273,20 @@ STRINGS = {
         "Not offered yet: it needs at least {needed} malignant cases confirmed by histopathology or a specialist "
         "({have} so far). With fewer, no threshold can show with 95% confidence that it still catches 90% of "
         "melanomas and carcinomas.",
-        "Chưa đề xuất: cần ít nhất {needed} ca ác tính được xác định bằng giải phẫu bệnh hoặc bác sĩ chuyên khoa "
+        "Chưa đề xuất: cần ít nhất {needed} ca ác tính được xác định bằng mô bệnh học hoặc bác sĩ chuyên khoa "
         "(hiện có {have}). Với ít ca hơn, không ngưỡng nào chứng minh được với độ tin cậy 95% rằng vẫn phát hiện "
         "90% số u hắc tố và ung thư biểu mô."),
     "site_no_benign": (
         "Not offered: no benign case is confirmed by histopathology or a specialist yet.",
-        "Chưa đề xuất: chưa có ca lành tính nào được xác định bằng giải phẫu bệnh hoặc bác sĩ chuyên khoa."),
+        "Chưa đề xuất: chưa có ca lành tính nào được xác định bằng mô bệnh học hoặc bác sĩ chuyên khoa."),
     "site_offered": (
         "From {malignant} malignant and {benign} benign cases confirmed by histopathology or a specialist: threshold "
         "{threshold}, which catches {sensitivity} of the malignant ones (95% lower bound {lower}) and leaves "
         "{specificity} of the benign ones without an alert. These figures come from the cases that chose the "
         "threshold, so they flatter; chosen on four fifths of the cases and measured on the fifth left out, in turn: "
         "{cv_sensitivity} caught (lower bound {cv_lower}), {cv_specificity} without an alert.",
-        "Từ {malignant} ca ác tính và {benign} ca lành tính được xác định bằng giải phẫu bệnh hoặc bác sĩ chuyên "
-        "khoa: ngưỡng {threshold}, phát hiện {sensitivity} số ca ác tính (cận dưới 95% {lower}) và không cảnh báo "
+        "Từ {malignant} ca ác tính và {benign} ca lành tính được xác định bằng mô bệnh học hoặc bác sĩ chuyên "
+        "khoa: ngưỡng {threshold}, phát hiện {sensitivity} số ca ác tính (cận dưới của khoảng tin cậy 95%: {lower}) và không cảnh báo "
         "{specificity} số ca lành tính. Các số này đo trên chính các ca đã chọn ngưỡng nên lạc quan; khi chọn trên "
         "bốn phần năm số ca và đo trên phần còn lại, lần lượt từng phần: phát hiện {cv_sensitivity} (cận dưới "
         "{cv_lower}), {cv_specificity} không bị cảnh báo."),
@@ -299,11 +299,11 @@ STRINGS = {
                               "áp dụng ngưỡng cảnh báo riêng của phòng khám"),
     "audit_revert_threshold": ("went back to the model's own alert threshold", "trở lại ngưỡng cảnh báo của mô hình"),
     "threshold_source_model": (
-        "Alert threshold {threshold:.2f}: the model's own, chosen on its validation photos.",
-        "Ngưỡng cảnh báo {threshold:.2f}: ngưỡng của mô hình, chọn trên ảnh kiểm định của mô hình."),
+        "Alert threshold {threshold}: the model's own, chosen on its validation photos.",
+        "Ngưỡng cảnh báo {threshold}: ngưỡng của mô hình, chọn trên ảnh kiểm định của mô hình."),
     "threshold_source_clinic": (
-        "Alert threshold {threshold:.2f}: this clinic's own, chosen on its confirmed cases (Clinic validation).",
-        "Ngưỡng cảnh báo {threshold:.2f}: ngưỡng riêng của phòng khám này, chọn trên các ca đã xác định chẩn đoán "
+        "Alert threshold {threshold}: this clinic's own, chosen on its confirmed cases (Clinic validation).",
+        "Ngưỡng cảnh báo {threshold}: ngưỡng riêng của phòng khám này, chọn trên các ca đã xác định chẩn đoán "
         "(trang Kiểm chứng tại phòng khám)."),
     "date_help": ("Day/month/year (DD/MM/YYYY): type it or pick it from the calendar.",
                   "Ngày/tháng/năm (DD/MM/YYYY là ngày/tháng/năm): gõ vào hoặc chọn trên lịch."),
@@ -486,11 +486,11 @@ STRINGS = {
     "external_results": (
         "{name}, {n} photos never used for training or tuning: balanced accuracy {balanced_accuracy:.2f} (internal "
         "{internal:.2f}), melanoma recall {mel_recall:.0%}, malignant sensitivity {sensitivity:.0%} and specificity "
-        "{specificity:.0%} at the alert threshold. Expect figures like these, not the internal ones, on a new "
-        "dermatoscope.",
+        "{specificity:.0%} at the model's own alert threshold ({threshold:.0%}). Expect figures like these, not the "
+        "internal ones, on a new dermatoscope.",
         "{name}, {n} ảnh không dùng để huấn luyện hay tinh chỉnh: độ chính xác cân bằng {balanced_accuracy:.2f} (nội "
         "bộ {internal:.2f}), độ nhạy u hắc tố {mel_recall:.0%}, độ nhạy ác tính {sensitivity:.0%} và độ đặc hiệu "
-        "{specificity:.0%} tại ngưỡng cảnh báo. Với một kính soi da mới, hãy dự kiến kết quả như vậy chứ không phải "
+        "{specificity:.0%} tại ngưỡng cảnh báo của mô hình ({threshold:.0%}). Với một kính soi da mới, hãy dự kiến kết quả như vậy chứ không phải "
         "kết quả nội bộ."),
     "no_external": ("Not yet measured on photos from other clinics.", "Chưa được đo trên ảnh từ phòng khám khác."),
     "external_heading": ("Photos from other clinics", "Ảnh từ phòng khám khác"),
@@ -509,6 +509,8 @@ STRINGS = {
         "kiểm tra của chính mô hình (đường chấm). Tháng có ít hơn {minimum} lần phân tích được hiển thị nhưng không "
         "đánh giá. Không tính bất kỳ dữ liệu bệnh nhân nào."),
     "monitor_empty": ("No analysis has been counted yet.", "Chưa có lần phân tích nào được ghi nhận."),
+    "monitor_too_few": ("Not judged yet: no month has {minimum} analyses with this model version.",
+                        "Chưa đánh giá: chưa tháng nào có đủ {minimum} lần phân tích với phiên bản mô hình này."),
     "monitor_no_drift": ("No month has drifted from what the model was checked on.",
                          "Không có tháng nào lệch khỏi dữ liệu mô hình đã được kiểm tra."),
     "monitor_drift": (
@@ -730,12 +732,13 @@ STRINGS = {
     "research_export": ("De-identified export for research", "Xuất dữ liệu ẩn danh cho nghiên cứu"),
     "research_export_help": (
         "Every confirmed case with a kept photo, as a folder that python -m skin_core.evaluate reads: patient codes "
-        "replaced by pseudonyms drawn for this export, each patient's dates moved by one random number of days, no "
-        "names, notes or lesion labels, photos without camera metadata. README.txt inside says what was left out.",
+        "replaced by pseudonyms drawn for this export, each patient's dates moved earlier by one random number of "
+        "days, no names, notes or lesion labels, photos without camera metadata. README.txt inside says what was "
+        "left out.",
         "Mọi ca đã có chẩn đoán cuối cùng và còn lưu ảnh, thành một thư mục mà python -m skin_core.evaluate đọc "
-        "được: mã bệnh nhân thay bằng bí danh chỉ dùng cho lần xuất này, mọi ngày của một bệnh nhân dời cùng một số "
-        "ngày ngẫu nhiên, không có tên, ghi chú hay nhãn tổn thương, ảnh không kèm thông tin máy chụp. Tệp "
-        "README.txt bên trong cho biết những gì bị bỏ ra."),
+        "được: mã bệnh nhân thay bằng bí danh chỉ dùng cho lần xuất này, mọi ngày của một bệnh nhân dời sớm hơn "
+        "cùng một số ngày ngẫu nhiên, không có tên, ghi chú hay nhãn tổn thương, ảnh không kèm thông tin máy chụp. "
+        "Tệp README.txt bên trong cho biết những gì bị bỏ ra."),
     "prepare_research_export": ("Prepare the de-identified export", "Chuẩn bị bản xuất ẩn danh"),
     "download_research_export": ("Download the de-identified export (ZIP)", "Tải bản xuất ẩn danh (ZIP)"),
     "audit_delete_patient": ("deleted a patient's data", "xóa dữ liệu của một bệnh nhân"),
@@ -916,6 +919,8 @@ def audit_detail(action: str, detail: str, language: str = "en") -> str:
                 parts.append(name)
             elif isinstance(value, list):
                 parts.append(f"{name} {', '.join(f'#{v}' for v in value)}")
+            elif key == "model":
+                parts.append(f"{name} {model_label(value, language=language)}")
             elif isinstance(value, (int, float)):
                 parts.append(f"{name} {formatted(value, language, ',' if isinstance(value, int) else '.3f')}")
             else:
@@ -926,6 +931,8 @@ def audit_detail(action: str, detail: str, language: str = "en") -> str:
         code, source, day = confirmed.groups()
         return (f"{short_diagnosis_name(code, language)} ({t(f'source_{source}', language)}, "
                 f"{formatted(datetime.date.fromisoformat(day), language)})")
+    if detail.startswith("patient ") and action in ("save", "delete_patient"):
+        return f"{_AUDIT_FIELDS['patient_code'][language == 'vi']} {detail.removeprefix('patient ')}"
     if action == "clinic_validation" and re.fullmatch(r"\d+ confirmed cases", detail):
         return count(int(detail.split()[0]), "confirmed_case", language)
     if action == "edit_note" and detail.startswith("version "):
@@ -967,7 +974,7 @@ def external_summary(metrics: dict, language: str = "en") -> str:
     report = external[name]
     return t("external_results", language, name=data_set_name(name, language), n=report["n"],
              balanced_accuracy=report["balanced_accuracy"], internal=metrics["balanced_accuracy"],
-             mel_recall=report["per_class"]["mel"]["recall"],
+             mel_recall=report["per_class"]["mel"]["recall"], threshold=report["malignant"].get("threshold"),
              sensitivity=report["malignant"]["sensitivity"], specificity=report["malignant"]["specificity"])
 
 

@@ -154,7 +154,7 @@ def pdf_report(photo: np.ndarray | None, overlay: np.ndarray | None, prediction,
              bold=alert)
     if prediction.alert_disagrees_with_top and not withheld:
         line(t("alert_with_benign_top" if alert else "malignant_top_without_alert", language, **figures))
-    line(t(f"threshold_source_{prediction.threshold_source}", language, threshold=prediction.malignancy_threshold))
+    line(t(f"threshold_source_{prediction.threshold_source}", language, threshold=figures["threshold"]))
     if prediction.low_confidence:
         line(t("low_confidence", language, probability=prediction.top[1],
                margin=prediction.top[1] - prediction.ranked[1][1]), bold=True)

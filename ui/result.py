@@ -26,7 +26,7 @@ def show_result(prediction, lang: str) -> None:
     if prediction.low_confidence:
         st.warning(t("low_confidence", lang, probability=top_probability,
                      margin=top_probability - prediction.ranked[1][1]))
-    st.caption(t(f"threshold_source_{prediction.threshold_source}", lang, threshold=prediction.malignancy_threshold))
+    st.caption(t(f"threshold_source_{prediction.threshold_source}", lang, threshold=figures["threshold"]))
 
     ranked = pd.DataFrame({
         t("diagnosis", lang): [diagnosis_name(code, lang) for code, _ in prediction.ranked],

@@ -5,8 +5,9 @@ and the model's answer), ``images/<image_id>.jpg`` and ``README.txt``; ``python 
 <folder>`` reads it as it is. What would identify a patient is left out or replaced, per export:
 
 - the patient code becomes a pseudonym drawn afresh for every export (two exports cannot be joined on it);
-- every date of a patient moves by the same random number of days (up to ``MAX_DATE_SHIFT_DAYS`` either way),
-  so the intervals between a patient's visits stay true while the calendar dates do not;
+- every date of a patient moves earlier by the same random number of days (1 to ``MAX_DATE_SHIFT_DAYS``), so
+  the intervals between a patient's visits stay true while the calendar dates do not, and no date falls after
+  the export;
 - ages from ``OLDEST_AGE_SHOWN`` up are written as that age (few patients are that old);
 - free text (lesion label, note), names of users, clinic and clinician, file names and photo hashes are not
   exported; photos are re-encoded from their pixels, so camera metadata (date, place, device) is dropped.
@@ -41,8 +42,8 @@ def research_archive(cases, random: secrets.SystemRandom | None = None) -> tuple
     patients = sorted({c.patient_code for c in usable})
     random.shuffle(patients)  # pseudonym order says nothing about the clinic's order of patients
     pseudonym = {code: f"P{index + 1:04d}" for index, code in enumerate(patients)}
-    shift = {code: datetime.timedelta(days=random.randint(1, MAX_DATE_SHIFT_DAYS) * random.choice((-1, 1)))
-             for code in patients}  # never 0: every date moves
+    # every date moves, and only earlier: a date after the export would show which way it had moved
+    shift = {code: datetime.timedelta(days=-random.randint(1, MAX_DATE_SHIFT_DAYS)) for code in patients}
     lesions = defaultdict(dict)  # patient -> lesion label -> lesion pseudonym
     rows, buffer = [], io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -85,7 +86,7 @@ def _readme(summary: dict) -> str:
             f"and images/. Check a model on them with\n\n"
             f"    python -m skin_core.evaluate --model <bundle> --data <this folder>\n\n"
             f"Patient codes are replaced by pseudonyms drawn for this export only; each patient's dates are moved by "
-            f"one random number of days (at most {MAX_DATE_SHIFT_DAYS} either way), so the intervals between a "
+            f"one random number of days (1 to {MAX_DATE_SHIFT_DAYS}, always earlier), so the intervals between a "
             f"patient's visits are true and the dates are not; ages of {OLDEST_AGE_SHOWN} or more read "
             f"{OLDEST_AGE_SHOWN}; lesion labels, notes, names and file names are left out and photos carry no "
             f"camera metadata. dx_type: histo (histopathology), consensus (a specialist), follow_up. The model "
