@@ -1052,3 +1052,15 @@ def test_a_new_sqlite_history_is_readable_by_its_owner_only(tmp_path):
         if path.exists():
             assert path.stat().st_mode & 0o077 == 0, (name, oct(path.stat().st_mode))
     store.close()
+
+
+def test_a_final_diagnosis_is_dated_between_the_visit_and_today(store):
+    case_id = store.save_case(DOCTOR, draft(visit_date=datetime.date(2026, 11, 1)))
+    tomorrow = datetime.date.today() + datetime.timedelta(days=1)
+    for date, problem in ((tomorrow, "future"), (datetime.date(2026, 10, 31), "before_visit")):
+        with pytest.raises(InvalidCaseError) as refused:
+            store.confirm(DOCTOR, case_id, "mel", "histopathology", date)
+        assert refused.value.problem == problem
+    assert not store.open_case(DOCTOR, case_id).confirmed
+    store.confirm(DOCTOR, case_id, "mel", "histopathology", datetime.date(2026, 11, 1))
+    assert store.open_case(DOCTOR, case_id).final_date == datetime.date(2026, 11, 1)

@@ -19,7 +19,7 @@ from ui.result import OVERLAY_OPACITY
 FIELD_KEYS = {"Patient code": "patient_id", "Lesion": "lesion_label", "Note": "note", "Clinic": "clinic",
               "Clinician": "clinician", "Username": "username", "Password": "password", "Role": "role",
               "Diagnosis": "final_diagnosis", "Source": "final_source", "Photo storage": "photo_storage",
-              "Age": "age", "Sex": "sex", "Site": "site"}
+              "Age": "age", "Sex": "sex", "Site": "site", "Final date": "final_date"}
 FIRST_ADMIN = "python -m skin_core.cases add-user <name> --role admin"
 RETRY_S = 15  # how often the maintenance page tries the database again
 LOG = logging.getLogger("skin_app.cases")

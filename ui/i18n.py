@@ -585,6 +585,10 @@ STRINGS = {
     "field_control_characters": ("{field} contains characters that cannot be stored.",
                                  "{field} chứa ký tự không lưu được."),
     "field_choice": ("{field}: this value cannot be used.", "{field}: không dùng được giá trị này."),
+    "field_future": ("{field} lies in the future; nothing was recorded.",
+                     "{field} nằm trong tương lai; chưa ghi nhận gì."),
+    "field_before_visit": ("{field} is before the visit it confirms; nothing was recorded.",
+                           "{field} trước ngày khám mà nó xác nhận; chưa ghi nhận gì."),
     "field_invalid": ("{field}: this value is not possible; correct it, or leave it empty if unknown.",
                       "{field}: giá trị này không hợp lệ; hãy sửa lại, hoặc để trống nếu không rõ."),
     "field_weak": ("{field} is too easy to guess (a common password, a word or a pattern such as 12345678); choose "

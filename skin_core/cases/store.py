@@ -96,7 +96,8 @@ class CaseError(Exception):
 class InvalidCaseError(CaseError, ValueError):
     """A field that cannot be stored. ``field`` and ``problem`` ("required", "too_long", "too_short",
     "control_characters", "choice", "invalid", "weak", "exists") let an application say it in another language;
-    ``limit`` is the length limit for "too_long"; ``reason`` says what is wrong with an "invalid" or "weak" one."""
+    ``limit`` is the length limit for "too_long"; ``reason`` says what is wrong with an "invalid" or "weak" one;
+    "future" and "before_visit" are dates that cannot be."""
 
     def __init__(self, field_name: str, problem: str, limit: int | None = None, value=None, reason: str = ""):
         messages = {"required": f"{field_name} is required.",
@@ -108,7 +109,9 @@ class InvalidCaseError(CaseError, ValueError):
                     "invalid": f"{field_name} cannot be {shown(value)}: {reason}",
                     "weak": f"{field_name} is too easy to guess ({reason}); choose a longer phrase of unrelated "
                             f"words.",
-                    "exists": f"{field_name} {value!r} exists already."}
+                    "exists": f"{field_name} {value!r} exists already.",
+                    "future": f"{field_name} {value} lies in the future.",
+                    "before_visit": f"{field_name} {value} is before the visit it confirms."}
         super().__init__(messages[problem])
         self.field, self.problem, self.limit = field_name, problem, limit
 
@@ -749,11 +752,16 @@ class CaseStore:
             return [_record(visit) for visit in visits]
 
     def confirm(self, by: UserInfo, case_id: int, diagnosis: str, source: str, date: datetime.date) -> None:
-        """Record the final diagnosis, where it comes from and when it was made."""
+        """Record the final diagnosis, where it comes from and when it was made (neither in the future nor before
+        the visit it confirms)."""
         _choice("Diagnosis", diagnosis, FINAL_DIAGNOSES)
         _choice("Source", source, FINAL_SOURCES)
+        if date > datetime.date.today():
+            raise InvalidCaseError("Final date", "future", value=date)
         with self._transaction(by) as session:
             case = self._case(session, case_id)
+            if date < case.visit_date:
+                raise InvalidCaseError("Final date", "before_visit", value=date)
             case.final_diagnosis, case.final_source, case.final_date = diagnosis, source, date
             case.confirmed_by = by.username
             _audit(session, by, "confirm", case_id, f"{diagnosis} ({source}, {date})")
