@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from test_browser import require_browser
-from ui import loadtest
+from tools import loadtest
 from tools.browser import CHROMIUM_ARGS, chromium_path, served_app
 from tools.loadtest import main as loadtest_main, process_tree
 
