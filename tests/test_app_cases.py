@@ -89,7 +89,7 @@ def test_login_analyse_save_history_confirm_and_clinic_validation(clinic):
     assert not clinic.open_case(doctor, 1).confirmed
     at.selectbox(key="final_diagnosis_1").set_value("mel")
     at.selectbox(key="final_source_1").set_value("histopathology")
-    at.date_input(key="final_date_1").set_value(datetime.date(2026, 11, 20)).run()
+    at.date_input(key="final_date_1").set_value(datetime.date.today()).run()
     next(b for b in at.button if b.label == "Record the final diagnosis").click().run()
     assert not at.exception, at.exception
     assert any("Final diagnosis recorded" in success.value for success in at.success)
@@ -398,7 +398,7 @@ def test_clinic_validation_in_words_and_numbers_a_doctor_reads(clinic):
     at.selectbox(key="open_case_id").set_value(1).run()
     at.selectbox(key="final_diagnosis_1").set_value("mel")
     at.selectbox(key="final_source_1").set_value("histopathology")
-    at.date_input(key="final_date_1").set_value(datetime.date(2026, 11, 20)).run()
+    at.date_input(key="final_date_1").set_value(datetime.date.today()).run()
     next(b for b in at.button if b.label == "Record the final diagnosis").click().run()
     at.switch_page("app_pages/validation.py").run()
     assert not at.exception, at.exception
@@ -453,7 +453,7 @@ def test_each_history_action_is_one_audit_entry_and_a_note_keeps_its_versions(cl
     before = clinic.audit_log(UserInfo("chi", "admin")).total
     at.selectbox(key=f"final_diagnosis_{case_id}").set_value("mel")
     at.selectbox(key=f"final_source_{case_id}").set_value("histopathology")
-    at.date_input(key=f"final_date_{case_id}").set_value(datetime.date(2026, 11, 20)).run()
+    at.date_input(key=f"final_date_{case_id}").set_value(datetime.date.today()).run()
     next(b for b in at.button if b.label == "Record the final diagnosis").click().run()
     next(b for b in at.button if b.label == "Prepare the PDF report").click().run()
     at.get("download_button")[0].click().run()

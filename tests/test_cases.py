@@ -967,7 +967,7 @@ def test_research_export_is_de_identified_and_reads_as_a_labelled_folder(store, 
         saved[case_id] = (patient, day, diagnosis)
     store.change_settings(ADMIN, photo_storage="none")
     unkept = store.save_case(DOCTOR, draft("BN-9"))
-    store.confirm(DOCTOR, unkept, "nv", "follow_up", datetime.date(2026, 9, 1))
+    store.confirm(DOCTOR, unkept, "nv", "follow_up", datetime.date(2026, 11, 2))
     with pytest.raises(NotAllowedError):
         store.research_export(DOCTOR)
 
