@@ -227,12 +227,22 @@ if case_id is not None:
                            format=DATE_WIDGET_FORMAT, help=t("date_help", lang))
 
     def record_final():
+        """Its outcome is said beside the button, where the doctor looks (the page's top may be far above)."""
         chosen = [st.session_state.get(key) for key in final_keys.values()]
         if None in chosen:
-            return st.session_state.update(history_message=("error", t("final_incomplete", lang)))
-        run(lambda: store.confirm(user, case.id, *chosen) or t("final_saved", lang))
+            return st.session_state.update(final_message=("error", t("final_incomplete", lang)))
+        try:
+            store.confirm(user, case.id, *chosen)
+        except CaseError as error:
+            return st.session_state.update(final_message=("error", t("history_error", lang,
+                                                                     reason=error_message(error, lang))))
+        forget_results()
+        st.session_state["final_message"] = ("success", t("final_saved", lang))
 
     st.button(t("save_final", lang), key="save_final", type="primary", on_click=record_final)
+    outcome = st.session_state.pop("final_message", None)
+    if outcome is not None:
+        getattr(st, outcome[0])(outcome[1])
 
     pdf = st.session_state.get("history_pdf")
     # a saved note or final diagnosis changes the report

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from skin_core import bundle as bundles
 from skin_core.cases import AUDIT_ACTIONS, CaseStore, UserInfo
-from test_app import displayed, press_analyse, shown
+from test_app import displayed, in_page_order, press_analyse, shown
 from ui.i18n import audit_action, literal
 
 REPO = Path(__file__).resolve().parent.parent
@@ -86,6 +86,10 @@ def test_login_analyse_save_history_confirm_and_clinic_validation(clinic):
             at.date_input(key="final_date_1").value) == (None, None, None)
     next(b for b in at.button if b.label == "Record the final diagnosis").click().run()
     assert any("Choose the diagnosis" in error.value for error in at.error)
+    drawn = list(in_page_order(at.main))
+    record = next(i for i, e in enumerate(drawn) if getattr(e, "label", None) == "Record the final diagnosis")
+    refusal = next(i for i, e in enumerate(drawn) if type(e).__name__ == "Error" and "Choose the diagnosis" in e.value)
+    assert record < refusal < record + 3  # said beside the button, not at the top of the page
     assert not clinic.open_case(doctor, 1).confirmed
     at.selectbox(key="final_diagnosis_1").set_value("mel")
     at.selectbox(key="final_source_1").set_value("histopathology")
