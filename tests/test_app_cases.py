@@ -88,7 +88,8 @@ def test_login_analyse_save_history_confirm_and_clinic_validation(clinic):
     assert any("Choose the diagnosis" in error.value for error in at.error)
     drawn = list(in_page_order(at.main))
     record = next(i for i, e in enumerate(drawn) if getattr(e, "label", None) == "Record the final diagnosis")
-    refusal = next(i for i, e in enumerate(drawn) if type(e).__name__ == "Error" and "Choose the diagnosis" in e.value)
+    refusal = next(i for i, e in enumerate(drawn)
+                   if type(e).__name__ == "Error" and "Choose the diagnosis" in e.value)
     assert record < refusal < record + 3  # said beside the button, not at the top of the page
     assert not clinic.open_case(doctor, 1).confirmed
     at.selectbox(key="final_diagnosis_1").set_value("mel")
