@@ -310,8 +310,8 @@ def test_a_database_outage_keeps_what_the_doctor_chose(clinic, monkeypatch):
     at.button(key="example_mel").click().run()
     press_analyse(at)
     assert not at.exception, at.exception
-    assert at.session_state["result_key"][0] == "efficientnetlite2-224-v2" and at.session_state["result_key"][3:] == ("female",
-                                                                                                          "face")
+    request = at.session_state["result_key"]
+    assert request[0] == "efficientnetlite2-224-v2" and request[3:] == ("female", "face")
 
 
 def test_sign_out_forgets_the_patient_and_the_next_user_starts_afresh(clinic):
