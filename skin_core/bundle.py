@@ -13,6 +13,7 @@ the app and the command-line tools use when none is given (``Catalogue``). Every
 comparison and for the saved cases that name it.
 """
 
+import functools
 import json
 import math
 import zipfile
@@ -424,6 +425,13 @@ def read_catalogue(weights_dir=None) -> Catalogue | None:
     named = Path(weights_dir or paths.weights_dir()) / CATALOGUE_FILE
     if not named.is_file():
         return None
+    stat = named.stat()
+    return _parsed_catalogue(named, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_catalogue(named: Path, mtime_ns: int, size: int) -> Catalogue:
+    """Parsed once per version of the file: every model name a page writes asks for it."""
     try:
         content = json.loads(named.read_text(encoding="utf-8"))
         return Catalogue(content["default"], tuple(content["released"]), dict(content["names"]))

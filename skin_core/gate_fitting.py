@@ -276,7 +276,8 @@ def _feature_sets(bundle, args, read_dataset, splits) -> dict:
                 return FeatureSet(kept["features"], images, kept["probabilities"] if labelled else None, rows)
         print(f"Computing {key} ({len(rows)} photos) ...", flush=True)
         features = lead.frame_outputs(rows, images, ignore_metadata=True)[0].features
-        probabilities = predictor.frame_outputs(rows)[0].probabilities if labelled and key in EXTERNAL_SETS else None
+        reported = labelled and EXTERNAL_SETS.get(key, "fitted on") != "fitted on"  # answers only where reported
+        probabilities = predictor.frame_outputs(rows)[0].probabilities if reported else None
         if stored is not None:
             stored.parent.mkdir(parents=True, exist_ok=True)
             np.savez(stored, features=features,
