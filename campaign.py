@@ -257,7 +257,7 @@ def prepare(plan_path: Path, shared: Path, carry: Path, wheels: bool, weights_di
             target.parent.mkdir(parents=True, exist_ok=True)
             for sibling in source.parent.glob(source.stem + ".*"):  # a weights file with its description
                 shutil.copy2(sibling, target.parent / sibling.name)
-    from skin_core.data import read_dataset
+    from skin_core.research.data import read_dataset
 
     for relative in needed:
         if (carry / "shared" / relative).is_dir():

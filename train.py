@@ -12,7 +12,7 @@ from skin_core.backbones import BACKBONES
 
 
 def parse_args(argv=None):
-    from skin_core.training import TrainConfig
+    from skin_core.research.training import TrainConfig
 
     defaults = TrainConfig()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -91,7 +91,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     config = parse_args(argv)
-    from skin_core.training import train
+    from skin_core.research.training import train
 
     try:
         bundle = train(config)

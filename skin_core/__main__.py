@@ -11,15 +11,15 @@ import sys
 
 # verb -> (module whose main() runs it, what it does)
 VERBS = {
-    "evaluate": ("skin_core.evaluate", "a bundle's report on any labelled folder (a clinic's own photos too)"),
-    "fit-gate": ("skin_core.gate_fitting", "fit a bundle's input gate and release it as a new version"),
-    "ensemble": ("skin_core.ensemble", "build an ensemble bundle from trained ones"),
-    "operating-point": ("skin_core.operating_point", "choose a malignancy threshold again, as a new version"),
-    "select": ("skin_core.selection", "rank the clinical bundles by the written rule; set the default"),
-    "models-table": ("skin_core.models_table", "write docs/models-table.md from every bundle's reports"),
-    "robustness": ("skin_core.robustness", "how answers hold up on darker, paler, blurred photos"),
-    "bench": ("skin_core.bench", "inference speed of a bundle on this machine"),
-    "train-bench": ("skin_core.train_bench", "training speed of a recipe on this machine"),
+    "evaluate": ("skin_core.research.evaluate", "a bundle's report on any labelled folder (a clinic's own photos too)"),
+    "fit-gate": ("skin_core.research.gate_fitting", "fit a bundle's input gate and release it as a new version"),
+    "ensemble": ("skin_core.research.ensemble", "build an ensemble bundle from trained ones"),
+    "operating-point": ("skin_core.research.operating_point", "choose a malignancy threshold again, as a new version"),
+    "select": ("skin_core.research.selection", "rank the clinical bundles by the written rule; set the default"),
+    "models-table": ("skin_core.research.models_table", "write docs/models-table.md from every bundle's reports"),
+    "robustness": ("skin_core.research.robustness", "how answers hold up on darker, paler, blurred photos"),
+    "bench": ("skin_core.research.bench", "inference speed of a bundle on this machine"),
+    "train-bench": ("skin_core.research.train_bench", "training speed of a recipe on this machine"),
     "cases": ("skin_core.cases.__main__", "case-history users, migrations and backups"),
 }
 

@@ -91,7 +91,7 @@ class TrainingRecord:
 
 @dataclass(frozen=True)
 class Benchmark:
-    """Figures from ``python -m skin_core.bench`` on the machine in ``hardware``."""
+    """Figures from ``python -m skin_core bench`` on the machine in ``hardware``."""
 
     parameters: int
     bundle_mb: float
@@ -125,7 +125,7 @@ class OperatingPoint:
     sensitivity (its lower Wilson bound at ``confidence``, when given) reaches ``target_sensitivity``; with
     ``exposure_margin`` it must also reach it on those photos 15 % darker and 15 % paler, where
     ``threshold_as_is`` is what the photos as they are alone would have given. ``tuning`` (None: validation
-    only) records the tuning sets from other cameras that could lower it further (skin_core.operating_point):
+    only) records the tuning sets from other cameras that could lower it further (skin_core.research.operating_point):
     their names, melanoma count, the threshold they alone would give, and the sensitivity with its lower Wilson
     bound at the chosen threshold."""
 
@@ -164,7 +164,7 @@ class BundleConfig:
     class_codes: tuple = CLASS_CODES
     metadata_vocabulary: dict = field(default_factory=lambda: {"sex": list(SEXES), "site": list(SITES)})
     benchmark: Benchmark | None = None
-    gate: GateSettings | None = None  # None: no input gate fitted (python -m skin_core.gate_fitting)
+    gate: GateSettings | None = None  # None: no input gate fitted (python -m skin_core fit-gate)
     members: tuple = ()  # an ensemble's member bundles, by name in the same folder; the first leads
     operating_point: OperatingPoint | None = None  # None: chosen before it was recorded (see training.arguments)
     framing: Framing | None = None  # None: the model sees the whole photo (skin_core.framing)
@@ -322,7 +322,7 @@ class Bundle:
     def load_model(self) -> keras.Model:
         """The Keras model, in safe mode; a damaged file or one that would run code is an InvalidBundleError."""
         # Importing the package registers the custom layers with Keras's serialisation.
-        import skin_core.attention, skin_core.layers, skin_core.losses  # noqa: F401, E401
+        import skin_core.attention, skin_core.layers  # noqa: F401, E401
 
         model_file = self.path / MODEL_FILE
         if self.config.is_ensemble:

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Diagnosis:
@@ -28,3 +30,10 @@ CLASS_CODES = tuple(d.code for d in DIAGNOSES)
 MALIGNANT_CODES = tuple(d.code for d in DIAGNOSES if d.malignant)
 MALIGNANT_INDICES = tuple(CLASS_CODES.index(c) for c in MALIGNANT_CODES)
 BY_CODE = {d.code: d for d in DIAGNOSES}
+
+
+def malignant_scores(probabilities: np.ndarray) -> np.ndarray:
+    """P(melanoma) + P(basal cell carcinoma) + P(actinic keratosis / Bowen's), summed in float64 wherever it is
+    taken (threshold choice, reports, a single prediction), so that a photo whose score is the threshold
+    itself is flagged the same way in each."""
+    return np.asarray(probabilities, dtype=np.float64)[:, list(MALIGNANT_INDICES)].sum(axis=1)

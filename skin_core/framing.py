@@ -3,7 +3,7 @@
 HAM10000's photos were cropped around the lesion (Tschandl et al. 2018): on its masks the lesion's bounding box
 spans a median 50 % of the photo's width and 62 % of its height. Other dermatoscopes and archives (ISIC 2017,
 a clinic's own camera) frame a wider field, with the lesion a fraction of the photo; shown from further away,
-the models trained here lose most of their melanoma recall (``skin_core.robustness``, "farther"). A bundle with
+the models trained here lose most of their melanoma recall (``skin_core.research.robustness``, "farther"). A bundle with
 ``framing`` in its config.json first crops each photo around its lesion so that the lesion's box spans
 ``target`` of the crop, keeping the photo's aspect ratio, and only where the lesion is small: a photo whose
 needed crop keeps at least ``apply_below`` of its side is left whole (78 % of HAM10000's validation photos,
@@ -11,7 +11,7 @@ needed crop keeps at least ``apply_below`` of its side is left whole (78 % of HA
 lesion is not blown up. The three settings were chosen on HAM10000 validation photos, as they are and shown
 from further away (``farther``), never on external photos.
 
-    python -m skin_core.ensemble --members efficientnetlite2-224 --name efficientnetlite2-224-framed --framing
+    python -m skin_core ensemble --members efficientnetlite2-224 --name efficientnetlite2-224-framed --framing
 
 builds a framed bundle of a trained model (a one-member ensemble: its own temperature, threshold and metrics,
 measured on the framed validation and test photos).

@@ -17,7 +17,7 @@ per photo, with a reason code:
   HAM10000 training split and other cameras' training photos) from labelled photos that are not (clinical
   photos of skin, non-skin photos, other medical images).
 
-This module scores; ``skin_core.gate_fitting`` fits a gate, chooses its threshold and limits, and releases it
+This module scores; ``skin_core.research.gate_fitting`` fits a gate, chooses its threshold and limits, and releases it
 with a new version of its bundle.
 """
 

@@ -2,11 +2,14 @@
 
 import io
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from skin_core.framing import Framing, framed
 
 MIN_SIDE = 32
 MAX_PIXELS = 60_000_000  # about 8000 x 7500; larger files are refused before decoding
@@ -179,3 +182,18 @@ def overlay(image: np.ndarray, attention: np.ndarray, opacity: float = 0.5) -> n
     heat = cv2.applyColorMap((np.clip(attention, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_JET)
     heat = cv2.cvtColor(heat, cv2.COLOR_BGR2RGB)
     return (image.astype(np.float32) * (1 - opacity) + heat.astype(np.float32) * opacity).astype(np.uint8)
+
+
+def load_images(paths, size: tuple[int, int], workers: int = 4, framing: Framing | None = None) -> np.ndarray:
+    """Decode and resize every image once into an (N, height, width, 3) uint8 array (framed first, when a
+    bundle frames its photos)."""
+    def one(path):
+        try:
+            return resize(framed(load_rgb(path, max_side=DISPLAY_SIDE), framing)[0], size)
+        except InvalidImageError as error:
+            raise InvalidImageError(f"{path}: {error} Replace the file or remove its row from the CSV.",
+                                    error.reason) from None
+
+    with ThreadPoolExecutor(workers) as pool:
+        images = list(pool.map(one, paths))
+    return np.stack(images) if images else np.zeros((0, *size, 3), np.uint8)

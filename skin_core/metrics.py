@@ -6,16 +6,9 @@ from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_
                              precision_recall_fscore_support, roc_auc_score, roc_curve)
 
 from skin_core.calibration import expected_calibration_error
-from skin_core.classes import CLASS_CODES, MALIGNANT_INDICES
+from skin_core.classes import CLASS_CODES, MALIGNANT_INDICES, malignant_scores
 
 FALLBACK_MALIGNANCY_THRESHOLD = 0.5  # when the validation split holds no malignant lesion to calibrate on
-
-
-def malignant_scores(probabilities: np.ndarray) -> np.ndarray:
-    """P(melanoma) + P(basal cell carcinoma) + P(actinic keratosis / Bowen's), summed in float64 wherever it is
-    taken (threshold choice, reports, a single prediction), so that a photo whose score is the threshold
-    itself is flagged the same way in each."""
-    return np.asarray(probabilities, dtype=np.float64)[:, list(MALIGNANT_INDICES)].sum(axis=1)
 
 
 def malignancy_threshold(probabilities, labels, sensitivity=0.90, confidence=None) -> float:

@@ -9,6 +9,10 @@ from pathlib import Path
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 
+# The role of each set of photos from other cameras (../shared/data/external/<name>/README.md): tuning sets
+# choose models, thresholds and the default, so their figures may flatter; a report-only set chooses nothing.
+EXTERNAL_ROLES = {"isic2017_val": "tuning", "ph2": "tuning", "isic2017_test": "report_only"}
+TUNING_SETS = tuple(name for name, role in EXTERNAL_ROLES.items() if role == "tuning")
 
 def shared_dir() -> Path:
     return Path(os.environ.get("SKIN_SHARED_DIR", REPO_DIR.parent / "shared"))

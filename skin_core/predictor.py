@@ -21,11 +21,9 @@ from skin_core.attention import relative_maps
 from skin_core.bundle import Bundle, BundleConfig, open_bundle, open_members
 from skin_core.calibration import apply_temperature
 from skin_core.gate import GateDecision, InputGate
-from skin_core.classes import CLASS_CODES, MALIGNANT_CODES
-from skin_core.data import load_images
+from skin_core.classes import CLASS_CODES, MALIGNANT_CODES, malignant_scores
 from skin_core.framing import framed, placed
 from skin_core.metadata import MetadataEncoder
-from skin_core.metrics import malignant_scores
 from skin_core.model import COLOUR_CONSTANCY_LAYER, IMAGE_INPUT, METADATA_INPUT, explain_model
 
 # The baseline of the attention overlay (``relative_maps``) is the heads for a featureless photo of the photo's
@@ -259,7 +257,7 @@ class Predictor:
 
     def load_images(self, paths, size: tuple[int, int] | None = None) -> np.ndarray:
         """Photos decoded, framed as the bundle frames them and resized (to the input size unless ``size``)."""
-        return load_images(paths, size or self.input_size, framing=self.config.framing)
+        return imaging.load_images(paths, size or self.input_size, framing=self.config.framing)
 
     def predict_arrays(self, images: np.ndarray, metadata: np.ndarray, tta: bool = False,
                        batch_size: int = 32) -> Outputs:

@@ -73,7 +73,7 @@ def tiny_dataset(tmp_path_factory) -> Path:
 
 
 def tiny_train_config(data, out, **overrides):
-    from skin_core.training import TrainConfig
+    from skin_core.research.training import TrainConfig
 
     settings = dict(backbone="MobileNetV3Small", data=str(data), out=str(out), input_size=[64, 64],
                     weights=None, head_epochs=1, epochs=1, batch_size=8, seed=0)
@@ -83,6 +83,6 @@ def tiny_train_config(data, out, **overrides):
 @pytest.fixture(scope="session")
 def tiny_bundle(tiny_dataset, tmp_path_factory) -> Path:
     """A bundle trained for two short epochs on the tiny dataset (random backbone weights)."""
-    from skin_core.training import train
+    from skin_core.research.training import train
 
     return train(tiny_train_config(tiny_dataset, tmp_path_factory.mktemp("bundles") / "tiny"))

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from skin_core.augmentation import LesionAugmentation, _rotate_hue, training_model
+from skin_core.research.augmentation import LesionAugmentation, _rotate_hue, training_model
 from skin_core.layers import ShadesOfGray
 from skin_core.model import COLOUR_CONSTANCY_LAYER, build_model
 

@@ -17,8 +17,8 @@ requires_jax = pytest.mark.skipif(importlib.util.find_spec("jax") is None and no
 JAX_SCRIPT = """
 import keras, numpy as np
 assert keras.backend.backend() == "jax"
-from skin_core.data import make_dataset
-from skin_core.losses import WeightedCategoricalCrossentropy
+from skin_core.research.data import make_dataset
+from skin_core.research.losses import WeightedCategoricalCrossentropy
 from skin_core.metadata import METADATA_DIM
 from skin_core.model import build_model
 from skin_core.predictor import ModelRunner
@@ -53,7 +53,7 @@ sys.path.insert(0, sys.argv[3])
 import keras
 from conftest import tiny_train_config
 from skin_core import bundle as bundles
-from skin_core.training import train
+from skin_core.research.training import train
 devices = json.loads(sys.argv[4])
 out = train(tiny_train_config(sys.argv[1], sys.argv[2], epochs=0, max_steps_per_epoch=1, mixed_precision=True,
                               devices=devices, colour_constancy=True))

@@ -10,8 +10,8 @@ from conftest import REPORT_FIELDS, require_shared
 from skin_core import bundle as bundles
 from skin_core import load_predictor, paths
 from skin_core.backbones import BACKBONES
-from skin_core.bench import benchmark
-from skin_core.evaluate import main as evaluate_main
+from skin_core.research.bench import benchmark
+from skin_core.research.evaluate import main as evaluate_main
 
 COMMITTED = bundles.list_bundles(paths.REPO_DIR / "weights")
 EXAMPLES = paths.REPO_DIR / "assets" / "examples"
@@ -42,7 +42,7 @@ def test_every_released_model_s_gate_accepts_other_cameras_and_was_chosen_on_tun
     """The input gates of the models a doctor is offered: fitted with photos from other cameras, their threshold
     chosen on HAM10000 validation, isic2017_val and ph2 (at most MAX_FLAGGED of each flagged), reported on sets
     they never saw."""
-    from skin_core.gate_fitting import MAX_FLAGGED
+    from skin_core.research.gate_fitting import MAX_FLAGGED
 
     for name in bundles.read_catalogue(paths.REPO_DIR / "weights").released:
         bundle = bundles.open_bundle(name)
@@ -116,7 +116,7 @@ def test_default_bundle_on_the_external_isic2017_set(capsys):
 def test_the_models_table_is_written_from_the_bundles_reports():
     """docs/models-table.md is generated (python -m skin_core models-table): a bundle added, replaced or
     measured again without it being rewritten fails here."""
-    from skin_core.models_table import table
+    from skin_core.research.models_table import table
 
     written = (paths.REPO_DIR / "docs" / "models-table.md").read_text(encoding="utf-8")
     assert written == table(paths.REPO_DIR / "weights")

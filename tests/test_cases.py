@@ -952,7 +952,7 @@ def photo_with_camera_metadata(seed: int) -> bytes:
 
 def test_research_export_is_de_identified_and_reads_as_a_labelled_folder(store, tmp_path, capsys):
     from skin_core.cases.deidentify import MAX_DATE_SHIFT_DAYS, OLDEST_AGE_SHOWN
-    from skin_core.evaluate import main as evaluate_main
+    from skin_core.research.evaluate import main as evaluate_main
 
     store.change_settings(ADMIN, photo_storage="full")
     saved = {}  # case id -> (patient, visit date, diagnosis)

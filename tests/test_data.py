@@ -6,7 +6,8 @@ from PIL import Image
 
 from conftest import require_shared
 from skin_core import metadata as meta
-from skin_core.data import labels_of, lesion_split, load_images, make_dataset, read_dataset
+from skin_core.research.data import labels_of, lesion_split, make_dataset, read_dataset
+from skin_core.imaging import load_images
 from skin_core.layers import MetadataDropout
 
 
@@ -86,7 +87,7 @@ def test_metadata_dropout_replaces_each_field_independently_at_the_set_rate():
 
 
 def test_backend_neutral_batches_cover_each_photo_once_per_epoch_in_full_batches(tiny_dataset):
-    from skin_core.data import ArrayBatches
+    from skin_core.research.data import ArrayBatches
 
     frame = read_dataset(tiny_dataset)
     images = load_images(frame["path"], (40, 40))

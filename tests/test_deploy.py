@@ -60,8 +60,10 @@ def test_everything_the_app_runs_goes_into_the_image():
     needed = ["app.py", "requirements.txt", "requirements-base.txt", ".streamlit/config.toml",
               f"weights/{default}/model.keras", f"weights/{default}/config.json", "weights/catalogue.json",
               "assets/examples/mel.jpg", "assets/fonts/DejaVuSans.ttf"]
-    needed += [str(p.relative_to(ROOT)) for folder in ("app_pages", "ui", "skin_core") for p in (ROOT / folder).rglob("*.py")]
+    needed += [str(p.relative_to(ROOT)) for folder in ("app_pages", "ui", "skin_core") for p in (ROOT / folder).rglob("*.py")
+               if "research" not in p.parts]
     assert [path for path in needed if not sent_to_docker(path)] == []
+    assert not sent_to_docker("skin_core/research/training.py")  # the app never imports the research layer
 
 
 def test_the_image_runs_with_a_private_umask_as_a_user_without_rights_to_the_code():

@@ -10,14 +10,14 @@ from conftest import tiny_train_config
 from skin_core import bundle as bundles
 from skin_core.calibration import apply_temperature
 from skin_core.classes import CLASS_CODES
-from skin_core.ensemble import build_ensemble
+from skin_core.research.ensemble import build_ensemble
 from skin_core.predictor import EnsemblePredictor, Predictor
 
 
 @pytest.fixture(scope="module")
 def members_dir(tiny_bundle, tiny_dataset, tmp_path_factory):
     """Two bundles trained on one split (the second with another seed and no Soft-Attention)."""
-    from skin_core.training import train
+    from skin_core.research.training import train
 
     folder = tmp_path_factory.mktemp("weights")
     shutil.copytree(tiny_bundle, folder / "first")

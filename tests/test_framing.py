@@ -13,7 +13,7 @@ import pytest
 from conftest import require_shared
 from skin_core import bundle as bundles
 from skin_core.classes import CLASS_CODES
-from skin_core.ensemble import build_ensemble
+from skin_core.research.ensemble import build_ensemble
 from skin_core.framing import Box, Framing, crop_box, farther, framed, lesion_box, placed
 from skin_core.predictor import Predictor
 
@@ -189,8 +189,8 @@ def not_dermoscopic_photos(folder: Path) -> Path:
 
 def test_the_gate_is_fitted_into_a_new_version_and_an_ensemble_gets_its_own(framed_bundle, tiny_dataset, tmp_path,
                                                                             capsys):
-    from skin_core.gate_fitting import EXTERNAL_SETS, MAX_FLAGGED
-    from skin_core.gate_fitting import main as gate_main
+    from skin_core.research.gate_fitting import EXTERNAL_SETS, MAX_FLAGGED
+    from skin_core.research.gate_fitting import main as gate_main
     from conftest import write_tiny_dataset
 
     external = tmp_path / "external"

@@ -1,4 +1,4 @@
-"""The input gate (skin_core.gate) and its fitting (skin_core.gate_fitting): photos that are not usable
+"""The input gate (skin_core.gate) and its fitting (skin_core.research.gate_fitting): photos that are not usable
 dermoscopic lesion images are flagged before any diagnosis, each with the right reason."""
 
 from dataclasses import replace
@@ -13,7 +13,7 @@ from skin_core import load_predictor, paths
 from conftest import require_shared
 from skin_core.gate import (BLURRED, LESION_TOO_SMALL, NO_LESION_VISIBLE, NOT_DERMOSCOPIC, OK, POOR_QUALITY,
                             TOO_BRIGHT, TOO_DARK, GateSettings, InputGate, lesion_share, quality_measures)
-from skin_core.gate_fitting import MAX_FLAGGED, accepting_threshold, fit_gate, operating_threshold, split_ood
+from skin_core.research.gate_fitting import MAX_FLAGGED, accepting_threshold, fit_gate, operating_threshold, split_ood
 
 EXAMPLES = paths.REPO_DIR / "assets" / "examples"
 

@@ -10,8 +10,9 @@ import skin_core
 SCRIPT = """
 import importlib, pkgutil, sys
 import skin_core
-for module in pkgutil.iter_modules(skin_core.__path__):
-    importlib.import_module(f"skin_core.{module.name}")
+for module in pkgutil.walk_packages(skin_core.__path__, "skin_core."):
+    if ".migrations" not in module.name:  # Alembic's env.py runs only under Alembic
+        importlib.import_module(module.name)
 shown = sorted(name for name in sys.modules if name.split(".")[0] in ("streamlit", "plotly", "fpdf"))
 print(shown)
 """
@@ -67,6 +68,26 @@ def test_the_package_has_no_import_circle():
             visit(module, [module])
     assert circle == []
     assert "skin_core.predictor" not in graph["skin_core.gate"]  # scoring needs no model; fitting does
+
+
+def layer_of(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in ("research", "cases") else "runtime"
+
+
+def test_the_runtime_the_research_tools_and_the_case_history_are_separate_layers():
+    """The runtime (open a bundle, predict) needs neither the research tools nor the case history, and those two
+    need only the runtime: a clinic's install and a training machine each carry only what they run."""
+    allowed = {"runtime": {"runtime"}, "research": {"runtime", "research"}, "cases": {"runtime", "cases"}}
+    crossing = sorted((module, imported) for module, imports in skin_core_imports().items()
+                      if module != "skin_core.__main__"  # the one command line reaches every layer's tools
+                      for imported in imports if layer_of(imported) not in allowed[layer_of(module)])
+    assert crossing == []
+    assert {layer_of(m) for m in skin_core_imports()} == {"runtime", "research", "cases"}
+
+    root = skin_core.paths.REPO_DIR
+    app_files = [root / "app.py", *(root / "app_pages").glob("*.py"), *(root / "ui").glob("*.py")]
+    assert [path.name for path in app_files if "skin_core.research" in path.read_text(encoding="utf-8")] == []
 
 
 def test_one_command_line_reaches_every_research_tool(capsys):

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from skin_core.losses import WeightedCategoricalCrossentropy, class_weights
+from skin_core.research.losses import WeightedCategoricalCrossentropy, class_weights
 
 
 def test_class_weights_follow_n_over_c_times_n_c():

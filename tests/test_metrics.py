@@ -104,7 +104,8 @@ def test_wilson_lower_bound_matches_scipy():
 
 
 def test_threshold_with_a_confidence_margin_is_stricter_and_its_lower_bound_reaches_the_target(predictions):
-    from skin_core.metrics import malignant_scores, wilson_lower_bound
+    from skin_core.classes import malignant_scores
+    from skin_core.metrics import wilson_lower_bound
 
     labels, probabilities = predictions
     plain = malignancy_threshold(probabilities, labels, sensitivity=0.9)

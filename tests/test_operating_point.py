@@ -1,4 +1,4 @@
-"""Choosing a trained bundle's malignancy threshold again (skin_core.operating_point)."""
+"""Choosing a trained bundle's malignancy threshold again (skin_core.research.operating_point)."""
 
 import json
 import shutil
@@ -8,11 +8,11 @@ import pytest
 
 from skin_core import bundle as bundles
 from skin_core.classes import CLASS_CODES, MALIGNANT_CODES
-from skin_core.data import read_dataset
+from skin_core.research.data import read_dataset
 from skin_core.metrics import malignancy_threshold, wilson_lower_bound
-from skin_core.operating_point import main, new_version
+from skin_core.research.operating_point import main, new_version
 from skin_core.predictor import Predictor
-from skin_core.robustness import split_rows
+from skin_core.research.robustness import split_rows
 
 
 @pytest.fixture

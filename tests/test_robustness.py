@@ -1,4 +1,4 @@
-"""How steady a model's answer stays under exposure and focus changes (skin_core.robustness)."""
+"""How steady a model's answer stays under exposure and focus changes (skin_core.research.robustness)."""
 
 import json
 
@@ -12,7 +12,7 @@ from conftest import require_shared
 from skin_core import imaging, load_predictor, paths
 from skin_core.classes import CLASS_CODES
 from skin_core.metrics import malignancy_threshold
-from skin_core.robustness import (BLURRED, DARKER, EXPOSURE_MARGIN, FARTHER, WASHED_OUT, degraded, exposure_margin_threshold,
+from skin_core.research.robustness import (BLURRED, DARKER, EXPOSURE_MARGIN, FARTHER, WASHED_OUT, degraded, exposure_margin_threshold,
                                   main, stability)
 
 EXAMPLES = paths.REPO_DIR / "assets" / "examples"

@@ -8,7 +8,7 @@ import pytest
 
 from skin_core import bundle as bundles
 from skin_core import paths
-from skin_core.selection import (LATENCY_BUDGET_MS, TIE_MARGIN, Candidate, candidate, choose, main, ranking,
+from skin_core.research.selection import (LATENCY_BUDGET_MS, TIE_MARGIN, Candidate, candidate, choose, main, ranking,
                                  tuning_figures)
 
 

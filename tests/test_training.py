@@ -12,8 +12,8 @@ import pytest
 from conftest import REPORT_FIELDS, tiny_train_config
 from skin_core import InvalidImageError, load_predictor
 from skin_core import bundle as bundles
-from skin_core import training
-from skin_core.evaluate import main as evaluate_main
+from skin_core.research import training
+from skin_core.research.evaluate import main as evaluate_main
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -137,7 +137,7 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 sys.path.insert(0, sys.argv[3])
 from conftest import tiny_train_config
-from skin_core.training import distribution_strategy, train
+from skin_core.research.training import distribution_strategy, train
 strategy = distribution_strategy(["/cpu:0", "/cpu:1"])
 print("replicas", strategy.num_replicas_in_sync)
 train(tiny_train_config(sys.argv[1], sys.argv[2], devices=["/cpu:0", "/cpu:1"], epochs=0,
@@ -202,7 +202,7 @@ def test_init_from_continues_a_bundle_and_refuses_another_architecture(tiny_bund
 
 
 def test_precision_policy_prefers_bfloat16_only_where_the_gpu_has_it(monkeypatch):
-    from skin_core import hardware
+    from skin_core.research import hardware
 
     assert training.precision_policy(False) == "float32"
     monkeypatch.setattr(hardware, "accelerators", lambda: [])
@@ -215,7 +215,7 @@ def test_precision_policy_prefers_bfloat16_only_where_the_gpu_has_it(monkeypatch
 
 
 def test_training_speed_benchmark_reports_images_per_second_and_compile_time():
-    from skin_core.train_bench import training_speed
+    from skin_core.research.train_bench import training_speed
 
     figures = training_speed("MobileNetV3Small", (48, 48), batch_size=4, steps=2)
     assert figures["images_per_s"] > 0 and figures["step_ms"] > 0 and figures["policy"] == "float32"
@@ -237,6 +237,6 @@ def test_learning_rate_and_adam_epsilon_default_to_the_backbone_row_and_are_reco
     ({}, "clinical"), ({"research": True}, "research"), ({"metadata": False}, "research"),
     ({"soft_attention": False}, "research"), ({"weighted_loss": False}, "research")])
 def test_only_a_full_recipe_run_for_use_is_offered_to_doctors(overrides, use):
-    from skin_core.training import TrainConfig, intended_use
+    from skin_core.research.training import TrainConfig, intended_use
 
     assert intended_use(TrainConfig(**overrides)) == use

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 
 from skin_core.bundle import read_catalogue
 from skin_core.classes import CLASS_CODES
-from skin_core.selection import EXTERNAL_ROLES  # sets not named there show as "other clinics"
+from skin_core.paths import EXTERNAL_ROLES  # sets not named there show as "other clinics"
 from ui.i18n import MISSING, diagnosis_name, formatted, model_label, short_diagnosis_name, t
 
 SUMMARY_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "macro_auc")

@@ -12,7 +12,7 @@ from babel.numbers import format_decimal, format_percent
 from skin_core.bundle import BundleError, open_bundle, read_catalogue
 from skin_core.classes import BY_CODE
 from skin_core.metadata import SEXES, SITES
-from skin_core.selection import EXTERNAL_ROLES
+from skin_core.paths import EXTERNAL_ROLES
 
 LANGUAGES = {"en": "English", "vi": "Tiếng Việt"}
 
@@ -25,14 +25,14 @@ STRINGS = {
         "from two other dermatoscopes (ISIC 2017 validation, PH2), within the speed limit; it also learned from ISIC "
         "2017 photos and holds up best on other dermatoscopes. On a dermatoscope unlike these every model loses "
         "accuracy (About the models, 'Photos from other clinics'): before relying on one with your clinic's "
-        "dermatoscope, check it on your own photos with a known diagnosis (`python -m skin_core.evaluate`, or the "
+        "dermatoscope, check it on your own photos with a known diagnosis (`python -m skin_core evaluate`, or the "
         "Clinic validation page once final diagnoses are recorded).",
         "Các mô hình đã phát hành. Mô hình mặc định được chọn theo một quy tắc thành văn trên ảnh kiểm định của "
         "HAM10000 và ảnh từ hai kính soi da khác (ISIC 2017 kiểm định, PH2), trong giới hạn tốc độ; mô hình này "
         "cũng học từ ảnh ISIC 2017 và giữ độ chính xác tốt nhất trên kính soi da khác. Với kính soi da khác hẳn các "
         "loại này, mọi mô hình đều giảm độ chính xác (xem trang Về các mô hình, mục 'Ảnh từ phòng khám khác'): "
         "trước khi dựa vào một mô hình với kính soi da của phòng khám, hãy kiểm tra nó trên chính các ảnh đã có "
-        "chẩn đoán của phòng khám (`python -m skin_core.evaluate`, hoặc trang Kiểm chứng tại phòng khám khi đã ghi "
+        "chẩn đoán của phòng khám (`python -m skin_core evaluate`, hoặc trang Kiểm chứng tại phòng khám khi đã ghi "
         "chẩn đoán cuối cùng)."),
     "default_model": ("default", "mặc định"),
     "page_diagnose": ("Diagnose", "Chẩn đoán"),
@@ -315,8 +315,8 @@ STRINGS = {
               "Độ chính xác trên mỗi mili giây: số tham số, độ trễ CPU và độ chính xác cân bằng"),
     "latency": ("Median latency per photo on CPU (ms)", "Độ trễ trung vị mỗi ảnh trên CPU (ms)"),
     "parameters": ("Parameters", "Số tham số"),
-    "no_benchmark": ("Run `python -m skin_core.bench` to measure latency.",
-                     "Chạy `python -m skin_core.bench` để đo độ trễ."),
+    "no_benchmark": ("Run `python -m skin_core bench` to measure latency.",
+                     "Chạy `python -m skin_core bench` để đo độ trễ."),
     "ablations": ("Ablations: what each part of the method contributes", "Thử nghiệm loại bỏ: đóng góp của từng thành phần"),
     "variant": ("Variant", "Biến thể"),
     "full_model": ("full model", "mô hình đầy đủ"),
@@ -359,8 +359,8 @@ STRINGS = {
     "A_clinical_logo_cropped": ("Clinical photos, logo cropped", "Ảnh chụp da, đã cắt logo"),
     "B_nonskin": ("Non-skin photos", "Ảnh không phải da"),
     "C_medical": ("Other medical images", "Ảnh y khoa khác"),
-    "no_gate": ("This model has no input check yet (python -m skin_core.gate_fitting).",
-                "Mô hình này chưa có bước kiểm tra ảnh (python -m skin_core.gate_fitting)."),
+    "no_gate": ("This model has no input check yet (python -m skin_core fit-gate).",
+                "Mô hình này chưa có bước kiểm tra ảnh (python -m skin_core fit-gate)."),
     "gate_card": (
         "Input check (threshold {threshold:.2f}): flags {internal:.1%} of the internal test photos and {external} "
         "of dermoscopic photos from other clinics (ISIC 2017); flags {clinical:.0%} of clinical photos of skin, "
@@ -735,11 +735,11 @@ STRINGS = {
                               "xuất ca bệnh đã ẩn danh cho nghiên cứu"),
     "research_export": ("De-identified export for research", "Xuất dữ liệu ẩn danh cho nghiên cứu"),
     "research_export_help": (
-        "Every confirmed case with a kept photo, as a folder that python -m skin_core.evaluate reads: patient codes "
+        "Every confirmed case with a kept photo, as a folder that python -m skin_core evaluate reads: patient codes "
         "replaced by pseudonyms drawn for this export, each patient's dates moved earlier by one random number of "
         "days, no names, notes or lesion labels, photos without camera metadata. README.txt inside says what was "
         "left out.",
-        "Mọi ca đã có chẩn đoán cuối cùng và còn lưu ảnh, thành một thư mục mà python -m skin_core.evaluate đọc "
+        "Mọi ca đã có chẩn đoán cuối cùng và còn lưu ảnh, thành một thư mục mà python -m skin_core evaluate đọc "
         "được: mã bệnh nhân thay bằng bí danh chỉ dùng cho lần xuất này, mọi ngày của một bệnh nhân dời sớm hơn "
         "cùng một số ngày ngẫu nhiên, không có tên, ghi chú hay nhãn tổn thương, ảnh không kèm thông tin máy chụp. "
         "Tệp README.txt bên trong cho biết những gì bị bỏ ra."),

@@ -1,7 +1,7 @@
 """A de-identified export of confirmed cases for research: a labelled folder in the HAM10000 format.
 
 The archive unpacks into ``labels.csv`` (image_id, lesion_id, dx, dx_type, age, sex, localization, visit_date
-and the model's answer), ``images/<image_id>.jpg`` and ``README.txt``; ``python -m skin_core.evaluate --data
+and the model's answer), ``images/<image_id>.jpg`` and ``README.txt``; ``python -m skin_core evaluate --data
 <folder>`` reads it as it is. What would identify a patient is left out or replaced, per export:
 
 - the patient code becomes a pseudonym drawn afresh for every export (two exports cannot be joined on it);
@@ -84,7 +84,7 @@ def _readme(summary: dict) -> str:
             f"not shifted).\n\n"
             f"{summary['exported']} photos of {summary['patients']} patients, in the HAM10000 format: labels.csv "
             f"and images/. Check a model on them with\n\n"
-            f"    python -m skin_core.evaluate --model <bundle> --data <this folder>\n\n"
+            f"    python -m skin_core evaluate --model <bundle> --data <this folder>\n\n"
             f"Patient codes are replaced by pseudonyms drawn for this export only; each patient's dates are moved by "
             f"one random number of days (1 to {MAX_DATE_SHIFT_DAYS}, always earlier), so the intervals between a "
             f"patient's visits are true and the dates are not; ages of {OLDEST_AGE_SHOWN} or more read "

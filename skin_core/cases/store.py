@@ -896,7 +896,7 @@ class CaseStore:
                                                                         "version": model_version}))
 
     def research_export(self, by: UserInfo) -> bytes:
-        """Every confirmed case, de-identified, as a ZIP that ``skin_core.evaluate`` reads as a labelled folder
+        """Every confirmed case, de-identified, as a ZIP that ``skin_core.research.evaluate`` reads as a labelled folder
         (skin_core.cases.deidentify); audited with what it holds, never with a patient code."""
         _require_admin(by)
         with self._transaction(by) as session:

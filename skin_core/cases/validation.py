@@ -1,6 +1,6 @@
 """Clinic validation: how each model did on the clinic's own patients, from the cases with a confirmed diagnosis.
 
-The same figures as ``skin_core.evaluate`` (skin_core.metrics.evaluation_report), per model version, at the
+The same figures as ``skin_core.research.evaluate`` (skin_core.metrics.evaluation_report), per model version, at the
 malignancy threshold the model used when the cases were saved.
 """
 

@@ -1,11 +1,11 @@
 """Choose a trained bundle's malignancy threshold again and release the result as a new version of it.
 
-    python -m skin_core.operating_point --model <bundle> --out <new bundle name> [--tuning isic2017_val ph2]
+    python -m skin_core operating-point --model <bundle> --out <new bundle name> [--tuning isic2017_val ph2]
         [--data <HAM10000 folder>] [--no-exposure-margin]
 
 The threshold keeps the target malignant sensitivity on the bundle's own HAM10000 validation photos with a
 margin: its lower Wilson bound must reach the target, also on those photos 15 % darker and 15 % paler (the
-exposure margin, skin_core.robustness). With ``--tuning``, the tuning sets from other cameras
+exposure margin, skin_core.research.robustness). With ``--tuning``, the tuning sets from other cameras
 (``../shared/data/external/<name>``; selection.TUNING_SETS) may lower it further: the point estimate of the
 sensitivity on their pooled melanomas (melanoma against the rest: they hold no other malignant class) must
 reach the target too. Their few melanomas cannot carry the Wilson rule, so its bound is only reported.
@@ -28,11 +28,11 @@ import numpy as np
 
 from skin_core import bundle as bundles
 from skin_core import paths
-from skin_core.data import labels_of, read_dataset
-from skin_core.evaluate import evaluate
+from skin_core.research.data import labels_of, read_dataset
+from skin_core.research.evaluate import evaluate
 from skin_core.classes import MALIGNANT_INDICES
 from skin_core.metrics import evaluation_report, malignancy_threshold, wilson_lower_bound
-from skin_core.robustness import choose_operating_point, split_rows
+from skin_core.research.robustness import choose_operating_point, split_rows
 
 
 def _external_folder(name: str, recorded: str | None = None) -> Path:
@@ -119,9 +119,9 @@ def new_version(bundle_name: str, out: str, data=None, tuning=(), exposure_margi
 
 
 def main(argv=None) -> int:
-    from skin_core.selection import TUNING_SETS
+    from skin_core.paths import TUNING_SETS
 
-    parser = argparse.ArgumentParser(prog="python -m skin_core.operating_point", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m skin_core operating-point", description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True, help="bundle name in weights/ or folder")
     parser.add_argument("--out", required=True, help="name of the new version's folder, beside the bundle")
     parser.add_argument("--tuning", nargs="*", default=list(TUNING_SETS),

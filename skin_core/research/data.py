@@ -4,7 +4,6 @@ A folder holds a metadata CSV (``image_id, dx`` and optionally ``lesion_id, age,
 ``images/<image_id>.<ext>`` in any common format and size.
 """
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import keras
@@ -12,8 +11,6 @@ import numpy as np
 import pandas as pd
 
 from skin_core.classes import CLASS_CODES
-from skin_core.framing import Framing, framed
-from skin_core.imaging import DISPLAY_SIDE, InvalidImageError, load_rgb, resize
 from skin_core.metadata import InvalidMetadataError, clean_age, clean_sex, clean_site, shown
 from skin_core.model import IMAGE_INPUT, METADATA_INPUT
 
@@ -106,27 +103,12 @@ def lesion_split(frame: pd.DataFrame, fractions=(0.70, 0.15, 0.15), seed=0) -> p
     return frame["lesion_id"].map(side).rename("split")
 
 
-def load_images(paths, size: tuple[int, int], workers: int = 4, framing: Framing | None = None) -> np.ndarray:
-    """Decode and resize every image once into an (N, height, width, 3) uint8 array (framed first, when a
-    bundle frames its photos)."""
-    def one(path):
-        try:
-            return resize(framed(load_rgb(path, max_side=DISPLAY_SIDE), framing)[0], size)
-        except InvalidImageError as error:
-            raise InvalidImageError(f"{path}: {error} Replace the file or remove its row from the CSV.",
-                                    error.reason) from None
-
-    with ThreadPoolExecutor(workers) as pool:
-        images = list(pool.map(one, paths))
-    return np.stack(images) if images else np.zeros((0, *size, 3), np.uint8)
-
-
 def make_dataset(images: np.ndarray, metadata: np.ndarray | None, labels: np.ndarray, *, batch_size=32,
                  training=False, seed=None, max_steps=None):
     """Batches of decoded uint8 images (shuffled for training), their metadata and one-hot labels.
 
     Batches stay uint8 until they reach the model, which casts them on its device (a quarter of the
-    host-to-device traffic of float32); augmentation runs inside the training step (``skin_core.augmentation``).
+    host-to-device traffic of float32); augmentation runs inside the training step (``skin_core.research.augmentation``).
     TensorFlow's tf.data feeds the TensorFlow backend; other backends get ``ArrayBatches``. ``max_steps`` caps
     the batches per epoch (quick checks).
     """

@@ -1,6 +1,6 @@
 """Training speed on this machine: compile time and images per second of the full fine-tuning step.
 
-    python -m skin_core.train_bench --backbone MobileNetV2 --input-size 224 [--batch-size 32] [--steps 40]
+    python -m skin_core train-bench --backbone MobileNetV2 --input-size 224 [--batch-size 32] [--steps 40]
 
 The step is the real one: uint8 batches from ``ArrayBatches`` / tf.data, augmentation inside the compiled
 step, every backbone layer but batch norm trainable, the mixed-precision policy ``train.py`` would choose.
@@ -17,11 +17,11 @@ import time
 import keras
 import numpy as np
 
-from skin_core import hardware
-from skin_core.augmentation import LesionAugmentation, training_model
+from skin_core.research import hardware
+from skin_core.research.augmentation import LesionAugmentation, training_model
 from skin_core.classes import CLASS_CODES
-from skin_core.data import make_dataset
-from skin_core.losses import WeightedCategoricalCrossentropy
+from skin_core.research.data import make_dataset
+from skin_core.research.losses import WeightedCategoricalCrossentropy
 from skin_core.metadata import METADATA_DIM
 from skin_core.model import build_model, input_shape_of
 
@@ -39,7 +39,7 @@ class _EpochClock(keras.callbacks.Callback):
 
 
 def training_speed(backbone: str, input_size, batch_size=32, steps=40, mixed_precision=None) -> dict:
-    from skin_core.training import precision_policy
+    from skin_core.research.training import precision_policy
 
     policy = precision_policy(mixed_precision)
     keras.mixed_precision.set_global_policy(policy)
@@ -63,7 +63,7 @@ def training_speed(backbone: str, input_size, batch_size=32, steps=40, mixed_pre
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m skin_core.train_bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m skin_core train-bench", description=__doc__.split("\n")[0])
     parser.add_argument("--backbone", default="MobileNetV2")
     parser.add_argument("--input-size", type=int, nargs="+", default=[224])
     parser.add_argument("--batch-size", type=int, default=32)

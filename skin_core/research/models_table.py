@@ -14,7 +14,7 @@ from pathlib import Path
 
 from skin_core import bundle as bundles
 from skin_core import paths
-from skin_core.selection import EXTERNAL_ROLES
+from skin_core.paths import EXTERNAL_ROLES
 
 HEADER = ("| bundle | status | backbone | input | HAM val BA | HAM test BA | "
           + " | ".join(f"{name} BA" for name in EXTERNAL_ROLES) + " | gate flags isic2017_test | ms |")

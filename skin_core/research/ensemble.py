@@ -1,16 +1,16 @@
 """Ensemble bundles: the average of several bundles' calibrated probabilities, calibrated again on validation.
 
-    python -m skin_core.ensemble --members mobilenetv2 efficientnetlite0 --name ensemble-mobilenetv2-lite0
+    python -m skin_core ensemble --members mobilenetv2 efficientnetlite0 --name ensemble-mobilenetv2-lite0
 
 The members must share one lesion-grouped split (their split.csv), so that the ensemble's temperature and
 malignancy threshold come from the validation photos none of them trained on and its report from the same
 untouched test photos. With ``--exposure-margin`` (the default) the malignancy threshold must also keep its
-target sensitivity on the validation photos made 15 % darker and 15 % paler (skin_core.robustness), so that
+target sensitivity on the validation photos made 15 % darker and 15 % paler (skin_core.research.robustness), so that
 another clinic's camera or light does not undo it. The ensemble bundle holds no model: config.json names its
 members (the first one leads: its attention map and input gate are shown), metrics.json holds its own report,
 split.csv the shared split.
 
-    python -m skin_core.ensemble --members efficientnetlite2-224 --name efficientnetlite2-224-framed --framing
+    python -m skin_core ensemble --members efficientnetlite2-224 --name efficientnetlite2-224-framed --framing
 
 With ``--framing`` every photo is first cropped around its lesion (skin_core.framing) before the members see
 it; a framed bundle may have a single member: a trained model with its own temperature, threshold and report,
@@ -27,15 +27,16 @@ from pathlib import Path
 import pandas as pd
 
 from skin_core import bundle as bundles
-from skin_core import hardware, paths
+from skin_core import paths
+from skin_core.research import hardware
 from skin_core.bundle import ENSEMBLE, BundleConfig, TrainingRecord
 from skin_core.calibration import apply_temperature, fit_temperature
-from skin_core.data import SPLITS, labels_of, read_dataset
-from skin_core.evaluate import add_validation, evaluate, frame_report, image_only_summary
+from skin_core.research.data import SPLITS, labels_of, read_dataset
+from skin_core.research.evaluate import add_validation, evaluate, frame_report, image_only_summary
 from skin_core.framing import Framing
-from skin_core.model_card import ham10000_card
+from skin_core.research.model_card import ham10000_card
 from skin_core.predictor import EnsemblePredictor, Predictor
-from skin_core.robustness import choose_operating_point
+from skin_core.research.robustness import choose_operating_point
 
 
 def shared_split(members: list) -> pd.DataFrame:
@@ -106,7 +107,7 @@ def build_ensemble(member_names: list, name: str, display_name: str = "", data=N
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m skin_core.ensemble", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m skin_core ensemble", description=__doc__.split("\n")[0])
     parser.add_argument("--members", nargs="+", required=True, help="bundle names in weights/; the first leads")
     parser.add_argument("--name", required=True, help="the ensemble's folder name in weights/")
     parser.add_argument("--display-name", default="", help="what a doctor reads in the model list")

@@ -2,7 +2,7 @@
 light or a hurried photo would change it: a check on a bundle's own validation photos that needs no photos
 from other clinics.
 
-    python -m skin_core.robustness [--model <bundle>] [--data <HAM10000 folder>] [--photos 300]
+    python -m skin_core robustness [--model <bundle>] [--data <HAM10000 folder>] [--photos 300]
 
 Each photo is darkened (brightness times 0.85, 0.7, 0.55), washed out (its distance to white times 0.85, 0.7)
 blurred (Gaussian sigma 1 and 2 pixels of the photo as stored; HAM10000: the 200x150 copy) and shown from
@@ -24,9 +24,10 @@ import pandas as pd
 
 from skin_core import bundle as bundles
 from skin_core import imaging, paths
-from skin_core.data import labels_of, read_dataset
+from skin_core.research.data import labels_of, read_dataset
 from skin_core.framing import farther
-from skin_core.metrics import evaluation_report, malignancy_threshold, malignant_scores
+from skin_core.classes import malignant_scores
+from skin_core.metrics import evaluation_report, malignancy_threshold
 
 DARKER, WASHED_OUT, BLURRED, FARTHER = "darker", "washed_out", "blurred", "farther"
 CHANGES = ((DARKER, 0.85), (DARKER, 0.7), (DARKER, 0.55), (WASHED_OUT, 0.85), (WASHED_OUT, 0.7),
@@ -131,7 +132,7 @@ def split_rows(bundle, data, part: str = "val") -> pd.DataFrame:
 def main(argv=None) -> int:
     from skin_core.predictor import Predictor
 
-    parser = argparse.ArgumentParser(prog="python -m skin_core.robustness", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m skin_core robustness", description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=None, help="bundle name in weights/ or folder (default: the default)")
     parser.add_argument("--data", default=str(paths.ham10000_dir()), help="the bundle's training data folder")
     parser.add_argument("--photos", type=int, default=300, help="validation photos to use (a fixed random draw)")

@@ -8,7 +8,7 @@ source), raised where needed so that at most ``MAX_FLAGGED`` of each choosing se
 from the dermoscopic training photos, widened where other cameras need it. The photos the gate is reported on
 are never the ones it was fitted or tuned on.
 
-    python -m skin_core.gate_fitting --model efficientnetlite2-224 --release efficientnetlite2-224-v2 [--cache DIR]
+    python -m skin_core fit-gate --model efficientnetlite2-224 --release efficientnetlite2-224-v2 [--cache DIR]
 
 writes a new version of the bundle beside it (a released bundle is never rewritten): gate.npz, the settings in
 config.json, the measured rates in metrics.json. An ensemble gets its own gate, fitted on its lead member's
@@ -170,9 +170,9 @@ def decision_latency_ms(gate: InputGate, features: np.ndarray, images: np.ndarra
 def main(argv=None) -> int:
     from skin_core import bundle as bundles
     from skin_core import paths
-    from skin_core.data import SPLITS, read_dataset
+    from skin_core.research.data import SPLITS, read_dataset
 
-    parser = argparse.ArgumentParser(prog="python -m skin_core.gate_fitting", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m skin_core fit-gate", description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True, help="bundle name in weights/ or folder")
     parser.add_argument("--release", required=True, metavar="NAME",
                         help="name of the new version written beside it (a released bundle is never rewritten)")
@@ -306,8 +306,8 @@ def _feature_sets(bundle, args, read_dataset, splits) -> dict:
 
 
 def _gated(gate: InputGate, photos: FeatureSet, malignancy_threshold: float) -> dict:
-    """The gate's part of an external set's report (as skin_core.evaluate writes it) under ``gate``."""
-    from skin_core.evaluate import frame_report
+    """The gate's part of an external set's report (as skin_core.research.evaluate writes it) under ``gate``."""
+    from skin_core.research.evaluate import frame_report
 
     decisions = gate.decide(photos.features, photos.images)
     accepted = np.array([not d.flagged for d in decisions])

@@ -1,6 +1,6 @@
 """The rule that chooses the default model: HAM10000 validation *and* photos from other cameras.
 
-    python -m skin_core.selection [--weights <folder>] [--json] [--set-default]
+    python -m skin_core select [--weights <folder>] [--json] [--set-default]
 
 HAM10000 validation alone ranks bundles only loosely on photos from other dermatoscopes, so the rule weighs
 three figures equally (docs/models.md, "Choosing the default"):
@@ -10,7 +10,7 @@ three figures equally (docs/models.md, "Choosing the default"):
    equal weight per set;
 3. melanoma recall pooled over the tuning sets' melanomas (each melanoma counts once).
 
-Only clinical bundles (the newest version of each) within the latency budget (``LATENCY_BUDGET_MS``, measured by ``skin_core.bench`` on
+Only clinical bundles (the newest version of each) within the latency budget (``LATENCY_BUDGET_MS``, measured by ``skin_core.research.bench`` on
 the serving CPU) and whose model files are each under ``FILE_LIMIT_MB`` can be chosen; a bundle without
 figures on both tuning sets cannot be ranked. Scores closer than ``TIE_MARGIN`` to the best count as a tie,
 broken by latency (the faster model serves more doctors per PC). ``isic2017_test`` never takes part.
@@ -23,12 +23,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from skin_core import bundle as bundles
+from skin_core.paths import TUNING_SETS
 from skin_core.bundle import Bundle
 
-# The role of each set of photos from other cameras (../shared/data/external/<name>/README.md): tuning sets
-# choose models, thresholds and the default, so their figures may flatter; a report-only set chooses nothing.
-EXTERNAL_ROLES = {"isic2017_val": "tuning", "ph2": "tuning", "isic2017_test": "report_only"}
-TUNING_SETS = tuple(name for name, role in EXTERNAL_ROLES.items() if role == "tuning")
 LATENCY_BUDGET_MS = {"single": 50.0, "ensemble": 120.0}
 FILE_LIMIT_MB = 30.0
 TIE_MARGIN = 0.02  # about the standard error of balanced accuracy on the 346 tuning photos
@@ -107,14 +104,14 @@ def choose(candidates: list[Candidate]) -> Candidate:
     eligible = [c for c in candidates if not c.excluded]
     if not eligible:
         raise ValueError("no clinical bundle has HAM10000 validation and tuning-set figures within the budgets; "
-                         "measure them with python -m skin_core.evaluate --record-external (docs/models.md).")
+                         "measure them with python -m skin_core evaluate --record-external (docs/models.md).")
     best = max(c.score for c in eligible)
     tied = [c for c in eligible if c.score >= best - TIE_MARGIN]
     return min(tied, key=lambda c: (c.latency_ms, -c.score))
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m skin_core.selection", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m skin_core select", description=__doc__.split("\n")[0])
     parser.add_argument("--weights", default=None, help="bundle folder (default: weights/)")
     parser.add_argument("--json", action="store_true", help="print the ranking as JSON")
     parser.add_argument("--set-default", action="store_true",

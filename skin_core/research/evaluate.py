@@ -1,6 +1,6 @@
 """Evaluate a model bundle on any labelled folder in the HAM10000 format.
 
-    python -m skin_core.evaluate [--model <bundle>] --data <folder> [--labels <csv>] [--out report.json]
+    python -m skin_core evaluate [--model <bundle>] --data <folder> [--labels <csv>] [--out report.json]
 
 Prints one JSON report on stdout (see skin_core.metrics.evaluation_report). Empty or missing metadata
 columns count as unknown, so a clinic can check a model on its own labelled photos before trusting it.
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from skin_core import imaging, paths
-from skin_core.data import labels_of, read_dataset
+from skin_core.research.data import labels_of, read_dataset
 from skin_core.gate import summarise
 from skin_core.calibration import apply_temperature, expected_calibration_error
 from skin_core.metrics import attention_in_lesion, evaluation_report
@@ -74,7 +74,7 @@ def _attention_in_lesion(heads, frame, masks_dir: Path) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m skin_core.evaluate", description=__doc__.split("\n")[1])
+    parser = argparse.ArgumentParser(prog="python -m skin_core evaluate", description=__doc__.split("\n")[1])
     parser.add_argument("--model", default=None, help="bundle name in weights/ or folder (default: the default)")
     parser.add_argument("--data", required=True, help="folder with a metadata CSV and images/")
     parser.add_argument("--labels", default=None, help="labels CSV (default: the folder's metadata CSV)")

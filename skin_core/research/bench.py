@@ -1,6 +1,6 @@
 """Benchmark model bundles on this machine and store the figures in each bundle's config.
 
-    python -m skin_core.bench [--model NAME ...] [--runs 50] [--no-write]
+    python -m skin_core bench [--model NAME ...] [--runs 50] [--no-write]
 
 Per bundle: parameters, size on disk, median and 90th-percentile latency of one ``Predictor.predict`` call
 (JPEG bytes in, ranked result and attention map out) after warm-up, the same for a plain
@@ -18,7 +18,8 @@ import numpy as np
 from PIL import Image
 
 from skin_core import bundle as bundles
-from skin_core import hardware, imaging
+from skin_core import imaging
+from skin_core.research import hardware
 from skin_core.bundle import Benchmark
 from skin_core.model import IMAGE_INPUT, METADATA_INPUT
 from skin_core.predictor import Predictor
@@ -90,7 +91,7 @@ def _model_bundles(bundle: bundles.Bundle) -> list:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m skin_core.bench", description=__doc__.split("\n")[1])
+    parser = argparse.ArgumentParser(prog="python -m skin_core bench", description=__doc__.split("\n")[1])
     parser.add_argument("--model", nargs="*", default=None, help="bundle names or folders (default: all)")
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--no-write", action="store_true", help="print only; leave the bundles unchanged")

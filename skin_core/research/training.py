@@ -3,7 +3,7 @@
 Adam (lr 1e-3, epsilon 0.1), class-weighted cross-entropy, ReduceLROnPlateau (factor 0.2, min lr 1e-7),
 early stopping on the validation loss with the best weights restored, batch size 32. The test split is used
 once, after training, for the bundle's metrics report; temperature and malignancy threshold come from the
-validation split. Augmentation runs inside the compiled training step (``skin_core.augmentation``), so on a GPU
+validation split. Augmentation runs inside the compiled training step (``skin_core.research.augmentation``), so on a GPU
 the host only hands over uint8 batches.
 """
 
@@ -21,20 +21,22 @@ import numpy as np
 import pandas as pd
 
 from skin_core import bundle as bundles
-from skin_core import hardware, paths
-from skin_core.augmentation import LesionAugmentation, training_model
+from skin_core import paths
+from skin_core.research import hardware
+from skin_core.research.augmentation import LesionAugmentation, training_model
 from skin_core.backbones import BackboneSpec, ResolvedWeights, get_backbone
 from skin_core.bundle import AgeNormalisation, BundleConfig, TrainingRecord
 from skin_core.calibration import apply_temperature, fit_temperature
 from skin_core.classes import CLASS_CODES
-from skin_core.data import SPLITS, labels_of, lesion_split, load_images, make_dataset, read_dataset
-from skin_core.evaluate import add_validation, evaluate, frame_report, image_only_summary
-from skin_core.losses import WeightedCategoricalCrossentropy, class_weights
+from skin_core.research.data import SPLITS, labels_of, lesion_split, make_dataset, read_dataset
+from skin_core.imaging import load_images
+from skin_core.research.evaluate import add_validation, evaluate, frame_report, image_only_summary
+from skin_core.research.losses import WeightedCategoricalCrossentropy, class_weights
 from skin_core.metadata import MetadataEncoder
 from skin_core.model import PREPROCESSING_LAYER, backbone_of, build_model, input_shape_of, set_backbone_trainable
-from skin_core.model_card import ham10000_card
+from skin_core.research.model_card import ham10000_card
 from skin_core.predictor import ModelRunner, Predictor
-from skin_core.robustness import choose_operating_point
+from skin_core.research.robustness import choose_operating_point
 
 CHECKPOINT_DIR = "checkpoint"
 
