@@ -32,7 +32,7 @@ def status(bundle) -> str:
 for bundle in evaluated:
     config, metrics, card = bundle.config, bundle.metrics, bundle.config.model_card
     with st.expander(f"{labels[bundle.name]} · {status(bundle)}", expanded=bundle.name == model_name()):
-        st.caption(t("report_model", lang, name=bundle.name, version=config.version))
+        st.caption(t("report_model", lang, name=bundle.name, version=bundle.release))
         if config.clinical:
             st.markdown(f"**{t('intended_use', lang)}**: {card.text('intended_use', lang)}")
         else:

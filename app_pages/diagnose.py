@@ -139,11 +139,11 @@ def save_case(store, user, request: tuple) -> None:
     """Save the analysis shown for ``request`` (the analysis request, the patient code and the threshold) with
     what the save form holds; a refusal is kept for the page to show, and the form keeps everything typed."""
     result = st.session_state["result"]["prediction"]
-    config = predictor(request[0]).config
+    release = predictor(request[0]).release
     photo = st.session_state["photo"]
     try:
         case_id = store.save_case(user, CaseDraft.from_prediction(
-            result, patient_code=details["patient_id"], model_name=request[0], model_version=config.version,
+            result, patient_code=details["patient_id"], model_name=request[0], model_version=release,
             photo=photo["bytes"], photo_name=photo["name"], lesion_label=st.session_state.get("case_lesion", ""),
             visit_date=st.session_state.get("case_visit_date"), age=details["age"], sex=details["sex"],
             site=details["site"], clinic=staff["clinic"], clinician=staff["clinician"],
@@ -200,7 +200,7 @@ def attention_section(image, prediction) -> None:
     right.image(imaging.overlay(image, prediction.attention, opacity), caption=t("overlay", lang), width="stretch",
                 output_format="JPEG")
     right.image(imaging.colour_scale(), caption=t("colour_scale", lang), width="stretch")
-    measured = attention_in_lesion(name, predictor(name).config.version)
+    measured = attention_in_lesion(name, predictor(name).release)
     if measured:
         st.caption(t("attention_measured", lang, n=formatted(measured["n"], lang, ","),
                      inside=formatted(measured["mass_inside_lesion"], lang, ".0%"),
@@ -300,7 +300,7 @@ if st.session_state.get("result_key") != request:  # new photo, details or model
         slot.error(t("model_failed", lang, name=name, reason=error))
         st.stop()
     try:
-        prediction = answered(prediction, name, predictor(name).config.version)
+        prediction = answered(prediction, name, predictor(name).release)
     except CaseError as error:  # whether the clinic's own threshold is in force is not known: no answer
         slot.error(t("history_error", lang, reason=error_message(error, lang)))
         st.stop()
@@ -343,7 +343,7 @@ with slot.container():
             pdf["data"] = pdf_report(
                 image, overlay, prediction, details=details, staff=staff, photo_name=photo["name"],
                 model_name=model_label(name, bundle_config.display_name, lang),
-                model_version=bundle_config.version,
+                model_version=predictor(name).release,
                 validated_use=bundle_config.model_card.text("intended_use", lang),
                 external=external_summary(open_bundle(name).metrics, lang),
                 language=lang, outside_use=outside_use)

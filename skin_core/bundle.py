@@ -7,6 +7,12 @@
     <bundle>/metrics.json    the evaluation report on the test split (and what it was measured on)
     <bundle>/split.csv       image_id, lesion_id, dx, split: the exact split the numbers come from
     <bundle>/history.csv     one row per training epoch
+    <bundle>/reports/        reports added after release, each in its own file, never in config.json:
+                             benchmark.json (``python -m skin_core bench``) and external-<set>.json
+                             (``python -m skin_core evaluate --record-external <set>``)
+
+A released bundle is never rewritten: ``write_config`` refuses an existing config, and anything that changes an
+answer is a new bundle folder with its own ``Bundle.release``.
 
 ``weights/catalogue.json`` lists the released clinical models, the ones a doctor is offered, and the default
 the app and the command-line tools use when none is given (``Catalogue``). Every other bundle stays usable for
@@ -14,8 +20,10 @@ comparison and for the saved cases that name it.
 """
 
 import functools
+import hashlib
 import json
 import math
+import shutil
 import zipfile
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -38,10 +46,17 @@ CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
 SPLIT_FILE = "split.csv"
 HISTORY_FILE = "history.csv"
+REPORTS_DIR = "reports"
+BENCHMARK_REPORT = "benchmark.json"
+EXTERNAL_REPORT = "external-{}.json"  # one per set of photos from another source, by the set's name
 CATALOGUE_FILE = "catalogue.json"
 LANGUAGES = ("en", "vi")  # the languages a model card is written in
 ENSEMBLE = "ensemble"  # the backbone field of a bundle that averages other bundles (its members)
 INTENDED_USES = ("clinical", "research")  # research: ablations and experiments, never offered for diagnosis
+# Config fields that describe a model without changing any answer it gives. Every other field, and any field
+# added later, is part of the release identity (``Bundle.release``).
+DESCRIPTIVE_FIELDS = frozenset({"name", "version", "display_name", "intended_use", "model_card", "training",
+                                "parameters", "benchmark", "operating_point", "supersedes", "schema_version"})
 
 
 class BundleError(Exception):
@@ -125,7 +140,7 @@ class OperatingPoint:
     sensitivity (its lower Wilson bound at ``confidence``, when given) reaches ``target_sensitivity``; with
     ``exposure_margin`` it must also reach it on those photos 15 % darker and 15 % paler, where
     ``threshold_as_is`` is what the photos as they are alone would have given. ``tuning`` (None: validation
-    only) records the tuning sets from other cameras that could lower it further (skin_core.research.operating_point):
+    only) records the tuning sets from other cameras that could lower it further (python -m skin_core operating-point):
     their names, melanoma count, the threshold they alone would give, and the sensitivity with its lower Wilson
     bound at the chosen threshold."""
 
@@ -163,7 +178,7 @@ class BundleConfig:
     low_confidence: LowConfidence = field(default_factory=LowConfidence)
     class_codes: tuple = CLASS_CODES
     metadata_vocabulary: dict = field(default_factory=lambda: {"sex": list(SEXES), "site": list(SITES)})
-    benchmark: Benchmark | None = None
+    benchmark: Benchmark | None = None  # written here before reports/benchmark.json existed; read, never written
     gate: GateSettings | None = None  # None: no input gate fitted (python -m skin_core fit-gate)
     members: tuple = ()  # an ensemble's member bundles, by name in the same folder; the first leads
     operating_point: OperatingPoint | None = None  # None: chosen before it was recorded (see training.arguments)
@@ -319,6 +334,30 @@ class Bundle:
     def name(self) -> str:
         return self.path.name
 
+    @functools.cached_property
+    def release(self) -> str:
+        """The exact version a saved case and an analysis name: the config's date and a digest of everything that
+        decides an answer (the weights, the gate's statistics, every config value outside DESCRIPTIVE_FIELDS and,
+        for an ensemble, its members' releases). Two bundles with one release answer every photo alike; any
+        change to an answer changes it, even one made without a new date."""
+        answers = {key: value for key, value in self.config.to_dict().items() if key not in DESCRIPTIVE_FIELDS}
+        digest = hashlib.sha256(json.dumps(answers, sort_keys=True).encode())
+        for file_name in (MODEL_FILE, GATE_FILE):
+            if (self.path / file_name).is_file():
+                digest.update(file_digest(self.path / file_name).encode())
+        for member in open_members(self) if self.config.is_ensemble else ():
+            digest.update(member.release.encode())
+        return f"{self.config.version}+{digest.hexdigest()[:12]}"
+
+    @property
+    def benchmark(self) -> Benchmark | None:
+        """The latest ``python -m skin_core bench`` figures (reports/benchmark.json, else those the config was
+        released with)."""
+        report = read_json(self.path / REPORTS_DIR / BENCHMARK_REPORT, self.name)
+        if not report:
+            return self.config.benchmark
+        return Benchmark(**_fields_of(Benchmark, report, self.name, f"{REPORTS_DIR}/{BENCHMARK_REPORT}: "))
+
     def load_model(self) -> keras.Model:
         """The Keras model, in safe mode; a damaged file or one that would run code is an InvalidBundleError."""
         # Importing the package registers the custom layers with Keras's serialisation.
@@ -355,13 +394,49 @@ def read_json(path: Path, bundle: str) -> dict:
         raise InvalidBundleError(bundle, path.name, f"is not valid JSON ({error})") from None
 
 
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file, computed once per version of it (a model file is read whole)."""
+    status = Path(path).stat()
+    return _file_digest(Path(path), status.st_mtime_ns, status.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _file_digest(path: Path, mtime_ns: int, size: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as opened:
+        for block in iter(lambda: opened.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def write_json(path: Path, content: dict) -> None:
     path.write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def write_config(folder: Path, config: BundleConfig) -> None:
+    """The config of a new bundle; an existing one is never rewritten (a change is a new version, a figure a
+    report: ``write_report``)."""
+    target = Path(folder) / CONFIG_FILE
+    if target.exists():
+        raise FileExistsError(f"{target} exists: a released bundle is never rewritten. Write a new version into a "
+                              f"new folder, or a report with write_report.")
     config.validate(Path(folder).name)
-    write_json(Path(folder) / CONFIG_FILE, config.to_dict())
+    write_json(target, config.to_dict())
+
+
+def write_report(bundle: "Bundle", file_name: str, content: dict) -> Path:
+    """Add or replace one report beside a released bundle (reports/<file_name>); its config stays as released."""
+    folder = bundle.path / REPORTS_DIR
+    folder.mkdir(exist_ok=True)
+    write_json(folder / file_name, content)
+    return folder / file_name
+
+
+def copy_for_new_version(bundle: Bundle, target: Path) -> None:
+    """The files a new version of ``bundle`` keeps (weights, split, history, benchmark) in a new folder, without
+    the config and the reports that the new version writes afresh."""
+    shutil.copytree(bundle.path, target, ignore=shutil.ignore_patterns(
+        CONFIG_FILE, METRICS_FILE, EXTERNAL_REPORT.format("*"), "checkpoint*"))
 
 
 def is_bundle(folder: Path) -> bool:
@@ -474,6 +549,12 @@ def open_bundle(bundle=None, weights_dir=None) -> Bundle:
     metrics = read_json(path / METRICS_FILE, path.name)
     if not isinstance(metrics, dict):
         raise InvalidBundleError(path.name, METRICS_FILE, "expected a JSON object")
+    prefix, suffix = EXTERNAL_REPORT.split("{}")
+    for report in sorted((path / REPORTS_DIR).glob(EXTERNAL_REPORT.format("*"))):
+        content = read_json(report, path.name)
+        if not isinstance(content, dict):
+            raise InvalidBundleError(path.name, f"{REPORTS_DIR}/{report.name}", "expected a JSON object")
+        metrics.setdefault("external", {})[report.name.removeprefix(prefix).removesuffix(suffix)] = content
     opened = Bundle(path, config, metrics)
     if config.is_ensemble:
         open_members(opened)  # an ensemble with a missing or broken member is itself unusable
@@ -500,7 +581,7 @@ def weights_signature(weights_dir=None) -> tuple:
         return ()
     entries = [str(weights_dir.resolve())]
     for entry in sorted(weights_dir.iterdir()):
-        for item in sorted(entry.iterdir()) if entry.is_dir() else [entry]:
+        for item in sorted(entry.rglob("*")) if entry.is_dir() else [entry]:
             status = item.stat()
             entries.append((str(item.relative_to(weights_dir)), status.st_size, status.st_mtime_ns))
     return tuple(entries)

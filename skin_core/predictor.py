@@ -170,9 +170,11 @@ class ModelRunner:
 class Predictor:
     """Wraps a trained model with its bundle config: input size, metadata encoding, calibration, thresholds."""
 
-    def __init__(self, runner: ModelRunner, config: BundleConfig, name: str = "", gate: InputGate | None = None):
+    def __init__(self, runner: ModelRunner, config: BundleConfig, name: str = "", gate: InputGate | None = None,
+                 release: str = ""):
         self.config = config
         self.name = name or config.name
+        self.release = release  # Bundle.release: the version a saved case names (empty before it is a bundle)
         self.runner = runner
         self.gate = gate
         self.input_size = tuple(config.input_size)
@@ -195,9 +197,9 @@ class Predictor:
         if bundle.config.is_ensemble:
             members = [Predictor.from_bundle(member) for member in open_members(bundle)]
             return EnsemblePredictor(members, bundle.config, bundle.name,
-                                     bundle.load_gate(members[0].runner.feature_dimension))
+                                     bundle.load_gate(members[0].runner.feature_dimension), bundle.release)
         runner = ModelRunner(bundle.load_model())
-        return cls(runner, bundle.config, bundle.name, bundle.load_gate(runner.feature_dimension))
+        return cls(runner, bundle.config, bundle.name, bundle.load_gate(runner.feature_dimension), bundle.release)
 
     def predict(self, image, age=None, sex=None, site=None, tta: bool = False) -> Prediction:
         """Rank the seven diagnoses for one photo; raises InvalidImageError / InvalidMetadataError.
@@ -276,9 +278,10 @@ class EnsemblePredictor(Predictor):
     ensemble shows them to the lead), else the lead's.
     """
 
-    def __init__(self, members: list, config: BundleConfig, name: str = "", gate: InputGate | None = None):
+    def __init__(self, members: list, config: BundleConfig, name: str = "", gate: InputGate | None = None,
+                 release: str = ""):
         lead = members[0]
-        super().__init__(lead.runner, config, name, gate or lead.gate)
+        super().__init__(lead.runner, config, name, gate or lead.gate, release)
         self.members = members
         self.input_size, self.encoder = lead.input_size, lead.encoder
 

@@ -304,7 +304,7 @@ def test_an_alert_beside_a_benign_top_diagnosis_is_explained(app, monkeypatch):
     real = ui.state.predictor(app.session_state["chosen_model"])
 
     class Fixed:
-        config = real.config
+        config, release = real.config, real.release
 
         def predict(self, *args, **kwargs):
             return crafted
@@ -584,7 +584,7 @@ def test_a_certain_looking_probability_is_shown_as_below_certainty(app, monkeypa
     real = ui.state.predictor(app.session_state["chosen_model"])
 
     class Fixed:
-        config = real.config
+        config, release = real.config, real.release
 
         def predict(self, *args, **kwargs):
             return crafted

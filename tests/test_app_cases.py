@@ -531,7 +531,7 @@ def test_an_admin_adopts_the_clinic_s_threshold_and_every_later_answer_names_it(
     from test_cases import confirmed_history
 
     default = bundles.open_bundle(bundles.default_bundle_name(REPO / "weights"))
-    confirmed_history(clinic, n_malignant=40, n_benign=60, model=(default.name, default.config.version))
+    confirmed_history(clinic, n_malignant=40, n_benign=60, model=(default.name, default.release))
     doctor = signed_in("lan")
     doctor.switch_page("app_pages/validation.py").run()
     assert not doctor.exception, doctor.exception
@@ -541,7 +541,7 @@ def test_an_admin_adopts_the_clinic_s_threshold_and_every_later_answer_names_it(
     admin.switch_page("app_pages/validation.py").run()
     next(b for b in admin.button if b.label == "Adopt this threshold for new analyses").click().run()
     assert not admin.exception, admin.exception
-    threshold = clinic.site_threshold(default.name, default.config.version)
+    threshold = clinic.site_threshold(default.name, default.release)
     assert threshold is not None and any("Adopted" in s.value for s in admin.success)
     assert any("In force: this clinic's own threshold" in m.value for m in admin.markdown)
 
@@ -554,8 +554,9 @@ def test_an_admin_adopts_the_clinic_s_threshold_and_every_later_answer_names_it(
     assert not doctor.exception and any("Saved as case" in m.value for m in doctor.success)
     [saved] = clinic.find_cases(UserInfo("lan", "doctor"), patient_code="KH-77")
     assert (saved.threshold_source, saved.malignancy_threshold) == ("clinic", threshold)
+    assert saved.model_version == default.release  # the exact weights, gate and settings, not only a date
     next(b for b in admin.button if b.label == "Go back to the model's own threshold").click().run()
-    assert clinic.site_threshold(default.name, default.config.version) is None
+    assert clinic.site_threshold(default.name, default.release) is None
     actions = [e["action"] for e in clinic.audit_log(UserInfo("chi", "admin"))]
     assert "adopt_threshold" in actions and "revert_threshold" in actions
 
@@ -573,7 +574,7 @@ def test_the_drift_monitor_marks_the_month_that_drifted_in_both_languages(clinic
         for i in range(80):
             is_refused = rng.random() < refused
             rows.append(dict(at=datetime.datetime.fromisoformat(f"{month}-05T08:00:00+00:00") + datetime.timedelta(
-                hours=i), model_name=default.name, model_version=default.config.version,
+                hours=i), model_name=default.name, model_version=default.release,
                 gate_reason="poor_quality" if is_refused else "ok", gate_problem="too_dark" if is_refused else None,
                 top_code=rng.choice(list(reference.top_mix), p=list(reference.top_mix.values())),
                 top_probability=float(rng.beta(6, 2)), low_confidence=False,

@@ -1,6 +1,7 @@
 """Every committed bundle in weights/ loads, predicts real HAM10000 examples and carries a full report."""
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -65,7 +66,7 @@ def test_bundle_describes_itself(name):
     assert set(REPORT_FIELDS) <= set(metrics) and metrics["split"] == "test"
     assert {"balanced_accuracy", "ece"} <= set(metrics["validation"])
     assert config.training.wall_time_s > 0 and config.training.hardware["cpu_count"]
-    assert config.benchmark is not None and config.benchmark.latency_ms_median > 0
+    assert bundle.benchmark is not None and bundle.benchmark.latency_ms_median > 0
     assert config.model_card.text("limits", "vi") and config.model_card.citations
     assert "isic2017_test" in metrics["external"]
     models = bundles.open_members(bundle) if config.is_ensemble else [bundle]
@@ -98,6 +99,52 @@ def test_benchmark_records_its_figures_and_machine():
     assert 0 < figures.latency_ms_median <= figures.latency_ms_p90
     assert figures.keras_predict_ms_median > 0 and figures.throughput_images_per_s > 0
     assert figures.parameters > 0 and figures.hardware["cpu_count"]
+
+
+def test_reports_are_added_beside_a_released_bundle_whose_config_never_changes(tiny_bundle, tmp_path, capsys):
+    from skin_core.research.bench import main as bench_main
+
+    folder = tmp_path / "tiny"
+    shutil.copytree(tiny_bundle, folder)
+    released = (folder / bundles.CONFIG_FILE).read_bytes(), (folder / bundles.METRICS_FILE).read_bytes()
+    release = bundles.open_bundle(folder).release
+    assert bench_main(["--model", str(folder), "--runs", "2"]) == 0
+    examples, labelled = paths.REPO_DIR / "assets" / "examples", tmp_path / "labelled"
+    (labelled / "images").mkdir(parents=True)
+    for row in pd.read_csv(examples / "examples.csv").itertuples():
+        shutil.copy(examples / f"{row.dx}.jpg", labelled / "images" / f"{row.image_id}.jpg")
+    shutil.copy(examples / "examples.csv", labelled / "labels.csv")
+    assert evaluate_main(["--model", str(folder), "--data", str(labelled), "--record-external", "clinic_a"]) == 0
+    capsys.readouterr()
+    opened = bundles.open_bundle(folder)
+    assert ((folder / bundles.CONFIG_FILE).read_bytes(), (folder / bundles.METRICS_FILE).read_bytes()) == released
+    assert opened.benchmark.runs == 2 and opened.config.benchmark == bundles.open_bundle(tiny_bundle).config.benchmark
+    assert opened.metrics["external"]["clinic_a"]["n"] == 7 and opened.release == release  # reports change no answer
+    with pytest.raises(FileExistsError, match="never rewritten"):
+        bundles.write_config(folder, opened.config)
+
+
+def test_the_release_changes_with_anything_that_changes_an_answer_and_only_then(tmp_path):
+    from dataclasses import replace
+
+    source = bundles.open_bundle(bundles.default_bundle_name(paths.REPO_DIR / "weights"), paths.REPO_DIR / "weights")
+
+    def released(name, **changes):
+        folder = tmp_path / name
+        bundles.copy_for_new_version(source, folder)
+        bundles.write_config(folder, replace(source.config, name=name, **changes))
+        return bundles.open_bundle(folder).release
+
+    same = released("same-answers", display_name="Another name", supersedes=source.name,
+                    model_card=replace(source.config.model_card, citations=("Another citation",)))
+    assert same == source.release and same.startswith(source.config.version + "+")
+    moved = released("new-threshold", malignancy_threshold=source.config.malignancy_threshold + 0.01)
+    warmer = released("new-temperature", temperature=source.config.temperature * 1.1)
+    assert len({source.release, moved, warmer}) == 3 and moved.split("+")[0] == source.config.version
+    (tmp_path / "same-answers" / "gate.npz").write_bytes(b"changed statistics")
+    assert bundles.open_bundle(tmp_path / "same-answers").release != source.release
+    ensemble = bundles.open_bundle("ensemble-four-v2", paths.REPO_DIR / "weights")
+    assert ensemble.release.startswith(ensemble.config.version + "+")
 
 
 def test_default_bundle_on_the_external_isic2017_set(capsys):

@@ -103,3 +103,20 @@ def test_one_command_line_reaches_every_research_tool(capsys):
         except SystemExit as done:  # argparse prints the verb's own help and exits 0
             assert done.code == 0
         assert "usage:" in capsys.readouterr().out, verb
+
+
+def test_one_command_sets_up_and_runs_the_tests_and_ci_calls_it():
+    import re
+
+    import run
+
+    root = skin_core.paths.REPO_DIR
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    tests_section = readme.split("## Tests", 1)[1]
+    command = re.search(r"```bash\n(.+?)\n```", tests_section, re.S).group(1).strip()
+    assert command == "python run.py test"
+    assert command in (root / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert "```bash\npython run.py\n```" in readme.split("## Set up and run", 1)[1]
+    included = [path.name for path in run.requirement_files("requirements-test.txt")]
+    assert included == ["requirements-test.txt", "requirements.txt", "requirements-base.txt"]
+    assert run.fingerprint("requirements-test.txt") != run.fingerprint("requirements.txt")

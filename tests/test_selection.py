@@ -2,7 +2,7 @@
 
 import json
 import shutil
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import pytest
 
@@ -47,11 +47,15 @@ def measured_bundle(tiny_bundle, tmp_path):
     folder = tmp_path / "weights" / "tiny"
     shutil.copytree(tiny_bundle, folder)
     opened = bundles.open_bundle(folder)
-    benchmark = bundles.Benchmark(1, 1.0, 1.0, 20.0, 25.0, 15.0, 50.0, 5, {"cpu_count": 2}, "2026-12-05")
-    bundles.write_config(folder, replace(opened.config, intended_use="clinical", benchmark=benchmark))
-    metrics = {**opened.metrics, "external": {"isic2017_val": tuning_report(0.6, 30, 15), "ph2": tuning_report(0.5, 40, 30)}}
-    bundles.write_json(folder / bundles.METRICS_FILE, metrics)
+    (folder / bundles.CONFIG_FILE).unlink()  # released anew as a clinical bundle
+    bundles.write_config(folder, replace(opened.config, intended_use="clinical"))
+    bundles.write_report(opened, bundles.BENCHMARK_REPORT, asdict(BENCHMARK))
+    for name, report in (("isic2017_val", tuning_report(0.6, 30, 15)), ("ph2", tuning_report(0.5, 40, 30))):
+        bundles.write_report(opened, bundles.EXTERNAL_REPORT.format(name), report)
     return folder
+
+
+BENCHMARK = bundles.Benchmark(1, 1.0, 1.0, 20.0, 25.0, 15.0, 50.0, 5, {"cpu_count": 2}, "2026-12-05")
 
 
 def test_a_bundle_is_scored_on_validation_and_tuning_sets_and_excluded_when_over_budget(measured_bundle):
@@ -59,8 +63,9 @@ def test_a_bundle_is_scored_on_validation_and_tuning_sets_and_excluded_when_over
     scored = candidate(opened)
     ham = opened.metrics["validation"]["balanced_accuracy"]
     assert scored.excluded == "" and scored.score == pytest.approx((ham + 0.55 + 45 / 70) / 3, abs=1e-4)
-    slow = replace(opened.config.benchmark, latency_ms_median=LATENCY_BUDGET_MS["single"] + 1)
-    assert "budget" in candidate(replace(opened, config=replace(opened.config, benchmark=slow))).excluded
+    bundles.write_report(opened, bundles.BENCHMARK_REPORT,
+                         asdict(replace(BENCHMARK, latency_ms_median=LATENCY_BUDGET_MS["single"] + 1)))
+    assert "budget" in candidate(bundles.open_bundle(measured_bundle)).excluded
     research = replace(opened.config, intended_use="research")
     assert candidate(replace(opened, config=research)).excluded == "research bundle"
     unmeasured = replace(opened, metrics={k: v for k, v in opened.metrics.items() if k != "external"})

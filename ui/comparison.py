@@ -59,7 +59,7 @@ def summary_frame(evaluated, labels: dict) -> pd.DataFrame:
     sets = external_sets(evaluated)
     rows = []
     for b in evaluated:
-        bench = b.config.benchmark
+        bench = b.benchmark
         attention = b.metrics.get("attention_in_lesion", {})
         external = b.metrics.get("external", {})
         rows.append({

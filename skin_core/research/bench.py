@@ -12,7 +12,7 @@ import io
 import json
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 
 import numpy as np
 from PIL import Image
@@ -109,7 +109,7 @@ def main(argv=None) -> int:
             print(f"error: {error}", file=sys.stderr)
             return 2
         if not args.no_write:
-            bundles.write_config(bundle.path, replace(bundle.config, benchmark=results[bundle.name]))
+            bundles.write_report(bundle, bundles.BENCHMARK_REPORT, asdict(results[bundle.name]))
         print(json.dumps({bundle.name: asdict(results[bundle.name])}), flush=True)
     return 0
 

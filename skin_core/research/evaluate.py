@@ -81,9 +81,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=None, help="also write the report to this JSON file")
     parser.add_argument("--tta", action="store_true", help="average predictions over image flips")
     parser.add_argument("--record-external", metavar="NAME", default=None,
-                        help="also store the report in the bundle's metrics.json as its result on NAME, a set of "
-                             "photos from other cameras that played no part in training (a tuning set such as "
-                             "isic2017_val, or a report-only test set)")
+                        help="also store the report beside the bundle (reports/external-NAME.json) as its result "
+                             "on NAME, a set of photos from other cameras that played no part in training (a "
+                             "tuning set such as isic2017_val, or a report-only test set)")
     args = parser.parse_args(argv)
 
     from skin_core import bundle as bundles
@@ -101,10 +101,9 @@ def main(argv=None) -> int:
               **evaluate(predictor, frame, masks_dir=masks if masks.is_dir() else None, tta=args.tta)}
     text = json.dumps(report, indent=2)
     if args.record_external:
-        external = {**bundle.metrics.get("external", {}), args.record_external: {
+        bundles.write_report(bundle, bundles.EXTERNAL_REPORT.format(args.record_external), {
             key: report[key] for key in ("data", "n", "accuracy", "balanced_accuracy", "macro_auc", "macro_f1",
-                                         "per_class", "malignant", "ece", "gate", "accepted_only") if key in report}}
-        bundles.write_json(bundle.path / bundles.METRICS_FILE, {**bundle.metrics, "external": external})
+                                         "per_class", "malignant", "ece", "gate", "accepted_only") if key in report})
     if args.out:
         Path(args.out).write_text(text + "\n", encoding="utf-8")
     print(text)

@@ -17,7 +17,6 @@ features for the photos as the ensemble shows them to the lead.
 
 import argparse
 import json
-import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -222,7 +221,7 @@ def main(argv=None) -> int:
     config = replace(bundle.config, name=args.release, version=time.strftime("%Y-%m-%d"),
                      supersedes=bundle.name, gate=gate.settings)
     config.validate(args.release)
-    shutil.copytree(bundle.path, target)
+    bundles.copy_for_new_version(bundle, target)
     gate.save(target)
     bundles.write_config(target, config)
     bundles.write_json(target / bundles.METRICS_FILE,

@@ -43,7 +43,7 @@ def table(weights_dir=None) -> str:
         figures = [metrics.get("validation", {}).get("balanced_accuracy"), metrics.get("balanced_accuracy"),
                    *(external.get(name, {}).get("balanced_accuracy") for name in EXTERNAL_ROLES)]
         members = f" ({' + '.join(config.members)})" if config.members else ""
-        latency = config.benchmark.latency_ms_median if config.benchmark else None
+        latency = b.benchmark.latency_ms_median if b.benchmark else None
         rows.append(" | ".join([f"| {b.name}", status(b, catalogue, replaced), config.backbone + members,
                                 "×".join(map(str, config.input_size)),
                                 *("—" if f is None else f"{f:.3f}" for f in figures),

@@ -18,7 +18,6 @@ The test split and every external set recorded in metrics.json are measured agai
 
 import argparse
 import json
-import shutil
 import sys
 import time
 from dataclasses import replace
@@ -108,7 +107,7 @@ def new_version(bundle_name: str, out: str, data=None, tuning=(), exposure_margi
                      operating_point=point, supersedes=bundle.name)
     predictor.config = config
     metrics = refreshed_metrics(predictor, bundle.metrics, split_rows(bundle, data, "test"))
-    shutil.copytree(bundle.path, target, ignore=shutil.ignore_patterns("checkpoint*"))
+    bundles.copy_for_new_version(bundle, target)
     bundles.write_config(target, config)
     bundles.write_json(target / bundles.METRICS_FILE, metrics)
     return {"model": out, "supersedes": bundle.name, "threshold_before": round(bundle.config.malignancy_threshold, 6),

@@ -71,7 +71,7 @@ def candidate(bundle: Bundle, superseded_by: str = "") -> Candidate:
     config, metrics = bundle.config, bundle.metrics
     ham = metrics.get("validation", {}).get("balanced_accuracy")
     balanced, melanoma, count = tuning_figures(metrics)
-    latency = config.benchmark.latency_ms_median if config.benchmark else None
+    latency = bundle.benchmark.latency_ms_median if bundle.benchmark else None
     largest = max(path.stat().st_size for path in _model_files(bundle)) / 2 ** 20
     budget = LATENCY_BUDGET_MS["ensemble" if config.is_ensemble else "single"]
     if not config.clinical:
