@@ -1,5 +1,7 @@
 """Model cards: intended use, data, split, measured metrics, calibration, limits and citations."""
 
+from dataclasses import asdict
+
 import pandas as pd
 import streamlit as st
 
@@ -30,7 +32,7 @@ def status(bundle) -> str:
 
 
 for bundle in evaluated:
-    config, metrics, card = bundle.config, bundle.metrics, bundle.config.model_card
+    config, report, card = bundle.config, bundle.report, bundle.config.model_card
     with st.expander(f"{labels[bundle.name]} · {status(bundle)}", expanded=bundle.name == model_name()):
         st.caption(t("report_model", lang, name=bundle.name, version=bundle.release))
         if config.clinical:
@@ -58,20 +60,20 @@ for bundle in evaluated:
                 height=height, width=width, parameters=config.parameters))
         if config.framing is not None:
             st.markdown(t("framing_text", lang, target=config.framing.target, below=config.framing.apply_below))
-        st.markdown(f"**{t('test_metrics', lang, n=metrics['n'])}**")
+        test = report.test
+        st.markdown(f"**{t('test_metrics', lang, n=test.n)}**")
         st.dataframe(pd.DataFrame({t("metric", lang): [t(m, lang) for m in comparison.SUMMARY_METRICS],
-                                   t("value", lang): [formatted(metrics[m], lang, ".3f")
+                                   t("value", lang): [formatted(getattr(test, m), lang, ".3f")
                                                       for m in comparison.SUMMARY_METRICS]}),
                      hide_index=True)
-        malignant = metrics["malignant"]
-        if malignant.get("auc") is not None:
-            st.markdown(" ".join(filter(None, (t("malignant_figures", lang, **malignant),
+        if test.malignant.auc is not None:
+            st.markdown(" ".join(filter(None, (t("malignant_figures", lang, **asdict(test.malignant)),
                                                operating_point_text(config, lang)))))
-        st.markdown(t("calibration_text", lang, temperature=config.temperature,
-                      before=metrics.get("ece_before_calibration", metrics["ece"]), after=metrics["ece"]))
-        if "image_only" in metrics:
-            st.markdown(t("image_only_text", lang, value=metrics["image_only"]["balanced_accuracy"],
-                          full=metrics["balanced_accuracy"]))
+        before = test.ece if report.ece_before_calibration is None else report.ece_before_calibration
+        st.markdown(t("calibration_text", lang, temperature=config.temperature, before=before, after=test.ece))
+        if report.image_only is not None:
+            st.markdown(t("image_only_text", lang, value=report.image_only.balanced_accuracy,
+                          full=test.balanced_accuracy))
         training = config.training
         if not config.is_ensemble:  # an ensemble trains nothing itself; its members' cards say how they were
             cores, gpus = count(training.hardware.get("cpu_count", 0), "core", lang), training.hardware.get("gpus", [])
@@ -79,15 +81,15 @@ for bundle in evaluated:
                         else t("hardware_cpu", lang, cores=cores))
             st.markdown(t("training_text", lang, passes=count(training.epochs_run, "pass", lang),
                           minutes=training.wall_time_s / 60, hardware=hardware))
-        st.markdown(f"**{t('external_heading', lang)}**: {external_summary(metrics, lang)}")
-        gate = metrics.get("gate")
+        st.markdown(f"**{t('external_heading', lang)}**: {external_summary(report, lang)}")
+        gate = report.gate
         if gate:
-            inside, outside = gate["in_distribution"], gate["out_of_distribution"]
+            inside, outside = gate.in_distribution, gate.out_of_distribution
             external = inside.get("isic2017_test")
-            st.markdown(t("gate_card", lang, threshold=gate["threshold"], internal=inside["internal_test"]["flagged"],
-                          external=formatted(None if external is None else external["flagged"], lang, ".1%"),
-                          clinical=outside["A_clinical"]["flagged"], nonskin=outside["B_nonskin"]["flagged"],
-                          medical=outside["C_medical"]["flagged"]))
+            st.markdown(t("gate_card", lang, threshold=gate.threshold, internal=inside["internal_test"].flagged,
+                          external=formatted(None if external is None else external.flagged, lang, ".1%"),
+                          clinical=outside["A_clinical"].flagged, nonskin=outside["B_nonskin"].flagged,
+                          medical=outside["C_medical"].flagged))
         else:
             st.markdown(t("no_gate", lang))
         st.markdown(f"**{t('limits', lang)}**: {card.text('limits', lang)}")

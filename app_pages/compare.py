@@ -52,7 +52,7 @@ bundle = shown[names.index(chosen)]
 confusion, roc = st.columns(2)
 with confusion:
     st.markdown(f"**{t('confusion', lang)}**")
-    chart(st, comparison.confusion_figure(bundle.metrics["confusion_matrix"], lang))
+    chart(st, comparison.confusion_figure(bundle.report.confusion_matrix, lang))
 with roc:
     st.markdown(f"**{t('roc', lang)}**")
     chart(st, comparison.roc_figure(bundle, lang))

@@ -202,9 +202,9 @@ def attention_section(image, prediction) -> None:
     right.image(imaging.colour_scale(), caption=t("colour_scale", lang), width="stretch")
     measured = attention_in_lesion(name, predictor(name).release)
     if measured:
-        st.caption(t("attention_measured", lang, n=formatted(measured["n"], lang, ","),
-                     inside=formatted(measured["mass_inside_lesion"], lang, ".0%"),
-                     area=formatted(measured["lesion_area_share"], lang, ".0%")))
+        st.caption(t("attention_measured", lang, n=formatted(measured.n, lang, ","),
+                     inside=formatted(measured.mass_inside_lesion, lang, ".0%"),
+                     area=formatted(measured.lesion_area_share, lang, ".0%")))
     if st.toggle(t("heads", lang), key="show_heads"):
         heads = prediction.attention_heads
         if not heads_differ(heads):
@@ -345,7 +345,7 @@ with slot.container():
                 model_name=model_label(name, bundle_config.display_name, lang),
                 model_version=predictor(name).release,
                 validated_use=bundle_config.model_card.text("intended_use", lang),
-                external=external_summary(open_bundle(name).metrics, lang),
+                external=external_summary(open_bundle(name).report, lang),
                 language=lang, outside_use=outside_use)
         stamp = datetime.date.today().isoformat()
         st.download_button(t("pdf", lang), data=pdf["data"], mime="application/pdf", on_click=log_download,

@@ -158,7 +158,7 @@ def report(case, photo, overlay, outside_use) -> bytes:
         bundle = open_bundle(case.model_name)
         display, use = model_label(case.model_name, bundle.config.display_name, lang), bundle.config.model_card.text(
             "intended_use", lang)
-        external = external_summary(bundle.metrics, lang)
+        external = external_summary(bundle.report, lang)
     except BundleError:  # the model was removed since: the report still shows what it said
         display, use, external = case.model_name, "", t("no_external", lang)
     return pdf_report(photo, overlay, saved_prediction(case),

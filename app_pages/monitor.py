@@ -33,7 +33,7 @@ def reference(name: str, version: str):
         bundle = open_bundle(name)
     except BundleError:
         return None
-    return reference_of(bundle.metrics) if bundle.release == version else None
+    return reference_of(bundle.report) if bundle.release == version else None
 
 
 references = {key: reference(*key) for key in log.groupby(["model_name", "model_version"]).groups}

@@ -39,6 +39,7 @@ from skin_core.gate import GATE_FILE, GateSettings, InputGate
 from skin_core.layers import PREPROCESSING_MODES
 from skin_core.metadata import SEXES, SITES
 from skin_core.model import input_shape_of
+from skin_core.reports import BundleReport, read_report
 
 SCHEMA_VERSION = 2
 MODEL_FILE = "model.keras"
@@ -152,16 +153,16 @@ class OperatingPoint:
     tuning: dict | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BundleConfig:
-    """The typed content of a bundle's config.json. ``from_dict`` validates it against this code."""
+    """What every bundle's config.json holds, whatever its kind: calibration, operating point, input gate, model
+    card and how it was made. ``from_dict`` reads a config as its own kind (ModelConfig or EnsembleConfig) and
+    validates it against this code."""
 
     name: str
     version: str
-    backbone: str
     input_size: tuple
-    preprocessing: str
-    metadata: bool
+    metadata: bool  # the model reads age, sex and site (an ensemble: at least one member does)
     soft_attention: bool
     weighted_loss: bool
     age_normalisation: AgeNormalisation
@@ -170,8 +171,6 @@ class BundleConfig:
     model_card: ModelCard
     training: TrainingRecord
     parameters: int
-    class_weights: dict
-    pretrained_weights: dict
     intended_use: str = "research"
     colour_constancy: bool = False  # a Shades-of-Gray layer inside the model normalises the illuminant
     display_name: str = ""  # what a doctor reads in a model list (the folder name when empty)
@@ -180,7 +179,6 @@ class BundleConfig:
     metadata_vocabulary: dict = field(default_factory=lambda: {"sex": list(SEXES), "site": list(SITES)})
     benchmark: Benchmark | None = None  # written here before reports/benchmark.json existed; read, never written
     gate: GateSettings | None = None  # None: no input gate fitted (python -m skin_core fit-gate)
-    members: tuple = ()  # an ensemble's member bundles, by name in the same folder; the first leads
     operating_point: OperatingPoint | None = None  # None: chosen before it was recorded (see training.arguments)
     framing: Framing | None = None  # None: the model sees the whole photo (skin_core.framing)
     supersedes: str = ""  # the bundle this one replaces (a new version); the app offers only the newer
@@ -190,6 +188,9 @@ class BundleConfig:
                               "training": TrainingRecord, "low_confidence": LowConfidence,
                               "benchmark": Benchmark, "gate": GateSettings, "operating_point": OperatingPoint,
                               "framing": Framing}
+    TUPLES: ClassVar[tuple] = ("input_size", "class_codes")
+    # fields another kind has, which configs written before each kind had its own type held as placeholders
+    PLACEHOLDERS: ClassVar[frozenset] = frozenset()
 
     @property
     def clinical(self) -> bool:
@@ -197,7 +198,7 @@ class BundleConfig:
 
     @property
     def is_ensemble(self) -> bool:
-        return bool(self.members)
+        return isinstance(self, EnsembleConfig)
 
     @property
     def variant(self) -> str:
@@ -212,33 +213,37 @@ class BundleConfig:
         content = asdict(self)
         return {"schema_version": content.pop("schema_version"), **content}
 
-    @classmethod
-    def from_dict(cls, raw: dict, bundle: str) -> "BundleConfig":
-        """Read and validate; raises InvalidBundleError naming ``bundle`` and the offending field."""
+    @staticmethod
+    def from_dict(raw: dict, bundle: str) -> "BundleConfig":
+        """Read and validate as the config's own kind; raises InvalidBundleError naming ``bundle`` and the
+        offending field."""
         if not isinstance(raw, dict):
             raise InvalidBundleError(bundle, CONFIG_FILE, "expected a JSON object")
         version = raw.get("schema_version")
         if version != SCHEMA_VERSION:
             raise InvalidBundleError(bundle, "schema_version", f"is {version!r}, this code reads version "
                                      f"{SCHEMA_VERSION}; retrain the bundle with train.py")
-        values = _fields_of(cls, raw, bundle, "")
-        for name, nested in cls.NESTED.items():
+        kind = EnsembleConfig if raw.get("members") or raw.get("backbone") == ENSEMBLE else ModelConfig
+        values = _fields_of(kind, kind.readable(raw), bundle, "")
+        for name, nested in kind.NESTED.items():
             if values.get(name) is not None:
                 values[name] = nested(**_fields_of(nested, values[name], bundle, f"{name}."))
-        for name in ("input_size", "class_codes", "members"):
+        for name in kind.TUPLES:
             if isinstance(values.get(name), list):
                 values[name] = tuple(values[name])
         card = values["model_card"]
         values["model_card"] = replace(card, citations=tuple(card.citations))
-        config = cls(**values)
+        config = kind(**values)
         config.validate(bundle)
         return config
 
-    def validate(self, bundle: str) -> None:
-        def check(ok, field_name, problem):
-            if not ok:
-                raise InvalidBundleError(bundle, field_name, problem)
+    @classmethod
+    def readable(cls, raw: dict) -> dict:
+        """``raw`` as this kind reads it (an older file's placeholders left out)."""
+        return {key: value for key, value in raw.items() if key not in cls.PLACEHOLDERS}
 
+    def validate(self, bundle: str) -> None:
+        check = _checker(bundle)
         check(self.class_codes == CLASS_CODES, "class_codes",
               f"{list(self.class_codes)} differs from this code's {list(CLASS_CODES)}; the outputs would be "
               f"mislabelled")
@@ -249,16 +254,6 @@ class BundleConfig:
             input_shape_of(self.input_size)
         except (TypeError, ValueError) as error:
             check(False, "input_size", str(error))
-        if self.members or self.backbone == ENSEMBLE:
-            fewest = 1 if self.framing else 2  # one member: a trained model shown framed photos
-            check(self.backbone == ENSEMBLE and len(self.members) >= fewest and all(
-                isinstance(m, str) and m and m != bundle for m in self.members), "members",
-                f"an ensemble names at least two other bundles (one when it frames the photos), got "
-                f"{list(self.members)!r}")
-        else:
-            check(self.backbone in BACKBONES, "backbone", f"{self.backbone!r} is not a registered backbone")
-        check(self.preprocessing in PREPROCESSING_MODES, "preprocessing",
-              f"{self.preprocessing!r} is not one of {PREPROCESSING_MODES}")
         check(self.intended_use in INTENDED_USES, "intended_use",
               f"{self.intended_use!r} is not one of {INTENDED_USES}")
         check(self.intended_use != "clinical" or self.variant == "full_model", "intended_use",
@@ -269,18 +264,8 @@ class BundleConfig:
               f"must be a positive number, got {self.temperature!r}")
         check(_finite(self.malignancy_threshold) and 0 < self.malignancy_threshold < 1, "malignancy_threshold",
               f"must lie strictly between 0 and 1, got {self.malignancy_threshold!r}")
-        point = self.operating_point
-        if point is not None:
-            check(_finite(point.target_sensitivity) and 0 < point.target_sensitivity < 1,
-                  "operating_point.target_sensitivity", f"must lie strictly between 0 and 1, got "
-                  f"{point.target_sensitivity!r}")
-            check(point.confidence is None or (_finite(point.confidence) and 0 < point.confidence < 1),
-                  "operating_point.confidence", f"must be null or lie strictly between 0 and 1, got "
-                  f"{point.confidence!r}")
-            check(isinstance(point.exposure_margin, bool), "operating_point.exposure_margin", "must be true or false")
-            check(_finite(point.threshold_as_is) and self.malignancy_threshold <= point.threshold_as_is < 1,
-                  "operating_point.threshold_as_is", f"must lie between the malignancy threshold and 1 (the margin "
-                  f"only lowers it), got {point.threshold_as_is!r}")
+        if self.operating_point is not None:
+            _validate_operating_point(self.operating_point, self.malignancy_threshold, check)
         check(isinstance(self.supersedes, str) and self.supersedes != bundle, "supersedes",
               f"names the bundle this version replaces, never itself; got {self.supersedes!r}")
         for name in ("min_top_probability", "min_margin"):
@@ -290,13 +275,7 @@ class BundleConfig:
         check(_finite(age.mean) and _finite(age.std) and age.std > 0, "age_normalisation",
               f"needs a finite mean and a positive std, got {age!r}")
         if self.gate is not None:
-            for name, value in asdict(self.gate).items():
-                if name == "skin_region":
-                    check(isinstance(value, bool), "gate.skin_region", f"must be true or false, got {value!r}")
-                elif value is not None or name not in ("min_lesion_share", "min_contrast"):  # None: an older gate
-                    check(_finite(value) and value >= 0, f"gate.{name}", f"must be a number >= 0, got {value!r}")
-            check(0 < self.gate.threshold < 1, "gate.threshold",
-                  f"must lie strictly between 0 and 1, got {self.gate.threshold!r}")
+            _validate_gate(self.gate, check)
         if self.framing is not None:
             for name, value in asdict(self.framing).items():
                 check(_finite(value) and 0 < value <= 1, f"framing.{name}", f"must be a number in (0, 1], got {value!r}")
@@ -304,6 +283,85 @@ class BundleConfig:
             texts = getattr(self.model_card, section)
             check(isinstance(texts, dict) and isinstance(texts.get("en"), str) and texts["en"].strip(),
                   f"model_card.{section}", "needs at least an English text")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelConfig(BundleConfig):
+    """A trained network: its backbone, the preprocessing inside it, the class weights it was trained with and
+    the pretrained weights it started from."""
+
+    backbone: str
+    preprocessing: str
+    class_weights: dict
+    pretrained_weights: dict
+
+    PLACEHOLDERS: ClassVar[frozenset] = frozenset({"members"})  # always empty for a trained network
+
+    @property
+    def members(self) -> tuple:
+        """The other bundles this one needs: none (EnsembleConfig names its members)."""
+        return ()
+
+    def validate(self, bundle: str) -> None:
+        super().validate(bundle)
+        check = _checker(bundle)
+        check(self.backbone in BACKBONES, "backbone", f"{self.backbone!r} is not a registered backbone")
+        check(self.preprocessing in PREPROCESSING_MODES, "preprocessing",
+              f"{self.preprocessing!r} is not one of {PREPROCESSING_MODES}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnsembleConfig(BundleConfig):
+    """Other bundles (``members``, by name in the same folder; the first leads) whose calibrated probabilities
+    are averaged and calibrated again; with ``framing``, one member may be shown framed photos."""
+
+    members: tuple
+
+    TUPLES: ClassVar[tuple] = (*BundleConfig.TUPLES, "members")
+    PLACEHOLDERS: ClassVar[frozenset] = frozenset({"backbone", "preprocessing", "pretrained_weights",
+                                                   "class_weights"})
+
+    @property
+    def backbone(self) -> str:
+        """What pages show in a backbone column: an ensemble has none of its own."""
+        return ENSEMBLE
+
+    def validate(self, bundle: str) -> None:
+        super().validate(bundle)
+        fewest = 1 if self.framing else 2  # one member: a trained model shown framed photos
+        _checker(bundle)(len(self.members) >= fewest and all(isinstance(m, str) and m and m != bundle
+                                                             for m in self.members), "members",
+                         f"an ensemble names at least two other bundles (one when it frames the photos), got "
+                         f"{list(self.members)!r}")
+
+
+def _checker(bundle: str):
+    def check(ok, field_name, problem):
+        if not ok:
+            raise InvalidBundleError(bundle, field_name, problem)
+    return check
+
+
+def _validate_operating_point(point: OperatingPoint, threshold: float, check) -> None:
+    check(_finite(point.target_sensitivity) and 0 < point.target_sensitivity < 1,
+          "operating_point.target_sensitivity", f"must lie strictly between 0 and 1, got "
+          f"{point.target_sensitivity!r}")
+    check(point.confidence is None or (_finite(point.confidence) and 0 < point.confidence < 1),
+          "operating_point.confidence", f"must be null or lie strictly between 0 and 1, got "
+          f"{point.confidence!r}")
+    check(isinstance(point.exposure_margin, bool), "operating_point.exposure_margin", "must be true or false")
+    check(_finite(point.threshold_as_is) and threshold <= point.threshold_as_is < 1,
+          "operating_point.threshold_as_is", f"must lie between the malignancy threshold and 1 (the margin "
+          f"only lowers it), got {point.threshold_as_is!r}")
+
+
+def _validate_gate(gate: GateSettings, check) -> None:
+    for name, value in asdict(gate).items():
+        if name == "skin_region":
+            check(isinstance(value, bool), "gate.skin_region", f"must be true or false, got {value!r}")
+        elif value is not None or name not in ("min_lesion_share", "min_contrast"):  # None: an older gate
+            check(_finite(value) and value >= 0, f"gate.{name}", f"must be a number >= 0, got {value!r}")
+    check(0 < gate.threshold < 1, "gate.threshold", f"must lie strictly between 0 and 1, got {gate.threshold!r}")
 
 
 def _finite(value) -> bool:
@@ -339,8 +397,10 @@ class Bundle:
         """The exact version a saved case and an analysis name: the config's date and a digest of everything that
         decides an answer (the weights, the gate's statistics, every config value outside DESCRIPTIVE_FIELDS and,
         for an ensemble, its members' releases). Two bundles with one release answer every photo alike; any
-        change to an answer changes it, even one made without a new date."""
-        answers = {key: value for key, value in self.config.to_dict().items() if key not in DESCRIPTIVE_FIELDS}
+        change to an answer changes it, even one made without a new date. It is taken from config.json as
+        written, so that a later version of this code, which may read more fields, names the same release."""
+        written = read_json(self.path / CONFIG_FILE, self.name)
+        answers = {key: value for key, value in written.items() if key not in DESCRIPTIVE_FIELDS}
         digest = hashlib.sha256(json.dumps(answers, sort_keys=True).encode())
         for file_name in (MODEL_FILE, GATE_FILE):
             if (self.path / file_name).is_file():
@@ -348,6 +408,16 @@ class Bundle:
         for member in open_members(self) if self.config.is_ensemble else ():
             digest.update(member.release.encode())
         return f"{self.config.version}+{digest.hexdigest()[:12]}"
+
+    @functools.cached_property
+    def report(self) -> BundleReport | None:
+        """metrics.json and the added external reports, typed (None for a bundle not yet evaluated)."""
+        if not self.metrics:
+            return None
+        try:
+            return read_report(self.metrics)
+        except (ValueError, TypeError) as error:
+            raise InvalidBundleError(self.name, METRICS_FILE, str(error)) from None
 
     @property
     def benchmark(self) -> Benchmark | None:
@@ -556,6 +626,7 @@ def open_bundle(bundle=None, weights_dir=None) -> Bundle:
             raise InvalidBundleError(path.name, f"{REPORTS_DIR}/{report.name}", "expected a JSON object")
         metrics.setdefault("external", {})[report.name.removeprefix(prefix).removesuffix(suffix)] = content
     opened = Bundle(path, config, metrics)
+    _ = opened.report  # a report that lacks a figure makes the bundle unusable here, not on a page later
     if config.is_ensemble:
         open_members(opened)  # an ensemble with a missing or broken member is itself unusable
     return opened

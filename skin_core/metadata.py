@@ -116,6 +116,15 @@ class MetadataEncoder:
         vector[SITE_FIELD.start + SITES.index(clean_site(site))] = 1.0
         return vector
 
+    def recoded(self, metadata: np.ndarray, source: "MetadataEncoder") -> np.ndarray:
+        """Rows that ``source`` encoded, on this encoder's age scale (sex, site and an unknown age are the same in
+        every encoding): how an ensemble hands one patient's details to members trained on different ages."""
+        rows = np.array(metadata, dtype=np.float32, copy=True)
+        known = rows[:, AGE_FIELD.start + 1] == 0
+        ages = rows[known, AGE_FIELD.start] * source.age_std + source.age_mean
+        rows[known, AGE_FIELD.start] = (ages - self.age_mean) / self.age_std
+        return rows
+
     def encode_frame(self, frame) -> np.ndarray:
         """Encode a DataFrame's ``age``, ``sex``, ``localization`` columns (absent columns = unknown)."""
         column = lambda name: frame[name].tolist() if name in frame else [None] * len(frame)  # noqa: E731

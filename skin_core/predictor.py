@@ -22,7 +22,7 @@ from skin_core.bundle import Bundle, BundleConfig, open_bundle, open_members
 from skin_core.calibration import apply_temperature
 from skin_core.gate import GateDecision, InputGate
 from skin_core.classes import CLASS_CODES, MALIGNANT_CODES, malignant_scores
-from skin_core.framing import framed, placed
+from skin_core.framing import Framing, framed, placed
 from skin_core.metadata import MetadataEncoder
 from skin_core.model import COLOUR_CONSTANCY_LAYER, IMAGE_INPUT, METADATA_INPUT, explain_model
 
@@ -167,18 +167,22 @@ class ModelRunner:
         return Outputs(probabilities, features, heads)
 
 
-class Predictor:
-    """Wraps a trained model with its bundle config: input size, metadata encoding, calibration, thresholds."""
+class CalibratedModel:
+    """A trained model and what turns photos into its calibrated probabilities: input size, metadata encoding,
+    framing and temperature. A malignancy threshold is chosen from these alone; a ``Predictor`` adds the
+    threshold, the input gate and the ranking, and is built once all of them are final."""
 
-    def __init__(self, runner: ModelRunner, config: BundleConfig, name: str = "", gate: InputGate | None = None,
-                 release: str = ""):
-        self.config = config
-        self.name = name or config.name
-        self.release = release  # Bundle.release: the version a saved case names (empty before it is a bundle)
-        self.runner = runner
-        self.gate = gate
-        self.input_size = tuple(config.input_size)
-        self.encoder = MetadataEncoder(config.age_normalisation.mean, config.age_normalisation.std)
+    def __init__(self, runner: ModelRunner, input_size, encoder: MetadataEncoder, temperature: float,
+                 framing: Framing | None = None):
+        if not temperature > 0:
+            raise ValueError(f"temperature must be positive, got {temperature!r}")
+        self.runner, self.input_size, self.encoder = runner, tuple(input_size), encoder
+        self.temperature, self.framing = float(temperature), framing
+
+    @classmethod
+    def of(cls, runner: ModelRunner, config: BundleConfig) -> "CalibratedModel":
+        age = config.age_normalisation
+        return cls(runner, config.input_size, MetadataEncoder(age.mean, age.std), config.temperature, config.framing)
 
     @property
     def model(self) -> keras.Model:
@@ -188,18 +192,131 @@ class Predictor:
     def uses_metadata(self) -> bool:
         return self.runner.uses_metadata
 
-    @property
-    def threshold(self) -> float:
-        return self.config.malignancy_threshold
+    def photo_outputs(self, photo: np.ndarray, details: tuple, tta: bool = False) -> tuple[Outputs, np.ndarray]:
+        """Calibrated outputs for one decoded photo and its (age, sex, site), framed as the bundle frames photos,
+        with the photo at the input size."""
+        return self.view_outputs(framed(photo, self.framing)[0], details, tta)
+
+    def view_outputs(self, view: np.ndarray, details: tuple, tta: bool = False) -> tuple[Outputs, np.ndarray]:
+        """``photo_outputs`` for a photo already framed: what the model sees, at any size."""
+        resized = imaging.resize(view, self.input_size)[None]
+        return self.predict_arrays(resized, self.encoder.encode(*details)[None], tta=tta), resized
+
+    def frame_outputs(self, frame, images=None, ignore_metadata=False, tta=False) -> tuple[Outputs, np.ndarray]:
+        """Calibrated outputs for ``read_dataset`` rows (their metadata, or unknown with ``ignore_metadata``),
+        with the photos at the input size; ``images`` may hold them already decoded, framed and resized."""
+        if images is None:
+            images = self.load_images(frame["path"])
+        if ignore_metadata:
+            metadata = np.repeat(self.encoder.encode()[None], len(frame), axis=0)
+        else:
+            metadata = self.encoder.encode_frame(frame)
+        return self.predict_arrays(images, metadata, tta=tta), images
+
+    def load_images(self, paths, size: tuple[int, int] | None = None) -> np.ndarray:
+        """Photos decoded, framed as the bundle frames them and resized (to the input size unless ``size``)."""
+        return imaging.load_images(paths, size or self.input_size, framing=self.framing)
+
+    def predict_arrays(self, images: np.ndarray, metadata: np.ndarray, tta: bool = False,
+                       batch_size: int = 32) -> Outputs:
+        """Calibrated outputs for photos already at the input size and metadata rows from ``self.encoder``."""
+        outputs = self.runner.run(images, metadata, tta=tta, batch_size=batch_size)
+        return outputs._replace(probabilities=apply_temperature(outputs.probabilities, self.temperature)
+                                .astype(np.float32))
+
+
+class CalibratedEnsemble(CalibratedModel):
+    """The members' calibrated probabilities averaged, then calibrated again at the ensemble's own temperature
+    (Guo et al. 2017; the members' mean is over-smooth). Each member sees the photo (framed as the ensemble
+    frames photos) at its own input size with its own metadata encoding; the first member (the lead) gives the
+    features the input gate reads and the attention heads."""
+
+    def __init__(self, members: list, temperature: float, framing: Framing | None = None):
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        lead = members[0]
+        super().__init__(lead.runner, lead.input_size, lead.encoder, temperature, framing)
+        self.members = list(members)
+
+    def view_outputs(self, view, details, tta=False):
+        results = [member.view_outputs(view, details, tta) for member in self.members]
+        return self._combine([outputs for outputs, _ in results]), results[0][1]
+
+    def frame_outputs(self, frame, images=None, ignore_metadata=False, tta=False):
+        results = [member.frame_outputs(frame, images if index == 0 and images is not None
+                                        else self.load_images(frame["path"], member.input_size), ignore_metadata, tta)
+                   for index, member in enumerate(self.members)]
+        return self._combine([outputs for outputs, _ in results]), results[0][1]
+
+    def predict_arrays(self, images, metadata, tta=False, batch_size=32):
+        """Photos at the lead's input size and metadata rows from the lead's encoder, as for a single model: a
+        member with another input size gets them resized (``frame_outputs`` and ``photo_outputs`` resize from
+        the photo itself instead), and each member reads the ages on its own scale."""
+        return self._combine([member.predict_arrays(
+            images if member.input_size == self.input_size else np.stack([imaging.resize(image, member.input_size)
+                                                                          for image in images]),
+            None if metadata is None else member.encoder.recoded(metadata, self.encoder), tta, batch_size)
+            for member in self.members])
+
+    def _combine(self, outputs: list) -> Outputs:
+        mean = np.mean([o.probabilities for o in outputs], axis=0)
+        return outputs[0]._replace(probabilities=apply_temperature(mean, self.temperature).astype(np.float32))
+
+
+class Predictor:
+    """A bundle's calibrated model with its config: the threshold, the low-confidence rule and the input gate.
+    One interface for a single model and an ensemble (``calibrated`` is a CalibratedEnsemble then)."""
+
+    def __init__(self, calibrated: CalibratedModel, config: BundleConfig, name: str = "",
+                 gate: InputGate | None = None, release: str = ""):
+        for what, used, configured in (("temperature", calibrated.temperature, config.temperature),
+                                       ("input size", calibrated.input_size, tuple(config.input_size)),
+                                       ("framing", calibrated.framing, config.framing)):
+            if used != configured:
+                raise ValueError(f"the calibrated model's {what} {used!r} differs from the config's {configured!r}; "
+                                 f"build the config from the final values")
+        self.calibrated, self.config = calibrated, config
+        self.name = name or config.name
+        self.gate = gate
+        self.release = release  # Bundle.release: the version a saved case names (empty before it is a bundle)
 
     @classmethod
     def from_bundle(cls, bundle: Bundle) -> "Predictor":
+        """The bundle's Predictor. An ensemble's input gate is its own when it has one (fitted on the photos as the
+        ensemble shows them to the lead), else the lead's."""
         if bundle.config.is_ensemble:
             members = [Predictor.from_bundle(member) for member in open_members(bundle)]
-            return EnsemblePredictor(members, bundle.config, bundle.name,
-                                     bundle.load_gate(members[0].runner.feature_dimension), bundle.release)
-        runner = ModelRunner(bundle.load_model())
-        return cls(runner, bundle.config, bundle.name, bundle.load_gate(runner.feature_dimension), bundle.release)
+            calibrated = CalibratedEnsemble([member.calibrated for member in members], bundle.config.temperature,
+                                            bundle.config.framing)
+            gate = bundle.load_gate(calibrated.runner.feature_dimension) or members[0].gate
+        else:
+            calibrated = CalibratedModel.of(ModelRunner(bundle.load_model()), bundle.config)
+            gate = bundle.load_gate(calibrated.runner.feature_dimension)
+        return cls(calibrated, bundle.config, bundle.name, gate, bundle.release)
+
+    @property
+    def runner(self) -> ModelRunner:
+        return self.calibrated.runner
+
+    @property
+    def model(self) -> keras.Model:
+        return self.calibrated.model
+
+    @property
+    def uses_metadata(self) -> bool:
+        return self.calibrated.uses_metadata
+
+    @property
+    def input_size(self) -> tuple:
+        return self.calibrated.input_size
+
+    @property
+    def encoder(self) -> MetadataEncoder:
+        return self.calibrated.encoder
+
+    @property
+    def threshold(self) -> float:
+        return self.config.malignancy_threshold
 
     def predict(self, image, age=None, sex=None, site=None, tta: bool = False) -> Prediction:
         """Rank the seven diagnoses for one photo; raises InvalidImageError / InvalidMetadataError.
@@ -237,70 +354,20 @@ class Predictor:
         return self.runner.baseline_heads(colour, resized.shape[1:3], self.encoder.encode()[None], tta)
 
     def photo_outputs(self, photo: np.ndarray, details: tuple, tta: bool = False) -> tuple[Outputs, np.ndarray]:
-        """Calibrated outputs for one decoded photo and its (age, sex, site), framed as the bundle frames photos,
-        with the photo at the input size."""
-        return self.view_outputs(framed(photo, self.config.framing)[0], details, tta)
+        return self.calibrated.photo_outputs(photo, details, tta)
 
     def view_outputs(self, view: np.ndarray, details: tuple, tta: bool = False) -> tuple[Outputs, np.ndarray]:
-        """``photo_outputs`` for a photo already framed: what the model sees, at any size."""
-        resized = imaging.resize(view, self.input_size)[None]
-        return self.predict_arrays(resized, self.encoder.encode(*details)[None], tta=tta), resized
+        return self.calibrated.view_outputs(view, details, tta)
 
     def frame_outputs(self, frame, images=None, ignore_metadata=False, tta=False) -> tuple[Outputs, np.ndarray]:
-        """Calibrated outputs for ``read_dataset`` rows (their metadata, or unknown with ``ignore_metadata``),
-        with the photos at the input size; ``images`` may hold them already decoded, framed and resized."""
-        if images is None:
-            images = self.load_images(frame["path"])
-        if ignore_metadata:
-            metadata = np.repeat(self.encoder.encode()[None], len(frame), axis=0)
-        else:
-            metadata = self.encoder.encode_frame(frame)
-        return self.predict_arrays(images, metadata, tta=tta), images
+        return self.calibrated.frame_outputs(frame, images, ignore_metadata, tta)
 
     def load_images(self, paths, size: tuple[int, int] | None = None) -> np.ndarray:
-        """Photos decoded, framed as the bundle frames them and resized (to the input size unless ``size``)."""
-        return imaging.load_images(paths, size or self.input_size, framing=self.config.framing)
+        return self.calibrated.load_images(paths, size)
 
     def predict_arrays(self, images: np.ndarray, metadata: np.ndarray, tta: bool = False,
                        batch_size: int = 32) -> Outputs:
-        """The runner's outputs for resized images, with calibrated probabilities."""
-        outputs = self.runner.run(images, metadata, tta=tta, batch_size=batch_size)
-        calibrated = apply_temperature(outputs.probabilities, self.config.temperature).astype(np.float32)
-        return outputs._replace(probabilities=calibrated)
-
-
-class EnsemblePredictor(Predictor):
-    """Averages its members' calibrated probabilities and recalibrates the mean with its own temperature.
-
-    Each member sees the photo (framed as the ensemble frames photos) at its own input size with its own
-    metadata encoding; the attention map comes from the first member (the lead), and so do the input gate's
-    features and input size. The gate is the ensemble's own when it has one (fitted on the photos as the
-    ensemble shows them to the lead), else the lead's.
-    """
-
-    def __init__(self, members: list, config: BundleConfig, name: str = "", gate: InputGate | None = None,
-                 release: str = ""):
-        lead = members[0]
-        super().__init__(lead.runner, config, name, gate or lead.gate, release)
-        self.members = members
-        self.input_size, self.encoder = lead.input_size, lead.encoder
-
-    def view_outputs(self, view, details, tta=False):
-        results = [member.view_outputs(view, details, tta) for member in self.members]
-        return self._combine([outputs for outputs, _ in results]), results[0][1]
-
-    def frame_outputs(self, frame, images=None, ignore_metadata=False, tta=False):
-        results = [member.frame_outputs(frame, images if index == 0 and images is not None
-                                        else self.load_images(frame["path"], member.input_size), ignore_metadata, tta)
-                   for index, member in enumerate(self.members)]
-        return self._combine([outputs for outputs, _ in results]), results[0][1]
-
-    def predict_arrays(self, images, metadata, tta=False, batch_size=32):
-        raise TypeError("An ensemble's members take photos at their own input sizes; use frame_outputs or predict.")
-
-    def _combine(self, outputs: list) -> Outputs:
-        mean = np.mean([o.probabilities for o in outputs], axis=0)
-        return outputs[0]._replace(probabilities=apply_temperature(mean, self.config.temperature).astype(np.float32))
+        return self.calibrated.predict_arrays(images, metadata, tta, batch_size)
 
 
 def _flip(batch, horizontal, vertical):

@@ -568,7 +568,7 @@ def test_the_drift_monitor_marks_the_month_that_drifted_in_both_languages(clinic
     from skin_core.cases.schema import Analysis
 
     default = bundles.open_bundle(bundles.default_bundle_name(REPO / "weights"))
-    reference, rng = reference_of(default.metrics), np.random.default_rng(0)
+    reference, rng = reference_of(default.report), np.random.default_rng(0)
     rows = []
     for month, refused in (("2026-10", 0.0), ("2026-11", 0.3)):  # November: a third of the photos refused
         for i in range(80):

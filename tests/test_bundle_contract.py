@@ -122,3 +122,16 @@ def test_weights_are_recognised_by_their_registry_entry_not_their_file_name(tmp_
         get_backbone("DenseNet201").resolve_weights("shared")
     with pytest.raises(FileNotFoundError, match="not found"):
         spec.resolve_weights(str(tmp_path / "absent.h5"))
+
+
+def test_a_report_that_lacks_a_figure_makes_the_bundle_unusable_when_opened_not_on_a_page(tmp_path):
+    folder = copy_bundle(tmp_path, "no-figure")
+    metrics = json.loads((folder / bundles.METRICS_FILE).read_text(encoding="utf-8"))
+    del metrics["external"]["isic2017_test"]["balanced_accuracy"]
+    (folder / bundles.METRICS_FILE).write_text(json.dumps(metrics), encoding="utf-8")
+    with pytest.raises(InvalidBundleError, match="no-figure.*external.isic2017_test.balanced_accuracy is missing"):
+        bundles.open_bundle(folder)
+    assert set(bundles.scan(tmp_path)[1]) == {"no-figure"}
+    report = bundles.open_bundle(REFERENCE).report  # read by field, the same figures as the JSON
+    assert report.test.balanced_accuracy == json.loads((REFERENCE / bundles.METRICS_FILE).read_text())["balanced_accuracy"]
+    assert report.test.per_class["mel"].support > 0 and report.external["isic2017_test"].n == 600

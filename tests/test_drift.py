@@ -10,6 +10,7 @@ import pytest
 
 from skin_core import paths
 from skin_core.cases.drift import MIN_ANALYSES, Reference, monthly, reference_of
+from skin_core.reports import read_report
 from skin_core.cases.store import DRIFT_COLUMNS
 from skin_core.classes import CLASS_CODES
 
@@ -59,7 +60,7 @@ def test_without_the_model_s_report_only_confidence_is_judged():
 def test_the_reference_is_the_model_s_own_test_report():
     metrics = json.loads((paths.REPO_DIR / "weights" / "efficientnetlite2-224-isic2017-v3" / "metrics.json")
                          .read_text(encoding="utf-8"))
-    reference = reference_of(metrics)
+    reference = reference_of(read_report(metrics))  # the typed report; the figures below read the JSON itself
     matrix = np.array(metrics["confusion_matrix"])
     assert reference.refused_share == metrics["gate"]["in_distribution"]["internal_test"]["flagged"]
     assert reference.top_mix["nv"] == pytest.approx(matrix[:, CLASS_CODES.index("nv")].sum() / matrix.sum())

@@ -11,7 +11,7 @@ from skin_core import bundle as bundles
 from skin_core.calibration import apply_temperature
 from skin_core.classes import CLASS_CODES
 from skin_core.research.ensemble import build_ensemble
-from skin_core.predictor import EnsemblePredictor, Predictor
+from skin_core.predictor import CalibratedEnsemble, Predictor
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_ensemble_bundle_describes_itself_and_is_listed_like_any_bundle(ensemble
 
 def test_ensemble_prediction_is_the_recalibrated_mean_of_its_members(ensemble, members_dir, tiny_dataset):
     predictor = Predictor.from_bundle(bundles.open_bundle(ensemble))
-    assert isinstance(predictor, EnsemblePredictor)
+    assert isinstance(predictor.calibrated, CalibratedEnsemble)
     photo = next((tiny_dataset / "images").glob("*.jpg"))
     members = [Predictor.from_bundle(bundles.open_bundle(name, members_dir)) for name in ("first", "second")]
     mean = np.mean([[m.predict(photo, age=40, sex="male", site="back").probabilities[c] for c in
@@ -87,3 +87,34 @@ def test_the_exposure_margin_only_ever_lowers_the_threshold(ensemble, members_di
     assert (with_margin.operating_point.exposure_margin, without.operating_point.exposure_margin) == (True, False)
     assert with_margin.operating_point.threshold_as_is == pytest.approx(without.malignancy_threshold)
     assert without.operating_point.threshold_as_is == without.malignancy_threshold
+
+
+def test_an_ensemble_answers_arrays_as_a_single_model_does(ensemble, tiny_dataset):
+    """predict_arrays takes photos at the lead's size and the lead's metadata rows; each member reads the ages on
+    its own scale. Reference: each member's own frame_outputs (encoding the rows itself), averaged, recalibrated."""
+    from skin_core.metadata import MetadataEncoder
+    from skin_core.predictor import CalibratedModel
+    from skin_core.research.data import read_dataset
+
+    predictor = Predictor.from_bundle(bundles.open_bundle(ensemble))
+    frame = read_dataset(tiny_dataset).head(6).assign(age=[35, 80, None, 50, 5, 65])
+    expected, images = predictor.frame_outputs(frame)
+    metadata = predictor.encoder.encode_frame(frame)
+    np.testing.assert_allclose(predictor.predict_arrays(images, metadata).probabilities, expected.probabilities,
+                               atol=1e-5)
+
+    lead = predictor.calibrated.members[0]
+    older = CalibratedModel(lead.runner, lead.input_size, MetadataEncoder(lead.encoder.age_mean + 12,
+                                                                          lead.encoder.age_std * 1.5), lead.temperature)
+    mixed = CalibratedEnsemble([lead, older], predictor.calibrated.temperature)
+    reference = np.mean([member.frame_outputs(frame, images)[0].probabilities for member in (lead, older)], axis=0)
+    np.testing.assert_allclose(mixed.predict_arrays(images, metadata).probabilities,
+                               apply_temperature(reference, mixed.temperature), atol=1e-5)
+
+
+def test_a_predictor_is_built_from_final_values_only(ensemble):
+    from dataclasses import replace
+
+    predictor = Predictor.from_bundle(bundles.open_bundle(ensemble))
+    with pytest.raises(ValueError, match="temperature"):
+        Predictor(predictor.calibrated, replace(predictor.config, temperature=predictor.config.temperature * 2))

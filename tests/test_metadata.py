@@ -68,3 +68,10 @@ def test_a_huge_value_is_not_echoed_back_whole():
         with pytest.raises(meta.InvalidMetadataError) as caught:
             clean(huge)
         assert len(str(caught.value)) < 400
+
+
+def test_details_encoded_on_one_age_scale_read_the_same_on_another():
+    source, target = meta.MetadataEncoder(52.0, 16.0), meta.MetadataEncoder(40.0, 20.0)
+    rows = [(70, "male", "back"), (None, "female", "face"), (0, None, None), (85, "male", None)]
+    recoded = target.recoded(np.stack([source.encode(*row) for row in rows]), source)
+    np.testing.assert_allclose(recoded, np.stack([target.encode(*row) for row in rows]), atol=1e-5)

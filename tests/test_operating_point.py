@@ -22,7 +22,8 @@ def bundle_with_external(tiny_bundle, tiny_dataset, tmp_path):
     folder = tmp_path / "weights" / "tiny"
     shutil.copytree(tiny_bundle, folder)
     metrics = json.loads((folder / bundles.METRICS_FILE).read_text())
-    external = {"data": str(tiny_dataset), "n": 42, "balanced_accuracy": 0.123,
+    external = {**{key: metrics[key] for key in ("accuracy", "macro_auc", "macro_f1", "per_class", "ece")},
+                "data": str(tiny_dataset), "n": 42, "balanced_accuracy": 0.123,
                 "malignant": {"threshold": 0.5, "auc": 0.5, "sensitivity": 0.0, "specificity": 1.0}}
     bundles.write_json(folder / bundles.METRICS_FILE, {**metrics, "external": {"other_clinic": external}})
     return folder

@@ -150,26 +150,29 @@ def test_an_unconfirmed_case_says_so_and_a_fresh_report_has_no_case_lines():
 
 def test_data_sets_are_named_in_words():
     """The report's line on photos from other clinics names the set as a doctor reads it, not by its folder."""
-    measured = [b for b in bundles.scan()[0] if b.metrics.get("external")]
+    measured = [b for b in bundles.scan()[0] if b.report and b.report.external]
     assert measured
     for language in ("en", "vi"):
         for bundle in measured:
-            summary = external_summary(bundle.metrics, language)
+            summary = external_summary(bundle.report, language)
             assert "ISIC 2017" in summary and "isic2017" not in summary, (bundle.path.name, summary)
         assert "isic2017" not in " ".join(pages(report(language, external=summary)))
 
 
 def test_the_untuned_claim_is_made_only_for_a_set_that_chose_nothing():
     """'Never used for training or tuning' must not describe a tuning set, whatever order metrics.json keeps."""
+    from dataclasses import replace
+
+    default = bundles.open_bundle().report
+
     def measured(balanced_accuracy):
-        return {"n": 100, "balanced_accuracy": balanced_accuracy, "per_class": {"mel": {"recall": 0.5}},
-                "malignant": {"sensitivity": 0.9, "specificity": 0.4}}
-    tuning_first = {"balanced_accuracy": 0.7, "external": {"isic2017_val": measured(0.11), "ph2": measured(0.22),
-                                                            "isic2017_test": measured(0.33)}}
+        return replace(default.test, balanced_accuracy=balanced_accuracy)
+    tuning_first = replace(default, external={"isic2017_val": measured(0.11), "ph2": measured(0.22),
+                                              "isic2017_test": measured(0.33)})
     summary = external_summary(tuning_first)
     assert "0.33" in summary and "0.11" not in summary and "0.22" not in summary
-    tuning_only = {"balanced_accuracy": 0.7, "external": {"isic2017_val": measured(0.11)}}
-    assert external_summary(tuning_only) == external_summary({"balanced_accuracy": 0.7})
+    tuning_only = replace(default, external={"isic2017_val": measured(0.11)})
+    assert external_summary(tuning_only) == external_summary(replace(default, external={}))
 
 
 def test_the_history_page_reissues_a_case_with_what_the_case_holds(tmp_path, monkeypatch):

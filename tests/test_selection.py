@@ -8,22 +8,28 @@ import pytest
 
 from skin_core import bundle as bundles
 from skin_core import paths
+from skin_core.classes import CLASS_CODES
+from skin_core.reports import read_set_report
 from skin_core.research.selection import (LATENCY_BUDGET_MS, TIE_MARGIN, Candidate, candidate, choose, main, ranking,
                                  tuning_figures)
 
 
 def tuning_report(balanced_accuracy: float, melanomas: int, found: int) -> dict:
-    return {"balanced_accuracy": balanced_accuracy,
-            "per_class": {"mel": {"support": melanomas, "recall": found / melanomas if melanomas else None}}}
+    """An external report as evaluate writes it; only balanced accuracy and melanomas matter to the rule."""
+    figures = {"precision": 0.5, "recall": 0.5, "f1": 0.5, "specificity": 0.5, "auc": 0.5, "support": 10}
+    per_class = {code: dict(figures) for code in CLASS_CODES}
+    per_class["mel"] = {**figures, "support": melanomas, "recall": found / melanomas if melanomas else None}
+    return {"n": 100, "accuracy": 0.5, "balanced_accuracy": balanced_accuracy, "macro_auc": 0.5, "macro_f1": 0.5,
+            "per_class": per_class, "malignant": {"auc": 0.5, "sensitivity": 0.9, "specificity": 0.5}, "ece": 0.05}
 
 
 def test_tuning_figures_average_the_sets_and_pool_the_melanomas():
-    metrics = {"external": {"isic2017_val": tuning_report(0.70, 30, 18), "ph2": tuning_report(0.60, 40, 28),
-                            "isic2017_test": tuning_report(0.99, 117, 117)}}
-    balanced, recall, count = tuning_figures(metrics)
+    external = {"isic2017_val": tuning_report(0.70, 30, 18), "ph2": tuning_report(0.60, 40, 28),
+                "isic2017_test": tuning_report(0.99, 117, 117)}
+    balanced, recall, count = tuning_figures({name: read_set_report(raw) for name, raw in external.items()})
     assert balanced == pytest.approx(0.65)  # isic2017_test, report only, plays no part
     assert (recall, count) == (pytest.approx(46 / 70), 70)
-    assert tuning_figures({"external": {"ph2": tuning_report(0.6, 40, 28)}}) == (None, None, 0)
+    assert tuning_figures({"ph2": read_set_report(tuning_report(0.6, 40, 28))}) == (None, None, 0)
 
 
 def figures(name, score, latency, excluded="") -> Candidate:
@@ -61,7 +67,7 @@ BENCHMARK = bundles.Benchmark(1, 1.0, 1.0, 20.0, 25.0, 15.0, 50.0, 5, {"cpu_coun
 def test_a_bundle_is_scored_on_validation_and_tuning_sets_and_excluded_when_over_budget(measured_bundle):
     opened = bundles.open_bundle(measured_bundle)
     scored = candidate(opened)
-    ham = opened.metrics["validation"]["balanced_accuracy"]
+    ham = opened.report.validation.balanced_accuracy
     assert scored.excluded == "" and scored.score == pytest.approx((ham + 0.55 + 45 / 70) / 3, abs=1e-4)
     bundles.write_report(opened, bundles.BENCHMARK_REPORT,
                          asdict(replace(BENCHMARK, latency_ms_median=LATENCY_BUDGET_MS["single"] + 1)))

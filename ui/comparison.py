@@ -45,12 +45,8 @@ def model_labels(evaluated, language="en") -> dict:
 
 def external_sets(evaluated) -> list:
     """The external sets any of these bundles was measured on: tuning sets, then report-only, then others."""
-    measured = {name for b in evaluated for name in b.metrics.get("external", {})}
+    measured = {name for b in evaluated for name in b.report.external}
     return [name for name in EXTERNAL_ROLES if name in measured] + sorted(measured - set(EXTERNAL_ROLES))
-
-
-def _mel_recall(report: dict):
-    return report.get("per_class", {}).get("mel", {}).get("recall")
 
 
 def summary_frame(evaluated, labels: dict) -> pd.DataFrame:
@@ -59,24 +55,23 @@ def summary_frame(evaluated, labels: dict) -> pd.DataFrame:
     sets = external_sets(evaluated)
     rows = []
     for b in evaluated:
-        bench = b.benchmark
-        attention = b.metrics.get("attention_in_lesion", {})
-        external = b.metrics.get("external", {})
+        bench, report = b.benchmark, b.report
+        test, attention, external = report.test, report.attention_in_lesion, report.external
         rows.append({
             "model": labels[b.name], "backbone": b.config.backbone, "variant": b.config.variant,
             "intended_use": b.config.intended_use,
-            "validation_balanced_accuracy": b.metrics.get("validation", {}).get("balanced_accuracy"),
-            **{m: b.metrics.get(m) for m in SUMMARY_METRICS}, "mel_recall": _mel_recall(b.metrics),
+            "validation_balanced_accuracy": report.validation and report.validation.balanced_accuracy,
+            **{m: getattr(test, m) for m in SUMMARY_METRICS}, "mel_recall": test.melanoma_recall,
             **{column: value for name in sets for column, value in (
-                (f"{name}_balanced_accuracy", external.get(name, {}).get("balanced_accuracy")),
-                (f"{name}_mel_recall", _mel_recall(external.get(name, {}))))},
-            "ece": b.metrics.get("ece"), "ece_before_calibration": b.metrics.get("ece_before_calibration"),
-            "malignant_sensitivity": b.metrics.get("malignant", {}).get("sensitivity"),
-            "malignant_specificity": b.metrics.get("malignant", {}).get("specificity"),
-            "attention_mass_inside": attention.get("mass_inside_lesion"),
-            "lesion_area_share": attention.get("lesion_area_share"),
+                (f"{name}_balanced_accuracy", external[name].balanced_accuracy if name in external else None),
+                (f"{name}_mel_recall", external[name].melanoma_recall if name in external else None))},
+            "ece": test.ece, "ece_before_calibration": report.ece_before_calibration,
+            "malignant_sensitivity": test.malignant.sensitivity,
+            "malignant_specificity": test.malignant.specificity,
+            "attention_mass_inside": attention and attention.mass_inside_lesion,
+            "lesion_area_share": attention and attention.lesion_area_share,
             "parameters": b.config.parameters, "latency_ms": None if bench is None else bench.latency_ms_median,
-            "bundle_mb": None if bench is None else bench.bundle_mb, "test_images": b.metrics.get("n"),
+            "bundle_mb": None if bench is None else bench.bundle_mb, "test_images": test.n,
         })
     return pd.DataFrame(rows)
 
@@ -143,16 +138,15 @@ def gate_frame(evaluated, labels: dict, language="en") -> pd.DataFrame:
     against the internal test split."""
     rows = []
     for b in evaluated:
-        gate = b.metrics.get("gate")
+        gate = b.report.gate
         if not gate:
             continue
-        measured = {name: report["gate"] for name, report in (b.metrics.get("external") or {}).items()
-                    if "gate" in report}
-        sets = {**measured, **gate["in_distribution"], **gate["out_of_distribution"]}
+        measured = {name: report.gate for name, report in b.report.external.items() if report.gate is not None}
+        sets = {**measured, **gate.in_distribution, **gate.out_of_distribution}
         rows.append({t("model", language): labels[b.name],
                      **{external_heading(name, "flagged", language) if name in EXTERNAL_ROLES else t(name, language):
-                        sets[name]["flagged"] if name in sets else None for name in GATE_SETS},
-                     "AUROC (min)": min(v["auroc"] for v in gate["out_of_distribution"].values())})
+                        sets[name].flagged if name in sets else None for name in GATE_SETS},
+                     "AUROC (min)": min(v.auroc for v in gate.out_of_distribution.values())})
     return pd.DataFrame(rows)
 
 
@@ -186,7 +180,7 @@ def summary_figure(frame: pd.DataFrame, language="en") -> go.Figure:
 
 def per_class_figure(evaluated, labels: dict, metric="recall", language="en") -> go.Figure:
     """One row per bundle, every row named (plotly would otherwise skip names when rows are crowded)."""
-    values = [[b.metrics["per_class"][c][metric] for c in CLASS_CODES] for b in evaluated]
+    values = [[getattr(b.report.test.per_class[c], metric) for c in CLASS_CODES] for b in evaluated]
     rows = [labels[b.name] for b in evaluated]
     figure = px.imshow(values, x=list(CLASS_CODES), zmin=0, zmax=1, color_continuous_scale="Viridis",
                        text_auto=".2f", aspect="auto", labels={"color": t(metric, language)})
@@ -218,8 +212,8 @@ def confusion_figure(matrix, language="en") -> go.Figure:
 
 def roc_figure(bundle, language="en") -> go.Figure:
     figure = go.Figure()
-    for code, curve in bundle.metrics.get("roc", {}).items():
-        auc = bundle.metrics["per_class"][code]["auc"]
+    for code, curve in bundle.report.roc.items():
+        auc = bundle.report.test.per_class[code].auc
         figure.add_trace(go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines",
                                     name=wrapped(f"{diagnosis_name(code, language)} (AUC {auc:.3f})")))
     figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"},

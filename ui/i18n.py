@@ -967,19 +967,19 @@ def short_diagnosis_name(code: str, language: str = "en") -> str:
     return diagnosis_name(code, language).split(" (")[0]
 
 
-def external_summary(metrics: dict, language: str = "en") -> str:
+def external_summary(report, language: str = "en") -> str:
     """How the model did on photos from other clinics that chose nothing (a report-only set, else one whose role
-    is not recorded), in words. Tuning sets are left out: the text says the photos were never used for tuning."""
-    external = metrics.get("external") or {}
-    untuned = [name for name in external if EXTERNAL_ROLES.get(name) != "tuning"]
+    is not recorded), in words, from its BundleReport. Tuning sets are left out: the text says the photos were
+    never used for tuning."""
+    untuned = [name for name in report.external if EXTERNAL_ROLES.get(name) != "tuning"]
     if not untuned:
         return t("no_external", language)
     name = min(untuned, key=lambda name: EXTERNAL_ROLES.get(name) != "report_only")  # report-only first
-    report = external[name]
-    return t("external_results", language, name=data_set_name(name, language), n=report["n"],
-             balanced_accuracy=report["balanced_accuracy"], internal=metrics["balanced_accuracy"],
-             mel_recall=report["per_class"]["mel"]["recall"], threshold=report["malignant"].get("threshold"),
-             sensitivity=report["malignant"]["sensitivity"], specificity=report["malignant"]["specificity"])
+    other = report.external[name]
+    return t("external_results", language, name=data_set_name(name, language), n=other.n,
+             balanced_accuracy=other.balanced_accuracy, internal=report.test.balanced_accuracy,
+             mel_recall=other.melanoma_recall, threshold=other.malignant.threshold,
+             sensitivity=other.malignant.sensitivity, specificity=other.malignant.specificity)
 
 
 def data_set_name(name: str, language: str = "en") -> str:

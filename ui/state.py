@@ -11,6 +11,7 @@ import streamlit as st
 from skin_core import bundle as bundles
 from skin_core import imaging
 from skin_core.predictor import Predictor
+from skin_core.reports import AttentionFigures
 
 
 def bundle_catalogue() -> tuple[dict[str, str], str | None, dict[str, str]]:
@@ -59,11 +60,11 @@ def predictor(name: str) -> Predictor:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def attention_in_lesion(name: str, version: str) -> dict | None:
+def attention_in_lesion(name: str, version: str) -> AttentionFigures | None:
     """The bundle's measured attention inside the dermatologists' lesion masks (its metrics.json), read once
     per model version: a slider step redraws the overlay without reading the report again."""
     try:
-        return bundles.open_bundle(name).metrics.get("attention_in_lesion")
+        return bundles.open_bundle(name).report.attention_in_lesion
     except bundles.BundleError:
         return None
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from skin_core.classes import CLASS_CODES, MALIGNANT_CODES
+from skin_core.reports import BundleReport
 
 MIN_ANALYSES = 30
 REFUSAL_FACTOR, REFUSAL_MARGIN = 2.0, 0.05  # refusals at least doubled and 5 points above the model's own rate
@@ -47,18 +48,16 @@ class Month:
     flags: tuple  # FLAGS raised this month
 
 
-def reference_of(metrics: dict) -> Reference:
-    """The Reference in a bundle's metrics.json (its test report)."""
-    matrix = np.asarray(metrics["confusion_matrix"], dtype=np.float64)
+def reference_of(report: BundleReport) -> Reference:
+    """The Reference in a bundle's report (its test split)."""
+    matrix = np.asarray(report.confusion_matrix, dtype=np.float64)
     n = matrix.sum()
     malignant_rows = [CLASS_CODES.index(code) for code in MALIGNANT_CODES]
     prevalence = matrix[malignant_rows].sum() / n
-    figures = metrics["malignant"]
-    gate = metrics.get("gate")
-    return Reference(refused_share=gate["in_distribution"]["internal_test"]["flagged"] if gate else None,
+    figures = report.test.malignant
+    return Reference(refused_share=report.gate.in_distribution["internal_test"].flagged if report.gate else None,
                      top_mix=dict(zip(CLASS_CODES, (matrix.sum(axis=0) / n).tolist())),
-                     alert_rate=float(figures["sensitivity"] * prevalence
-                                      + (1 - figures["specificity"]) * (1 - prevalence)))
+                     alert_rate=float(figures.sensitivity * prevalence + (1 - figures.specificity) * (1 - prevalence)))
 
 
 def monthly(log: pd.DataFrame, references: dict) -> list[Month]:

@@ -54,7 +54,7 @@ def benchmark(bundle: bundles.Bundle, runs: int = 50, warmup: int = 5, batch: in
     latency = _timed(predict, runs)
 
     keras_latency, batch_seconds = 0.0, 0.0
-    for member in getattr(predictor, "members", [predictor]):  # an ensemble runs each of its members in turn
+    for member in getattr(predictor.calibrated, "members", [predictor.calibrated]):  # an ensemble runs each of its members in turn
         resized = imaging.resize(imaging.load_rgb(jpeg), member.input_size)[None].astype(np.float32)
         inputs = {IMAGE_INPUT: resized}
         if member.uses_metadata:
@@ -69,7 +69,7 @@ def benchmark(bundle: bundles.Bundle, runs: int = 50, warmup: int = 5, batch: in
         member.predict_arrays(images, metadata)
         batch_seconds += time.perf_counter() - started
 
-    members = getattr(predictor, "members", [predictor])
+    members = getattr(predictor.calibrated, "members", [predictor.calibrated])
     folders = {b.path for b in [bundle, *_model_bundles(bundle)]}
     size = sum(f.stat().st_size for folder in folders for f in folder.iterdir() if f.is_file())
     return Benchmark(

@@ -29,13 +29,13 @@ import pandas as pd
 from skin_core import bundle as bundles
 from skin_core import paths
 from skin_core.research import hardware
-from skin_core.bundle import ENSEMBLE, BundleConfig, TrainingRecord
+from skin_core.bundle import EnsembleConfig, TrainingRecord
 from skin_core.calibration import apply_temperature, fit_temperature
 from skin_core.research.data import SPLITS, labels_of, read_dataset
 from skin_core.research.evaluate import add_validation, evaluate, frame_report, image_only_summary
 from skin_core.framing import Framing
 from skin_core.research.model_card import ham10000_card
-from skin_core.predictor import EnsemblePredictor, Predictor
+from skin_core.predictor import CalibratedEnsemble, Predictor
 from skin_core.research.robustness import choose_operating_point
 
 
@@ -65,29 +65,30 @@ def build_ensemble(member_names: list, name: str, display_name: str = "", data=N
     frame = read_dataset(data).merge(shared_split(members), on="image_id", how="inner")
     parts = {part: frame[frame["split"] == part].reset_index(drop=True) for part in SPLITS}
     lead = members[0].config
-    config = BundleConfig(
-        name=name, version=time.strftime("%Y-%m-%d"), backbone=ENSEMBLE, input_size=lead.input_size,
-        preprocessing="none", metadata=any(m.config.metadata for m in members), soft_attention=lead.soft_attention,
+    member_predictors = [Predictor.from_bundle(m) for m in members]
+    member_models = [predictor.calibrated for predictor in member_predictors]
+    averaged = CalibratedEnsemble(member_models, 1.0, framing)  # the members' mean as it is: temperature 1
+    outputs = {part: averaged.frame_outputs(parts[part])[0] for part in ("val", "test")}
+    raw = {part: outputs[part].probabilities for part in outputs}
+    labels = {part: labels_of(parts[part]) for part in ("val", "test")}
+    temperature = fit_temperature(raw["val"], labels["val"])
+    calibrated = CalibratedEnsemble(member_models, temperature, framing)
+    threshold, point = choose_operating_point(calibrated, parts["val"], apply_temperature(raw["val"], temperature),
+                                              target_sensitivity, confidence, exposure_margin)
+    config = EnsembleConfig(
+        name=name, version=time.strftime("%Y-%m-%d"), input_size=lead.input_size,
+        metadata=any(m.config.metadata for m in members), soft_attention=lead.soft_attention,
         weighted_loss=all(m.config.weighted_loss for m in members),
         colour_constancy=any(m.config.colour_constancy for m in members), age_normalisation=lead.age_normalisation,
-        temperature=1.0, malignancy_threshold=0.5, model_card=ham10000_card(),
+        temperature=temperature, malignancy_threshold=threshold, operating_point=point, model_card=ham10000_card(),
         intended_use="clinical" if all(m.config.clinical for m in members) else "research",
         display_name=display_name or " + ".join(m.config.display_name or m.name for m in members),
         training=TrainingRecord(arguments={"members": list(member_names), "target_sensitivity": target_sensitivity,
                                            "sensitivity_confidence": confidence,
                                            "exposure_margin": exposure_margin, "framing": framing is not None},
                                 epochs_run=0, wall_time_s=0.0, total_wall_time_s=0.0, hardware=hardware.describe()),
-        parameters=sum(m.config.parameters for m in members), class_weights=lead.class_weights,
-        pretrained_weights={"tag": "members"}, members=tuple(member_names), framing=framing)
-    predictor = EnsemblePredictor([Predictor.from_bundle(m) for m in members], config, name)
-    outputs = {part: predictor.frame_outputs(parts[part])[0] for part in ("val", "test")}  # temperature 1
-    raw = {part: outputs[part].probabilities for part in outputs}
-    labels = {part: labels_of(parts[part]) for part in ("val", "test")}
-    temperature = fit_temperature(raw["val"], labels["val"])
-    predictor.config = replace(config, temperature=temperature)
-    threshold, point = choose_operating_point(predictor, parts["val"], apply_temperature(raw["val"], temperature),
-                                              target_sensitivity, confidence, exposure_margin)
-    predictor.config = config = replace(predictor.config, malignancy_threshold=threshold, operating_point=point)
+        parameters=sum(m.config.parameters for m in members), members=tuple(member_names), framing=framing)
+    predictor = Predictor(calibrated, config, name, member_predictors[0].gate)  # the lead's gate until it has one
     masks = data / "masks"
     report = frame_report(parts["test"], apply_temperature(raw["test"], temperature), threshold,
                           outputs["test"].heads, masks if masks.is_dir() else None)

@@ -37,17 +37,18 @@ def table(weights_dir=None) -> str:
     order = {name: index for index, name in enumerate(catalogue.released)} if catalogue else {}
     rows = [HEADER, "|" + "---|" * HEADER.count(" | ") + "---|"]
     for b in sorted(usable, key=lambda b: (order.get(b.name, len(order)), b.name)):
-        metrics, config = b.metrics, b.config
-        external = metrics.get("external", {})
-        gate = (metrics.get("gate") or {}).get("in_distribution", {}).get("isic2017_test")
-        figures = [metrics.get("validation", {}).get("balanced_accuracy"), metrics.get("balanced_accuracy"),
-                   *(external.get(name, {}).get("balanced_accuracy") for name in EXTERNAL_ROLES)]
+        report, config = b.report, b.config
+        external = report.external if report else {}
+        gate = report.gate.in_distribution.get("isic2017_test") if report and report.gate else None
+        figures = [report.validation.balanced_accuracy if report and report.validation else None,
+                   report.test.balanced_accuracy if report else None,
+                   *(external[name].balanced_accuracy if name in external else None for name in EXTERNAL_ROLES)]
         members = f" ({' + '.join(config.members)})" if config.members else ""
         latency = b.benchmark.latency_ms_median if b.benchmark else None
         rows.append(" | ".join([f"| {b.name}", status(b, catalogue, replaced), config.backbone + members,
                                 "×".join(map(str, config.input_size)),
                                 *("—" if f is None else f"{f:.3f}" for f in figures),
-                                "—" if gate is None else f"{gate['flagged']:.1%}",
+                                "—" if gate is None else f"{gate.flagged:.1%}",
                                 "—" if latency is None else f"{latency:.1f}"]) + " |")
     rows += [f"| {name} | unusable: {error} |" + " |" * (HEADER.count(" | ") - 1) for name, error in broken.items()]
     return ("# Models\n\nWritten by `python -m skin_core models-table` from each bundle's config.json and "

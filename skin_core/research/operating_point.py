@@ -105,8 +105,8 @@ def new_version(bundle_name: str, out: str, data=None, tuning=(), exposure_margi
         point = replace(point, tuning=tuning_record(tuning, threshold, alone, pooled, labels, confidence))
     config = replace(bundle.config, name=out, version=time.strftime("%Y-%m-%d"), malignancy_threshold=threshold,
                      operating_point=point, supersedes=bundle.name)
-    predictor.config = config
-    metrics = refreshed_metrics(predictor, bundle.metrics, split_rows(bundle, data, "test"))
+    released = Predictor(predictor.calibrated, config, out, predictor.gate)
+    metrics = refreshed_metrics(released, bundle.metrics, split_rows(bundle, data, "test"))
     bundles.copy_for_new_version(bundle, target)
     bundles.write_config(target, config)
     bundles.write_json(target / bundles.METRICS_FILE, metrics)

@@ -47,17 +47,16 @@ class Candidate:
     excluded: str = ""
 
 
-def tuning_figures(metrics: dict) -> tuple[float | None, float | None, int]:
+def tuning_figures(external: dict) -> tuple[float | None, float | None, int]:
     """Mean balanced accuracy over the tuning sets, pooled melanoma recall and the melanoma count, or
-    (None, None, 0) unless every tuning set was measured."""
-    external = metrics.get("external", {})
+    (None, None, 0) unless every tuning set was measured; ``external``: set name -> SetReport."""
     if any(name not in external for name in TUNING_SETS):
         return None, None, 0
     reports = [external[name] for name in TUNING_SETS]
-    balanced = sum(report["balanced_accuracy"] for report in reports) / len(reports)
-    melanomas = [report["per_class"]["mel"] for report in reports]
-    count = sum(row["support"] for row in melanomas)
-    found = sum(row["recall"] * row["support"] for row in melanomas if row["support"])
+    balanced = sum(report.balanced_accuracy for report in reports) / len(reports)
+    melanomas = [report.per_class["mel"] for report in reports]
+    count = sum(row.support for row in melanomas)
+    found = sum(row.recall * row.support for row in melanomas if row.support)
     return balanced, (found / count if count else None), count
 
 
@@ -68,9 +67,9 @@ def _model_files(bundle: Bundle) -> list[Path]:
 
 def candidate(bundle: Bundle, superseded_by: str = "") -> Candidate:
     """``bundle`` measured against the rule (``superseded_by``: the newer version that replaces it)."""
-    config, metrics = bundle.config, bundle.metrics
-    ham = metrics.get("validation", {}).get("balanced_accuracy")
-    balanced, melanoma, count = tuning_figures(metrics)
+    config, report = bundle.config, bundle.report
+    ham = report.validation.balanced_accuracy if report and report.validation else None
+    balanced, melanoma, count = tuning_figures(report.external if report else {})
     latency = bundle.benchmark.latency_ms_median if bundle.benchmark else None
     largest = max(path.stat().st_size for path in _model_files(bundle)) / 2 ** 20
     budget = LATENCY_BUDGET_MS["ensemble" if config.is_ensemble else "single"]

@@ -25,7 +25,7 @@ from skin_core import paths
 from skin_core.research import hardware
 from skin_core.research.augmentation import LesionAugmentation, training_model
 from skin_core.backbones import BackboneSpec, ResolvedWeights, get_backbone
-from skin_core.bundle import AgeNormalisation, BundleConfig, TrainingRecord
+from skin_core.bundle import AgeNormalisation, ModelConfig, OperatingPoint, TrainingRecord
 from skin_core.calibration import apply_temperature, fit_temperature
 from skin_core.classes import CLASS_CODES
 from skin_core.research.data import SPLITS, labels_of, lesion_split, make_dataset, read_dataset
@@ -35,7 +35,7 @@ from skin_core.research.losses import WeightedCategoricalCrossentropy, class_wei
 from skin_core.metadata import MetadataEncoder
 from skin_core.model import PREPROCESSING_LAYER, backbone_of, build_model, input_shape_of, set_backbone_trainable
 from skin_core.research.model_card import ham10000_card
-from skin_core.predictor import ModelRunner, Predictor
+from skin_core.predictor import CalibratedModel, ModelRunner, Predictor
 from skin_core.research.robustness import choose_operating_point
 
 CHECKPOINT_DIR = "checkpoint"
@@ -351,10 +351,11 @@ def calibrate(runner: ModelRunner, splits: Splits) -> Calibration:
     return Calibration(fit_temperature(raw["val"].probabilities, splits.labels["val"]), raw)
 
 
-def make_bundle_config(run: Run, model: keras.Model, splits: Splits, calibration: Calibration,
-                       train_seconds: float) -> BundleConfig:
+def make_bundle_config(run: Run, model: keras.Model, splits: Splits, calibration: Calibration, threshold: float,
+                       operating_point: OperatingPoint, train_seconds: float) -> ModelConfig:
+    """The bundle's config from final values only: the fitted temperature and the chosen threshold."""
     config = run.config
-    return BundleConfig(
+    return ModelConfig(
         name=run.out.name,
         version=time.strftime("%Y-%m-%d"),
         backbone=run.spec.name,
@@ -366,7 +367,8 @@ def make_bundle_config(run: Run, model: keras.Model, splits: Splits, calibration
         colour_constancy=config.colour_constancy,
         age_normalisation=AgeNormalisation(splits.encoder.age_mean, splits.encoder.age_std),
         temperature=calibration.temperature,
-        malignancy_threshold=0.5,  # until the operating point is chosen with the calibrated predictor
+        malignancy_threshold=threshold,
+        operating_point=operating_point,
         model_card=ham10000_card(config.extra_train),
         intended_use=intended_use(config),
         display_name=config.display_name or run.spec.name,
@@ -404,11 +406,12 @@ def train(config: TrainConfig) -> Path:
 
     runner = ModelRunner(model)
     calibration = calibrate(runner, splits)
-    predictor = Predictor(runner, make_bundle_config(run, model, splits, calibration, train_seconds))
-    threshold, point = choose_operating_point(predictor, splits.parts["val"], calibration.calibrated("val"),
+    calibrated = CalibratedModel(runner, run.input_size, splits.encoder, calibration.temperature)
+    threshold, point = choose_operating_point(calibrated, splits.parts["val"], calibration.calibrated("val"),
                                               config.target_sensitivity, config.sensitivity_confidence,
                                               config.exposure_margin)
-    predictor.config = bundle_config = replace(predictor.config, malignancy_threshold=threshold, operating_point=point)
+    bundle_config = make_bundle_config(run, model, splits, calibration, threshold, point, train_seconds)
+    predictor = Predictor(calibrated, bundle_config)
     metrics = bundle_metrics(run, predictor, splits, calibration)
     total = replace(bundle_config.training, total_wall_time_s=round(time.time() - run.started, 1))
     bundles.save_model(model, run.out)
