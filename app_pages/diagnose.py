@@ -1,14 +1,14 @@
 """Diagnose: a photo and patient details in, ranked diagnoses, warnings, attention and a PDF report out.
 
 Patient details are the app's own state, kept as language-independent codes in ``details`` (sex "female", site
-"face") and ``staff``; the analysis reads only them. Their widgets only show them: each is drawn from them under
+"face") and ``staff``; the analysis reads only them. The photo, the Analyse latch, the result and what was done
+with it are one ``DiagnoseFlow`` (ui/diagnose_flow.py), changed only through its transitions. Their widgets only show them: each is drawn from them under
 a key that changes with the language and whenever the widgets were not drawn in the last run (ui.state.widget_key),
 and writes its new value back through on_change. Switching the language, signing in again or an outage page
 change the words on screen and never the data.
 """
 
 import datetime
-import hashlib
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +22,7 @@ from skin_core.metadata import SEXES, SITES, UNKNOWN, InvalidMetadataError
 from ui.i18n import (DATE_WIDGET_FORMAT, diagnosis_name, external_summary, formatted, gate_finding, literal,
                      model_label, sex_name, site_name, t)
 from ui.cases import answered, case_store, current_user, error_message
+from ui.diagnose_flow import ANALYSE, FLOW_KEY, DiagnoseFlow
 from ui.report import pdf_report
 from ui.result import OVERLAY_OPACITY, show_result
 from ui.state import (DETAILS, analyse, attention_in_lesion, drawn, heads_differ, language, model_name, predictor,
@@ -32,10 +33,7 @@ UPLOAD_TYPES = ["jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp", "gif"]
 EMPTY_DETAILS = {"patient_id": "", "age": None, "sex": UNKNOWN, "site": UNKNOWN}
 STAFF_FIELDS = ("clinic", "clinician")
 CASE_FIELDS = ("case_lesion", "case_visit_date", "case_note")  # what the save form holds for this patient
-ANALYSE = "analyse"  # the Analyse control's one option (and its key, with the patient's generation)
-ANALYSIS_ON = "analysis_on"  # the latch itself: a widget's own state is dropped while another page is shown
 THUMBNAIL_SIDE = 160  # pixels: the chosen photo shown small before it is analysed
-TAKEN_FILE = "taken_file"  # the uploaded or photographed file shown last (an example replaces it until the next)
 
 lang = language()
 st.title(t("app_title", lang))
@@ -45,10 +43,8 @@ if name is None:
     st.stop()
 details = st.session_state.setdefault("details", dict(EMPTY_DETAILS))
 staff = st.session_state.setdefault("staff", {field: "" for field in STAFF_FIELDS})
-generation = st.session_state.setdefault("generation", 0)  # a new patient gets fresh upload and Analyse widgets
-# A new patient's Analyse is a new widget: a browser sends a selected option again with every later update, so
-# the same widget, emptied on the server, would come back selected and analyse before any detail is entered.
-analyse_key = f"{ANALYSE}.{generation}"
+flow: DiagnoseFlow = st.session_state.setdefault(FLOW_KEY, DiagnoseFlow())
+analyse_key = flow.analyse_key
 
 
 def write_back(target: dict, field: str, key: str) -> None:
@@ -61,18 +57,14 @@ def shown(field: str, target: dict = details) -> dict:
     return {"key": key, "on_change": write_back, "args": (target, field, key)}
 
 
-def set_photo(label: str, data: bytes) -> None:
-    st.session_state["photo"] = {"name": label, "bytes": data, "sha": hashlib.sha256(data).hexdigest()}
-
-
-def thumbnail(photo: dict) -> bytes | None:
+def thumbnail(photo) -> bytes | None:
     """A small JPEG of the chosen photo, made once (None when the file is no readable image: Analyse says why)."""
-    if "thumbnail" not in photo:
+    if photo.thumbnail is None:
         try:
-            photo["thumbnail"] = imaging.jpeg_bytes(photo["bytes"], max_side=THUMBNAIL_SIDE)
+            photo.thumbnail = imaging.jpeg_bytes(photo.data, max_side=THUMBNAIL_SIDE)
         except InvalidImageError:
-            photo["thumbnail"] = None
-    return photo["thumbnail"]
+            return None
+    return photo.thumbnail
 
 
 def take_new_file(file, label: str | None = None) -> None:
@@ -80,29 +72,27 @@ def take_new_file(file, label: str | None = None) -> None:
     an on_change callback: under load Streamlit can cut a run short inside the callback (every session-state
     access checks for a newer request) after it stored the widget's value, and the next run then sees no
     change, so the photo never arrived (measured: "Choose a photo first." next to the uploaded file)."""
-    if file is not None and st.session_state.get(TAKEN_FILE) != file.file_id:
-        st.session_state[TAKEN_FILE] = file.file_id
-        set_photo(label or file.name, file.getvalue())
+    if file is not None:
+        flow.take(file.file_id, label or file.name, file.getvalue())
 
 
 def on_example(row: dict) -> None:
     """Show an example photo; its patient details fill the form only if the doctor has not typed any."""
-    set_photo(f"HAM10000 {row['image_id']}.jpg", (EXAMPLES / f"{row['dx']}.jpg").read_bytes())
+    flow.choose(f"HAM10000 {row['image_id']}.jpg", (EXAMPLES / f"{row['dx']}.jpg").read_bytes())
     example = {"age": None if pd.isna(row["age"]) else int(row["age"]), "sex": row["sex"],
                "site": row["localization"]}
     typed = any(details[field] != EMPTY_DETAILS[field] for field in example)
-    st.session_state["example_details"] = example if typed else None
+    flow.example_details = example if typed else None
     if not typed:
         details.update(example)
         redraw_fresh(DETAILS)
 
 
 def new_patient() -> None:
-    for key in ("photo", TAKEN_FILE, analyse_key, ANALYSIS_ON, "result", "result_key", "gate_override", "pdf",
-                "example_details", "save_error", *CASE_FIELDS):
+    for key in (analyse_key, *CASE_FIELDS):
         st.session_state.pop(key, None)
+    flow.new_patient()
     st.session_state["details"] = dict(EMPTY_DETAILS)
-    st.session_state["generation"] = generation + 1
     redraw_fresh(DETAILS)
 
 
@@ -115,22 +105,13 @@ def keep_analysing() -> None:
     st.session_state[analyse_key] = ANALYSE
 
 
-def override_gate(request: tuple) -> None:
-    """The doctor chose to see the result of a flagged photo (for this photo, details and model only)."""
-    st.session_state["gate_override"] = request
-
-
-def request_pdf(key: tuple) -> None:
-    st.session_state["pdf"] = {"key": key, "data": None}
-
-
 def log_download(request: tuple) -> None:
     """The PDF report was downloaded: logged with the case number once this analysis is saved (none in the demo
     mode). The browser has the file already; a refusal or an outage is said in a toast."""
     store, user = case_store()[0], current_user()
     if store is not None and user is not None:
         try:
-            store.audit_event(user, "download_pdf", st.session_state.get("saved_cases", {}).get(request))
+            store.audit_event(user, "download_pdf", flow.saved_cases.get(request))
         except CaseError as error:
             st.toast(t("history_error", lang, reason=error_message(error, lang)))
 
@@ -138,22 +119,21 @@ def log_download(request: tuple) -> None:
 def save_case(store, user, request: tuple) -> None:
     """Save the analysis shown for ``request`` (the analysis request, the patient code and the threshold) with
     what the save form holds; a refusal is kept for the page to show, and the form keeps everything typed."""
-    result = st.session_state["result"]["prediction"]
+    result = flow.result.prediction
     release = predictor(request[0]).release
-    photo = st.session_state["photo"]
+    photo = flow.photo
     try:
         case_id = store.save_case(user, CaseDraft.from_prediction(
             result, patient_code=details["patient_id"], model_name=request[0], model_version=release,
-            photo=photo["bytes"], photo_name=photo["name"], lesion_label=st.session_state.get("case_lesion", ""),
+            photo=photo.data, photo_name=photo.name, lesion_label=st.session_state.get("case_lesion", ""),
             visit_date=st.session_state.get("case_visit_date"), age=details["age"], sex=details["sex"],
             site=details["site"], clinic=staff["clinic"], clinician=staff["clinician"],
             note=st.session_state.get("case_note", "")))
     except CaseError as error:
-        st.session_state["save_error"] = (request, error_message(error, lang))
+        flow.save_failed(request, error_message(error, lang))
         return
-    st.session_state.pop("save_error", None)
     st.session_state.pop("history_search", None)  # the History page searches again and finds it
-    st.session_state.setdefault("saved_cases", {})[request] = case_id
+    flow.saved(request, case_id)
 
 
 def save_section(store, user, request: tuple) -> None:
@@ -169,9 +149,8 @@ def save_section(store, user, request: tuple) -> None:
     date_column.date_input(t("visit_date", lang), key="case_visit_date", value=datetime.date.today(),
                            format=DATE_WIDGET_FORMAT, help=t("date_help", lang))
     st.text_area(t("note", lang), key="case_note", max_chars=10_000)
-    saved = st.session_state.setdefault("saved_cases", {})
-    error = st.session_state.get("save_error")
-    if settings["auto_save"] and request not in saved and (error is None or error[0] != request):
+    saved = flow.saved_cases
+    if settings["auto_save"] and request not in saved and flow.save_error_for(request) is None:
         save_case(store, user, request)
         if request in saved:
             st.success(t("auto_saved", lang, case_id=saved[request]))
@@ -179,9 +158,9 @@ def save_section(store, user, request: tuple) -> None:
     if request in saved:
         st.success(t("saved_case", lang, case_id=saved[request]))
         return
-    error = st.session_state.get("save_error")
-    if error is not None and error[0] == request:
-        st.error(t("save_failed", lang, reason=error[1]))
+    refusal = flow.save_error_for(request)
+    if refusal is not None:
+        st.error(t("save_failed", lang, reason=refusal))
     st.button(t("save_case", lang), type="primary", on_click=save_case, args=(store, user, request))
 
 
@@ -224,15 +203,14 @@ with inputs:
     with st.container(horizontal=True):
         st.subheader(t("photo", lang))
         camera_on = st.toggle(t("use_camera", lang), key="camera_on")
-    take_new_file(st.file_uploader(t("upload", lang), type=UPLOAD_TYPES, key=f"upload_{generation}"))
+    take_new_file(st.file_uploader(t("upload", lang), type=UPLOAD_TYPES, key=f"upload_{flow.generation}"))
     if camera_on:
-        take_new_file(st.camera_input(t("camera", lang), key=f"camera_{generation}"), "camera.jpg")
-    chosen = st.session_state.get("photo")
-    if chosen is not None and not st.session_state.get(ANALYSIS_ON):  # what Analyse will read, before it does
-        preview = thumbnail(chosen)
+        take_new_file(st.camera_input(t("camera", lang), key=f"camera_{flow.generation}"), "camera.jpg")
+    if flow.photo is not None and not flow.analysing:  # what Analyse will read, before it does
+        preview = thumbnail(flow.photo)
         if preview is not None:
-            st.image(preview, caption=chosen["name"], width=THUMBNAIL_SIDE)
-    example = st.session_state.get("example_details")
+            st.image(preview, caption=flow.photo.name, width=THUMBNAIL_SIDE)
+    example = flow.example_details
     if example:
         st.info(t("example_details_kept", lang, age=example["age"], sex=sex_name(example["sex"], lang),
                   site=site_name(example["site"], lang)))
@@ -249,7 +227,7 @@ with patient:
     st.selectbox(t("site", lang), SITES, index=SITES.index(details["site"]), format_func=lambda s: site_name(s, lang),
                  **shown("site"))
     analyse_column, clear_column = st.columns(2)
-    if st.session_state.get(ANALYSIS_ON):
+    if flow.analysing:  # a widget's own state is dropped while another page is shown: the latch is the flow's
         st.session_state.setdefault(analyse_key, ANALYSE)
     analyse_column.segmented_control(t("analyse", lang), [ANALYSE], key=analyse_key, label_visibility="collapsed",
                                      format_func=lambda _: t("analyse", lang), on_change=keep_analysing,
@@ -273,23 +251,23 @@ with st.expander(t("examples", lang)):
                           args=(row,), width="stretch")
     st.caption(t("examples_credit", lang))
 
-photo = st.session_state.get("photo")
+photo = flow.photo
 if st.session_state.get(analyse_key) == ANALYSE:
-    st.session_state[ANALYSIS_ON] = True
-if not st.session_state.get(ANALYSIS_ON):
+    flow.start()
+if not flow.analysing:
     st.stop()
 if photo is None:  # the request stays on: the photo that arrives next is analysed
     result_area.warning(t("need_photo", lang))
     st.stop()
 
-age, sex, site = details["age"], details["sex"], details["site"]
-request = (name, photo["sha"], age, sex, site)
+request = flow.request(name, details)
 slot = result_area.empty()  # one slot for the result: an outdated result is removed before a new one is computed
-if st.session_state.get("result_key") != request:  # new photo, details or model: predict again
-    st.session_state.pop("result", None)
+result = flow.result_for(request)
+if result is None:  # new photo, details or model: predict again
+    flow.forget_result()
     slot.info(t("analysing", lang))
     try:
-        image, prediction = analyse(name, photo["bytes"], age=age, sex=sex, site=site)
+        image, prediction = analyse(name, photo.data, age=details["age"], sex=details["sex"], site=details["site"])
     except InvalidImageError as error:
         slot.error(f"{t('bad_image', lang)} {t('image_' + error.reason, lang)}")
         st.stop()
@@ -304,23 +282,21 @@ if st.session_state.get("result_key") != request:  # new photo, details or model
     except CaseError as error:  # whether the clinic's own threshold is in force is not known: no answer
         slot.error(t("history_error", lang, reason=error_message(error, lang)))
         st.stop()
-    st.session_state["result"] = {"image": image, "prediction": prediction}
-    st.session_state["result_key"] = request
-image = st.session_state["result"]["image"]
-prediction = st.session_state["result"]["prediction"]
+    result = flow.show(request, image, prediction)
+image, prediction = result.image, result.prediction
 bundle_config = predictor(name).config
 
 with slot.container():
     st.divider()
-    st.caption(t("current_photo", lang, name=literal(photo["name"])))
+    st.caption(t("current_photo", lang, name=literal(photo.name)))
     gate = prediction.gate
     outside_use = None  # what the input check saw, when the doctor analyses a flagged photo anyway
     if gate is not None and gate.flagged:
-        if st.session_state.get("gate_override") != request:
+        if not flow.overridden(request):
             st.warning(t(f"gate_{gate_finding(gate)}", lang), icon="🚫")
             st.image(image, caption=t("original", lang), width=2 * THUMBNAIL_SIDE, output_format="JPEG")
             st.info(t(f"gate_advice_{gate_finding(gate)}", lang))
-            st.button(t("analyse_anyway", lang), key="analyse_anyway", on_click=override_gate, args=(request,))
+            st.button(t("analyse_anyway", lang), key="analyse_anyway", on_click=flow.analyse_anyway, args=(request,))
             st.stop()
         outside_use = t(f"gate_what_{gate_finding(gate)}", lang)
         st.error(t("outside_use", lang, what=outside_use), icon="🚫")
@@ -333,24 +309,24 @@ with slot.container():
     attention_section(image, prediction)
 
     report_key = (request, lang, outside_use, tuple(details.values()), tuple(staff.values()))
-    pdf = st.session_state.get("pdf")
-    if pdf is None or pdf["key"] != report_key:  # built only when asked for, never on a slider step
-        st.button(t("prepare_pdf", lang), on_click=request_pdf, args=(report_key,))
+    pdf = flow.pdf_for(report_key)
+    if pdf is None:  # built only when asked for, never on a slider step
+        st.button(t("prepare_pdf", lang), on_click=flow.ask_pdf, args=(report_key,))
     else:
-        if pdf["data"] is None:
+        if pdf.data is None:
             overlay = None if prediction.attention is None else imaging.overlay(
                 image, prediction.attention, st.session_state.get("opacity", OVERLAY_OPACITY * 100) / 100)
-            pdf["data"] = pdf_report(
-                image, overlay, prediction, details=details, staff=staff, photo_name=photo["name"],
+            pdf.data = pdf_report(
+                image, overlay, prediction, details=details, staff=staff, photo_name=photo.name,
                 model_name=model_label(name, bundle_config.display_name, lang),
                 model_version=predictor(name).release,
                 validated_use=bundle_config.model_card.text("intended_use", lang),
                 external=external_summary(open_bundle(name).report, lang),
                 language=lang, outside_use=outside_use)
         stamp = datetime.date.today().isoformat()
-        st.download_button(t("pdf", lang), data=pdf["data"], mime="application/pdf", on_click=log_download,
+        st.download_button(t("pdf", lang), data=pdf.data, mime="application/pdf", on_click=log_download,
                            args=(saved_key,),
-                           file_name=f"{t('report_file', lang)}-{details['patient_id'] or photo['sha'][:8]}-{stamp}.pdf")
+                           file_name=f"{t('report_file', lang)}-{details['patient_id'] or photo.sha[:8]}-{stamp}.pdf")
     store, _ = case_store()
     if store is not None and current_user() is not None:
         save_section(store, current_user(), saved_key)

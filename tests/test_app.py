@@ -85,7 +85,7 @@ def test_melanoma_example_gives_ranked_result_overlay_and_banner(app):
     captions = [caption for image in app.image for caption in image.captions]
     assert "Attention overlay" in captions
     assert any("Possible malignancy" in error.value for error in app.error)
-    measured = bundles.open_bundle(app.session_state["result_key"][0]).metrics["attention_in_lesion"]
+    measured = bundles.open_bundle(app.session_state["diagnose"].result.request[0]).metrics["attention_in_lesion"]
     assert any(f"{measured['mass_inside_lesion']:.0%} of this model's attention fell inside" in c.value
                for c in app.caption)  # how far to trust the map, measured
     drawn = list(in_page_order(app.main))
@@ -119,7 +119,7 @@ def test_bad_file_gives_a_message_not_an_exception(app, content):
 
 def test_inputs_survive_other_pages_and_a_model_change_re_predicts(app):
     analyse(app, (EXAMPLES / "bkl.jpg").read_bytes(), age=71)
-    first_model = app.session_state["result_key"][0]
+    first_model = app.session_state["diagnose"].result.request[0]
     app.switch_page("app_pages/compare.py").run()
     app.switch_page("app_pages/diagnose.py").run()
     assert shown(app.number_input, "age", "en").value == 71
@@ -128,7 +128,7 @@ def test_inputs_survive_other_pages_and_a_model_change_re_predicts(app):
     if others:
         shown(app.selectbox, "model").set_value(others[0]).run()
         assert not app.exception
-        assert app.session_state["result_key"][0] == others[0]
+        assert app.session_state["diagnose"].result.request[0] == others[0]
         assert len(ranked_table(app)) == 7
 
 
@@ -247,7 +247,7 @@ def test_switching_the_language_never_changes_patient_data(app, monkeypatch):
     shown(app.selectbox, "sex", "en").set_value("female").run()
     app.file_uploader[0].upload("lesion.jpg", (EXAMPLES / "mel.jpg").read_bytes(), "image/jpeg").run()
     press_analyse(app)
-    assert app.session_state["result_key"][2:] == (47, "female", "face")  # what the Predictor received
+    assert app.session_state["diagnose"].result.request[2:] == (47, "female", "face")  # what the Predictor received
     prepare_pdf(app)
     sent = calls[-1]
     assert sent["details"] == {"patient_id": "BN-0042", "age": 47, "sex": "female", "site": "face"}
@@ -262,8 +262,8 @@ def test_a_phone_photo_is_kept_display_sized_and_its_pdf_is_small(app, monkeypat
     buffer = io.BytesIO()
     Image.fromarray(noisy).save(buffer, format="JPEG", quality=95)
     analyse(app, buffer.getvalue(), name="IMG_2041.jpg")
-    image = app.session_state["result"]["image"]
-    assert max(image.shape[:2]) <= 1024 and app.session_state["result"]["prediction"].attention.shape == image.shape[:2]
+    image = app.session_state["diagnose"].result.image
+    assert max(image.shape[:2]) <= 1024 and app.session_state["diagnose"].result.prediction.attention.shape == image.shape[:2]
     app.slider(key="opacity").set_value(80).run()
     assert not calls  # a slider step builds no PDF
     button = prepare_pdf(app)
@@ -321,7 +321,7 @@ def test_new_patient_clears_the_photo_result_and_details_but_not_the_clinic(app)
     analyse(app, (EXAMPLES / "bcc.jpg").read_bytes(), age=70)
     assert len(ranked_table(app)) == 7
     next(b for b in app.button if b.label == "New patient").click().run()
-    assert not app.exception and not app.table and "photo" not in app.session_state
+    assert not app.exception and not app.table and app.session_state["diagnose"].photo is None
     assert shown(app.number_input, "age", "en").value is None and shown(app.text_input, "patient_id", "en").value == ""
     assert shown(app.selectbox, "sex", "en").value == "unknown"
     assert shown(app.text_input, "clinic", "en").value == "Provincial hospital"
@@ -389,8 +389,8 @@ def test_analyse_stays_on_for_the_patient_until_new_patient(app):
     analyse_control(app).set_value(None).run()  # what a second click on the selected option sends
     assert analyse_control(app).value == "analyse" and len(ranked_table(app)) == 7
     app.file_uploader[0].upload("next.jpg", (EXAMPLES / "bcc.jpg").read_bytes(), "image/jpeg").run()
-    assert app.session_state["photo"]["name"] == "next.jpg" and len(ranked_table(app)) == 7
-    assert app.session_state["result_key"][1] == app.session_state["photo"]["sha"]
+    assert app.session_state["diagnose"].photo.name == "next.jpg" and len(ranked_table(app)) == 7
+    assert app.session_state["diagnose"].result.request[1] == app.session_state["diagnose"].photo.sha
     key = analyse_control(app).key
     next(b for b in app.button if b.label == "New patient").click().run()
     assert analyse_control(app).value is None and not app.table
@@ -401,12 +401,12 @@ def test_an_example_replaces_an_uploaded_photo_until_the_next_upload(app):
     """The uploaded file is read while the page is drawn: one still in the uploader must not take the place of
     an example chosen after it, and a new upload must."""
     app.file_uploader[0].upload("first.jpg", (EXAMPLES / "nv.jpg").read_bytes(), "image/jpeg").run()
-    assert app.session_state["photo"]["name"] == "first.jpg"
+    assert app.session_state["diagnose"].photo.name == "first.jpg"
     app.button(key="example_mel").click().run()
     shown(app.number_input, "age", "en").set_value(50).run()  # any later run: the uploader still holds first.jpg
-    assert app.session_state["photo"]["name"].startswith("HAM10000")
+    assert app.session_state["diagnose"].photo.name.startswith("HAM10000")
     app.file_uploader[0].upload("second.jpg", (EXAMPLES / "bcc.jpg").read_bytes(), "image/jpeg").run()
-    assert app.session_state["photo"]["name"] == "second.jpg"
+    assert app.session_state["diagnose"].photo.name == "second.jpg"
 
 
 def test_loaded_models_outlive_each_script_run(app, monkeypatch):

@@ -310,7 +310,7 @@ def test_a_database_outage_keeps_what_the_doctor_chose(clinic, monkeypatch):
     at.button(key="example_mel").click().run()
     press_analyse(at)
     assert not at.exception, at.exception
-    request = at.session_state["result_key"]
+    request = at.session_state["diagnose"].result.request
     assert request[0] == "efficientnetlite2-224-v2" and request[3:] == ("female", "face")
 
 
@@ -328,7 +328,7 @@ def test_sign_out_forgets_the_patient_and_the_next_user_starts_afresh(clinic):
     next(b for b in at.button if b.label == "Sign in").click().run()
     assert not at.exception, at.exception
     assert not any(markdown.value.startswith("Most likely") for markdown in at.markdown)
-    assert "photo" not in at.session_state and "result" not in at.session_state
+    assert at.session_state["diagnose"].photo is None and at.session_state["diagnose"].result is None
     default = bundles.default_bundle_name(REPO / "weights")
     assert (shown(at.selectbox, "model").value, shown(at.selectbox, "sex").value,
             shown(at.text_input, "patient_id").value) == (default, "unknown", "")
@@ -547,7 +547,7 @@ def test_an_admin_adopts_the_clinic_s_threshold_and_every_later_answer_names_it(
 
     doctor.switch_page("app_pages/diagnose.py").run()
     analyse_example(doctor, code="mel", patient="KH-77")
-    result = doctor.session_state["result"]["prediction"]
+    result = doctor.session_state["diagnose"].result.prediction
     assert (result.malignancy_threshold, result.threshold_source) == (threshold, "clinic")
     assert any("this clinic's own" in c.value for c in doctor.caption)
     next(b for b in doctor.button if b.label == "Save case").click().run()

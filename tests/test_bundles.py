@@ -170,3 +170,23 @@ def test_the_models_table_is_written_from_the_bundles_reports():
     assert written == table(paths.REPO_DIR / "weights")
     catalogue = bundles.read_catalogue(paths.REPO_DIR / "weights")
     assert f"| {catalogue.default} | **default** |" in written
+
+
+def test_the_answers_tool_names_each_changed_answer_and_nothing_else(tmp_path, capsys):
+    from tools.answers import answers, differences, main
+
+    shutil.copytree(paths.REPO_DIR / "weights" / "mobilenetv3small", tmp_path / "weights" / "mobilenetv3small")
+    found = answers(tmp_path / "weights")
+    assert list(found) == ["mobilenetv3small"] and len(found["mobilenetv3small"]) == 7
+    mel = found["mobilenetv3small"]["mel"]
+    assert sum(mel["probabilities"].values()) == pytest.approx(1, abs=1e-4)
+    assert mel["alert"] == (mel["malignant_probability"] >= mel["malignancy_threshold"])
+    changed = json.loads(json.dumps(found))
+    changed["mobilenetv3small"]["bcc"]["alert"] = not changed["mobilenetv3small"]["bcc"]["alert"]
+    assert differences(found, found) == [] and len(differences(found, changed)) == 1
+    assert differences(found, changed)[0].startswith("mobilenetv3small / bcc:")
+    for name, content in (("before.json", found), ("after.json", changed)):
+        (tmp_path / name).write_text(json.dumps(content), encoding="utf-8")
+    assert main(["--compare", str(tmp_path / "before.json"), str(tmp_path / "before.json")]) == 0
+    assert main(["--compare", str(tmp_path / "before.json"), str(tmp_path / "after.json")]) == 1
+    assert "mobilenetv3small / bcc" in capsys.readouterr().out

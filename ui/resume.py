@@ -20,17 +20,17 @@ import streamlit as st
 from streamlit.runtime.state.session_state_proxy import get_session_state
 
 from skin_core.cases import CaseError, CaseStore, UserInfo
+from ui.diagnose_flow import FLOW_KEY, DiagnoseFlow
 from ui.state import LANGUAGE, MODEL
 
 IDLE_S = 15 * 60  # a kept sign-in ends 15 minutes after the last click in that browser...
 LIFETIME_S = 8 * 60 * 60  # ... and 8 hours after the password was typed, however busy the doctor is
 XSRF_COOKIE = "_streamlit_xsrf"
 ENTRY = "resume_entry"  # the id of this session's entry in the table
-# What a reload brings back: the choices and the diagnose page's case (app_pages/diagnose.py), with the cases
-# already saved from it, so that a reload never saves one twice (automatic saving). The result is computed again
-# (a fraction of a second) rather than kept: its display-size photo and attention maps take megabytes.
-KEPT = (LANGUAGE, MODEL, "details", "staff", "photo", "analysis_on", "gate_override", "example_details",
-        "saved_cases", "case_lesion", "case_note")
+# What a reload brings back: the choices and the diagnose page's case (its DiagnoseFlow, with the cases already
+# saved from it, so that a reload never saves one twice with automatic saving). The result is computed again (a
+# fraction of a second) rather than kept: its display-size photo and attention maps take megabytes.
+KEPT = (LANGUAGE, MODEL, "details", "staff", FLOW_KEY, "case_lesion", "case_note")
 
 
 @dataclass
@@ -171,4 +171,9 @@ def keep() -> None:
     entry_id = state.get(ENTRY)
     browser = None if entry_id is None else browser_id()
     if browser is not None:
-        table().keep(browser, entry_id, {key: state[key] for key in KEPT if key in state})
+        table().keep(browser, entry_id, {key: kept(state[key]) for key in KEPT if key in state})
+
+
+def kept(value):
+    """What a reload brings back of one value: a DiagnoseFlow without its result and PDF, anything else whole."""
+    return value.kept() if isinstance(value, DiagnoseFlow) else value
