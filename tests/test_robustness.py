@@ -12,8 +12,8 @@ from conftest import require_shared
 from skin_core import imaging, load_predictor, paths
 from skin_core.classes import CLASS_CODES
 from skin_core.metrics import malignancy_threshold
-from skin_core.research.robustness import (BLURRED, DARKER, EXPOSURE_MARGIN, FARTHER, WASHED_OUT, degraded, exposure_margin_threshold,
-                                  main, stability)
+from skin_core.research.operating_point import EXPOSURE_MARGIN, exposure_margin_threshold
+from skin_core.research.robustness import BLURRED, DARKER, FARTHER, WASHED_OUT, degraded, main, stability
 
 EXAMPLES = paths.REPO_DIR / "assets" / "examples"
 

@@ -36,7 +36,7 @@ from skin_core.research.evaluate import add_validation, evaluate, frame_report, 
 from skin_core.framing import Framing
 from skin_core.research.model_card import ham10000_card
 from skin_core.predictor import CalibratedEnsemble, Predictor
-from skin_core.research.robustness import choose_operating_point
+from skin_core.research.operating_point import choose_operating_point
 
 
 def shared_split(members: list) -> pd.DataFrame:

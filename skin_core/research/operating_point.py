@@ -5,7 +5,7 @@
 
 The threshold keeps the target malignant sensitivity on the bundle's own HAM10000 validation photos with a
 margin: its lower Wilson bound must reach the target, also on those photos 15 % darker and 15 % paler (the
-exposure margin, skin_core.research.robustness). With ``--tuning``, the tuning sets from other cameras
+exposure margin, measured as skin_core.research.robustness measures steadiness). With ``--tuning``, the tuning sets from other cameras
 (``../shared/data/external/<name>``; selection.TUNING_SETS) may lower it further: the point estimate of the
 sensitivity on their pooled melanomas (melanoma against the rest: they hold no other malignant class) must
 reach the target too. Their few melanomas cannot carry the Wilson rule, so its bound is only reported.
@@ -24,14 +24,49 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from skin_core import bundle as bundles
-from skin_core import paths
+from skin_core import imaging, paths
 from skin_core.research.data import labels_of, read_dataset
 from skin_core.research.evaluate import evaluate
 from skin_core.classes import MALIGNANT_INDICES
 from skin_core.metrics import evaluation_report, malignancy_threshold, wilson_lower_bound
-from skin_core.research.robustness import choose_operating_point, split_rows
+from skin_core.research.robustness import (DARKER, WASHED_OUT, degraded, photo_details, photo_probabilities,
+                                          split_rows)
+
+
+# The exposure changes an operating point must survive: another camera or light, within 15 %.
+EXPOSURE_MARGIN = ((DARKER, 0.85), (WASHED_OUT, 0.85))
+
+
+def exposure_margin_threshold(predictor, photos: list, details: list, labels, sensitivity: float,
+                              confidence: float | None) -> float:
+    """The highest malignancy threshold that keeps ``sensitivity`` (its lower Wilson bound at ``confidence``)
+    on each EXPOSURE_MARGIN change of these validation photos, with the predictor's calibrated probabilities."""
+    return min(malignancy_threshold(photo_probabilities(predictor, [degraded(p, change, level) for p in photos],
+                                                        details), labels, sensitivity, confidence)
+               for change, level in EXPOSURE_MARGIN)
+
+
+def choose_operating_point(predictor, rows: pd.DataFrame, probabilities: np.ndarray, sensitivity: float,
+                           confidence: float | None,
+                           exposure_margin: bool = True) -> tuple[float, bundles.OperatingPoint]:
+    """The malignancy threshold for validation ``rows`` (read_dataset rows) whose calibrated
+    ``probabilities`` the predictor gave: the one the photos as they are give, lowered with ``exposure_margin``
+    to the one that also holds on them 15 % darker and 15 % paler, so that another clinic's camera or light
+    does not push the sensitivity below the target."""
+    labels = labels_of(rows)
+    as_is = malignancy_threshold(probabilities, labels, sensitivity, confidence)
+    threshold = as_is
+    if exposure_margin:
+        photos = [imaging.load_rgb(path) for path in rows["path"]]
+        threshold = min(as_is, exposure_margin_threshold(predictor, photos, photo_details(rows), labels,
+                                                         sensitivity, confidence))
+    point = bundles.OperatingPoint(target_sensitivity=sensitivity, confidence=confidence,
+                                   exposure_margin=exposure_margin, threshold_as_is=as_is,
+                                   date=time.strftime("%Y-%m-%d"))
+    return threshold, point
 
 
 def _external_folder(name: str, recorded: str | None = None) -> Path:

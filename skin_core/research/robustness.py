@@ -16,7 +16,6 @@ change of exposure will move on another clinic's camera too.
 import argparse
 import json
 import sys
-import time
 
 import cv2
 import numpy as np
@@ -27,7 +26,7 @@ from skin_core import imaging, paths
 from skin_core.research.data import labels_of, read_dataset
 from skin_core.framing import farther
 from skin_core.classes import malignant_scores
-from skin_core.metrics import evaluation_report, malignancy_threshold
+from skin_core.metrics import evaluation_report
 
 DARKER, WASHED_OUT, BLURRED, FARTHER = "darker", "washed_out", "blurred", "farther"
 CHANGES = ((DARKER, 0.85), (DARKER, 0.7), (DARKER, 0.55), (WASHED_OUT, 0.85), (WASHED_OUT, 0.7),
@@ -87,39 +86,6 @@ def stability(predictor, photos: list, details: list, changes=CHANGES, labels=No
 def _accuracy(labels, probabilities, threshold) -> dict:
     report = evaluation_report(labels, probabilities, threshold)
     return {"balanced_accuracy": report["balanced_accuracy"], "melanoma_recall": report["per_class"]["mel"]["recall"]}
-
-
-# The exposure changes an operating point must survive: another camera or light, within 15 %.
-EXPOSURE_MARGIN = ((DARKER, 0.85), (WASHED_OUT, 0.85))
-
-
-def exposure_margin_threshold(predictor, photos: list, details: list, labels, sensitivity: float,
-                              confidence: float | None) -> float:
-    """The highest malignancy threshold that keeps ``sensitivity`` (its lower Wilson bound at ``confidence``)
-    on each EXPOSURE_MARGIN change of these validation photos, with the predictor's calibrated probabilities."""
-    return min(malignancy_threshold(photo_probabilities(predictor, [degraded(p, change, level) for p in photos],
-                                                        details), labels, sensitivity, confidence)
-               for change, level in EXPOSURE_MARGIN)
-
-
-def choose_operating_point(predictor, rows: pd.DataFrame, probabilities: np.ndarray, sensitivity: float,
-                           confidence: float | None,
-                           exposure_margin: bool = True) -> tuple[float, bundles.OperatingPoint]:
-    """The malignancy threshold for validation ``rows`` (read_dataset rows) whose calibrated
-    ``probabilities`` the predictor gave: the one the photos as they are give, lowered with ``exposure_margin``
-    to the one that also holds on them 15 % darker and 15 % paler, so that another clinic's camera or light
-    does not push the sensitivity below the target."""
-    labels = labels_of(rows)
-    as_is = malignancy_threshold(probabilities, labels, sensitivity, confidence)
-    threshold = as_is
-    if exposure_margin:
-        photos = [imaging.load_rgb(path) for path in rows["path"]]
-        threshold = min(as_is, exposure_margin_threshold(predictor, photos, photo_details(rows), labels,
-                                                         sensitivity, confidence))
-    point = bundles.OperatingPoint(target_sensitivity=sensitivity, confidence=confidence,
-                                   exposure_margin=exposure_margin, threshold_as_is=as_is,
-                                   date=time.strftime("%Y-%m-%d"))
-    return threshold, point
 
 
 def split_rows(bundle, data, part: str = "val") -> pd.DataFrame:

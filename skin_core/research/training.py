@@ -36,7 +36,7 @@ from skin_core.metadata import MetadataEncoder
 from skin_core.model import PREPROCESSING_LAYER, backbone_of, build_model, input_shape_of, set_backbone_trainable
 from skin_core.research.model_card import ham10000_card
 from skin_core.predictor import CalibratedModel, ModelRunner, Predictor
-from skin_core.research.robustness import choose_operating_point
+from skin_core.research.operating_point import choose_operating_point
 
 CHECKPOINT_DIR = "checkpoint"
 
