@@ -221,8 +221,9 @@ def test_every_view_edit_export_and_deletion_is_audited(store):
 def test_export_as_csv_and_zip(store):
     store.change_settings(ADMIN, photo_storage="full")
     first = store.save_case(DOCTOR, draft(note="Tổn thương tăng kích thước; \"so sánh\" lần sau 🙂"))
-    second = store.save_case(DOCTOR, draft("BN-002", photo=photo_bytes(format="JPEG")))
+    second = store.save_case(DOCTOR, draft("BN-002", photo=photo_bytes(format="JPEG"), age=47))
     table = store.export(ADMIN, [first, second])
+    assert b'"BN-002",' in table and b",47," in table and b"47.0" not in table  # ages as typed
     assert table.startswith(b"\xef\xbb\xbf")  # spreadsheet programs read it as UTF-8
     frame = pd.read_csv(io.BytesIO(table), encoding="utf-8-sig")
     assert list(frame["id"]) == [first, second]

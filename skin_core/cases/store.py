@@ -803,6 +803,8 @@ class CaseStore:
             rows = []
             for case in cases:
                 row = {name: getattr(case, name) for name in _CASE_COLUMNS if name != "probabilities"}
+                if row.get("age") is not None and float(row["age"]).is_integer():
+                    row["age"] = int(row["age"])  # 47, as typed: a column with empty ages would read 47.0
                 rows.append({**row, **{f"p_{code}": case.probabilities[code] for code in CLASS_CODES}})
             table = pd.DataFrame(rows).map(_spreadsheet_text).to_csv(
                 index=False, quoting=csv.QUOTE_NONNUMERIC).encode("utf-8-sig")
