@@ -72,6 +72,9 @@ def main(argv: list[str]) -> int:
         return 1
     command = ([str(python), "-m", "pytest", "-q", *rest] if purpose == "test"
                else [str(python), "-m", "streamlit", "run", "app.py", *rest])
+    if os.name == "posix":  # become the app or the tests: a stop signal (systemd, kill, Ctrl+C) reaches it
+        os.chdir(ROOT)
+        os.execv(command[0], command)
     return subprocess.call(command, cwd=ROOT)
 
 

@@ -278,7 +278,7 @@ if result is None:  # new photo, details or model: predict again
         slot.error(t("model_failed", lang, name=name, reason=error))
         st.stop()
     try:
-        prediction = answered(prediction, name, predictor(name).release)
+        prediction = answered(prediction, name, predictor(name).release, counted=flow.first_answer(request))
     except CaseError as error:  # whether the clinic's own threshold is in force is not known: no answer
         slot.error(t("history_error", lang, reason=error_message(error, lang)))
         st.stop()

@@ -80,3 +80,12 @@ def test_a_reload_brings_back_the_case_without_the_result_or_the_pdf():
     assert again.result is None and again.pdf is None and again.analysing and again.photo.name == "mel.jpg"
     assert again.saved_cases == {request: 9} and flow.result is not None  # the session's own stays whole
     assert kept({"patient_id": "x"}) == {"patient_id": "x"}
+
+
+def test_an_analysis_is_counted_once_however_often_a_reload_computes_it_again():
+    flow = DiagnoseFlow()
+    request = analysed(flow)
+    assert flow.first_answer(request) and not flow.first_answer(request)
+    assert not copy.deepcopy(kept(flow)).first_answer(request)  # after a reload
+    flow.new_patient()
+    assert flow.first_answer(request)  # the next patient's analysis of the same photo is an analysis of its own

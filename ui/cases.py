@@ -129,17 +129,19 @@ def stored_photo(case: CaseRecord):
     return photo, imaging.overlay(photo, imaging.upscale_map(case.attention, photo.shape[:2]), OVERLAY_OPACITY)
 
 
-def answered(prediction: Prediction, model_name: str, model_version: str) -> Prediction:
+def answered(prediction: Prediction, model_name: str, model_version: str, counted: bool = True) -> Prediction:
     """``prediction`` as the clinic answers it: at the clinic's own malignancy threshold for this model version
-    when one is in force (adopted on the Clinic validation page), else as the model gave it; counted in the
-    analysis log of the drift monitor. Without a case history, the model's answer."""
+    when one is in force (adopted on the Clinic validation page), else as the model gave it; with ``counted``,
+    counted in the analysis log of the drift monitor (not when it is computed again after a reload). Without a
+    case history, the model's answer."""
     store, _ = case_store()
     if store is None:
         return prediction
     threshold = store.site_threshold(model_name, model_version)
     if threshold is not None:
         prediction = dataclasses.replace(prediction, malignancy_threshold=threshold, threshold_source="clinic")
-    store.log_analysis(model_name, model_version, prediction)
+    if counted:
+        store.log_analysis(model_name, model_version, prediction)
     return prediction
 
 

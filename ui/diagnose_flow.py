@@ -49,6 +49,7 @@ class DiagnoseFlow:
     gate_override: tuple | None = None  # the request whose flagged photo the doctor chose to analyse anyway
     pdf: PdfReport | None = None
     saved_cases: dict = field(default_factory=dict)  # saved key -> case number: a reload never saves twice
+    counted: set = field(default_factory=set)  # requests already in the drift monitor's log: a reload recomputes
     save_error: tuple | None = None  # (saved key, the refusal in words)
 
     @property
@@ -94,6 +95,13 @@ class DiagnoseFlow:
     def forget_result(self) -> None:
         self.result = None
 
+    def first_answer(self, request: tuple) -> bool:
+        """Whether this patient's analysis of ``request`` is answered for the first time (and so counted once,
+        however often a reload computes it again)."""
+        first = request not in self.counted
+        self.counted.add(request)
+        return first
+
     def analyse_anyway(self, request: tuple) -> None:
         """The doctor chose to see the result of a flagged photo (for this photo, details and model only)."""
         self.gate_override = request
@@ -119,4 +127,4 @@ class DiagnoseFlow:
 
     def kept(self) -> "DiagnoseFlow":
         """What a reload brings back: all but the result and the PDF."""
-        return replace(self, result=None, pdf=None, saved_cases=dict(self.saved_cases))
+        return replace(self, result=None, pdf=None, saved_cases=dict(self.saved_cases), counted=set(self.counted))
