@@ -63,8 +63,8 @@ def thumbnail(photo) -> bytes | None:
         try:
             photo.thumbnail = imaging.jpeg_bytes(photo.data, max_side=THUMBNAIL_SIDE)
         except InvalidImageError:
-            return None
-    return photo.thumbnail
+            photo.thumbnail = b""  # tried once: no page run decodes an unreadable file again
+    return photo.thumbnail or None
 
 
 def take_new_file(file, label: str | None = None) -> None:

@@ -419,7 +419,7 @@ class Bundle:
         except (ValueError, TypeError) as error:
             raise InvalidBundleError(self.name, METRICS_FILE, str(error)) from None
 
-    @property
+    @functools.cached_property
     def benchmark(self) -> Benchmark | None:
         """The latest ``python -m skin_core bench`` figures (reports/benchmark.json, else those the config was
         released with)."""

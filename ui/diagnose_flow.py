@@ -18,7 +18,7 @@ class Photo:
     name: str
     data: bytes
     sha: str  # names the photo in a request: the same bytes are the same photo, whatever the file is called
-    thumbnail: bytes | None = None  # a small JPEG, made once when first shown (None: not readable, or not yet)
+    thumbnail: bytes | None = None  # a small JPEG, made once when first shown (None: not yet; b"": not readable)
 
     @classmethod
     def of(cls, name: str, data: bytes) -> "Photo":
