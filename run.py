@@ -1,7 +1,7 @@
 """Set up and start: one command for the app and one for the tests, on a fresh machine or an old one.
 
     python run.py              # the app, at http://localhost:8501 (Streamlit's options may follow: --server.port 8600)
-    python run.py test         # the test suite (pytest's options may follow: -k gate)
+    python run.py pytest -q    # the test suite: pytest and its options, in the project's environment
 
 The first run creates a virtual environment in ``.venv`` and installs ``requirements.txt`` (the app) or
 ``requirements-test.txt`` (the tests) into it; later runs reinstall only when those files change. Only the
@@ -62,15 +62,15 @@ def set_up(purpose: str) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    purpose = "test" if argv[:1] == ["test"] else "app"
-    rest = argv[1:] if argv[:1] in (["test"], ["app"]) else argv
+    purpose = "test" if argv[:1] == ["pytest"] else "app"
+    rest = argv[1:] if purpose == "test" else argv
     try:
         python = set_up(purpose)
     except subprocess.CalledProcessError as error:
         print(f"error: installing the requirements failed (exit status {error.returncode}); the messages above say "
               f"which package. Check the network or the package index, then run this command again.", file=sys.stderr)
         return 1
-    command = ([str(python), "-m", "pytest", "-q", *rest] if purpose == "test"
+    command = ([str(python), "-m", "pytest", *rest] if purpose == "test"
                else [str(python), "-m", "streamlit", "run", "app.py", *rest])
     if os.name == "posix":  # become the app or the tests: a stop signal (systemd, kill, Ctrl+C) reaches it
         os.chdir(ROOT)

@@ -114,7 +114,7 @@ def test_one_command_sets_up_and_runs_the_tests_and_ci_calls_it():
     readme = (root / "README.md").read_text(encoding="utf-8")
     tests_section = readme.split("## Tests", 1)[1]
     command = re.search(r"```bash\n(.+?)\n```", tests_section, re.S).group(1).strip()
-    assert command == "python run.py test"
+    assert command == "python run.py pytest -q"
     assert command in (root / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert "```bash\npython run.py\n```" in readme.split("## Set up and run", 1)[1]
     included = [path.name for path in run.requirement_files("requirements-test.txt")]
